@@ -1,0 +1,95 @@
+"""One exception family for everything the engine tells a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class DhrError(Exception):
+    """An error meant for a person: its message is plain English and safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SettingsError(DhrError):
+    """A setting is missing or has a value the product cannot use."""
+
+
+class NotFound(DhrError):
+    """The thing asked for does not exist (or the asker may not know it exists)."""
+
+
+class NotAllowed(DhrError):
+    """The acting user may not do this."""
+
+
+@dataclass(frozen=True)
+class DiagramProblem:
+    """One problem in a diagram or form file, located as precisely as the file allows."""
+
+    file: str
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}"
+        if self.element_id:
+            where += f" ({self.element_id})"
+        return f"{where}: {self.message}"
+
+
+class DiagramInvalid(DhrError):
+    """One or more diagram or form files do not validate."""
+
+    def __init__(self, problems: list[DiagramProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(str(p) for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in the process files:\n{lines}")
+
+
+class FormDataInvalid(DhrError):
+    """Submitted task data does not satisfy the task's form schema."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        summary = "; ".join(f"{field or 'form'}: {msg}" for field, msg in errors.items())
+        super().__init__(f"The form has errors: {summary}")
+
+
+class Conflict(DhrError):
+    """Someone else changed the case first; nothing of this change was applied."""
+
+
+class TaskAlreadyCompleted(Conflict):
+    """The task was completed by someone else."""
+
+    def __init__(self, task_title: str, by: str, at: datetime) -> None:
+        self.task_title = task_title
+        self.by = by
+        self.at = at
+        super().__init__(
+            f"The task '{task_title}' was already completed by {by} at "
+            f"{at.strftime('%Y-%m-%d %H:%M:%S')} UTC; your change was not applied."
+        )
+
+
+class NothingWaiting(DhrError):
+    """A message was sent to a case that is not waiting for it."""
+
+
+class ScriptError(DhrError):
+    """A script, condition or timer expression in a diagram failed."""
+
+    def __init__(self, task: str, detail: str) -> None:
+        self.task = task
+        self.detail = detail
+        super().__init__(f"The script in task '{task}' failed: {detail}")

@@ -1,0 +1,68 @@
+"""Task form data: checked against the task's JSON Schema before the engine sees it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from .errors import FormDataInvalid
+
+_REQUIRED = re.compile(r"'(.+)' is a required property")
+
+
+def _title(schema: dict[str, Any], path: list[Any], field: str) -> str:
+    node = schema
+    for part in path:
+        node = node.get("properties", {}).get(part, {}) if isinstance(part, str) else node.get("items", {})
+    return str(node.get("properties", {}).get(field, {}).get("title") or field.replace("_", " ").capitalize())
+
+
+def field_errors(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
+    """Return a plain-English message for each field of `data` that the schema rejects."""
+    errors: dict[str, str] = {}
+    allowed = set(schema.get("properties", {}))
+    for key in data:
+        if key not in allowed:
+            errors[key] = "is not a field of this form"
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+        path = list(error.path)
+        if error.validator == "required":
+            match = _REQUIRED.match(error.message)
+            name = match.group(1) if match else ""
+            key = ".".join(str(p) for p in [*path, name])
+            errors.setdefault(key, f"Enter {_title(schema, path, name).lower()}")
+            continue
+        key = ".".join(str(p) for p in path)
+        parent, name = path[:-1], str(path[-1]) if path else ""
+        label = _title(schema, parent, name) if name else "The form"
+        if error.validator == "enum":
+            message = f"{label}: choose one of {', '.join(str(v) for v in error.validator_value)}"
+        elif error.validator == "format":
+            example = {"date": "2026-03-27", "email": "name@example.org", "date-time": "2026-03-27T09:00:00+00:00"}
+            hint = example.get(str(error.validator_value))
+            message = f"{label} must be a valid {error.validator_value}" + (f", like {hint}" if hint else "")
+        elif error.validator == "type":
+            message = f"{label} must be a {error.validator_value}"
+        elif error.validator in ("minLength", "minItems") and error.validator_value == 1:
+            message = f"Enter {label.lower()}"
+        else:
+            message = f"{label}: {error.message}"
+        errors.setdefault(key, message)
+    return errors
+
+
+def validate_submission(schema: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the data if it satisfies the form; a task without a form takes no data.
+
+    Raises:
+        FormDataInvalid: with a message for each field that is wrong.
+    """
+    if not isinstance(data, dict):
+        raise FormDataInvalid({"": "the data must be an object of field names and values"})
+    errors = field_errors(schema or {"type": "object", "properties": {}}, data)
+    if errors:
+        raise FormDataInvalid(errors)
+    return dict(data)

@@ -1,0 +1,259 @@
+"""The process library: BPMN diagrams and their form files, validated and content-hashed.
+
+A *bundle* is every `.bpmn` and `.json` file under a folder, keyed by its path relative to that
+folder. `load_bundle` validates it all at once and reports every problem it finds with the file,
+the element id and the line; the engine only ever runs bundles that passed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from .errors import DhrError, DiagramInvalid, DiagramProblem
+from .scripting import RestrictedCodeError, compile_expression, compile_script
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_PROPERTY = "formUiSchemaFilename"
+_ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}", re.IGNORECASE)
+
+
+def read_folder(folder: Path) -> dict[str, str]:
+    """Read every diagram and JSON file under `folder`, keyed by relative POSIX path.
+
+    Raises:
+        DhrError: the folder does not exist or holds no diagram.
+    """
+    if not folder.is_dir():
+        raise DhrError(f"{folder} is not a folder")
+    files = {
+        path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix in (".bpmn", ".json") and "node_modules" not in path.parts
+    }
+    if not any(name.endswith(".bpmn") for name in files):
+        raise DhrError(f"{folder} holds no .bpmn file")
+    return files
+
+
+def content_hash(files: dict[str, str]) -> str:
+    """Hash a bundle by its paths and contents, so identical files give an identical version."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path].encode()).digest())
+    return digest.hexdigest()
+
+
+def form_path(bpmn_file: str, reference: str) -> str:
+    """Resolve a form file named in a diagram relative to the diagram's folder."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(bpmn_file), reference))
+
+
+@dataclass
+class Bundle:
+    """A validated set of diagrams and forms, ready to start and run cases."""
+
+    files: dict[str, str]
+    parser: SpiffBpmnParser
+    process_files: dict[str, str]  # process id -> the file that defines it
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @cached_property
+    def content_hash(self) -> str:
+        return content_hash(self.files)
+
+    @property
+    def process_ids(self) -> list[str]:
+        return sorted(self.process_files)
+
+    def specs(self, process_id: str) -> tuple[Any, dict[str, Any]]:
+        """Return the spec of `process_id` and the specs of every process it calls."""
+        return self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id)
+
+    def process_name(self, process_id: str) -> str:
+        spec = self.parser.get_spec(process_id)
+        return spec.description or process_id
+
+
+def _element_index(file: str, tree: Any) -> dict[str, int]:
+    return {el.get("id"): el.sourceline for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
+
+
+def _xsd_message(message: str) -> str:
+    message = re.sub(r"\{[^}]*\}", "", message)
+    return message.split(" Expected is", 1)[0]
+
+
+def load_bundle(files: dict[str, str]) -> Bundle:
+    """Parse and validate every file of a bundle.
+
+    Raises:
+        DiagramInvalid: listing every problem found, each with file, element id and line.
+    """
+    problems: list[DiagramProblem] = []
+    trees: dict[str, Any] = {}
+    lines: dict[str, tuple[str, int]] = {}
+    for name, text in sorted(files.items()):
+        if not name.endswith(".bpmn"):
+            continue
+        try:
+            tree = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+        except etree.XMLSyntaxError as exc:
+            problems.append(DiagramProblem(name, f"not well-formed XML: {exc.msg}", None, exc.lineno))
+            continue
+        try:
+            VALIDATOR.validate(tree, name)
+        except ValidationException as exc:
+            line = int(exc.line_number) if exc.line_number else None
+            element = next(
+                (el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.sourceline == line), None
+            )
+            problems.append(DiagramProblem(name, _xsd_message(str(exc)), element, line))
+            continue
+        trees[name] = tree
+        for element_id, line in _element_index(name, tree).items():
+            lines.setdefault(element_id, (name, line))
+
+    def problem(file: str, element_id: str | None, message: str) -> DiagramProblem:
+        located = lines.get(element_id or "")
+        return DiagramProblem(located[0] if located else file, message, element_id, located[1] if located else None)
+
+    parser = SpiffBpmnParser()  # the schema was checked above, file by file
+    process_files: dict[str, str] = {}
+    for name, tree in trees.items():
+        try:
+            parser.add_bpmn_xml(tree, name)
+        except ValidationException as exc:
+            problems.append(problem(name, exc.id or None, str(exc)))
+            continue
+        for process in tree.iter(f"{{{BPMN_NS}}}process"):
+            process_files[process.get("id")] = name
+
+    for name, tree in trees.items():
+        for call in tree.iter(f"{{{BPMN_NS}}}callActivity"):
+            target = call.get("calledElement")
+            if target not in process_files:
+                problems.append(problem(name, call.get("id"), f"calls process '{target}', which no diagram defines"))
+
+    bundle = Bundle(files=files, parser=parser, process_files=process_files)
+    if problems:
+        raise DiagramInvalid(problems)
+
+    for process_id, name in sorted(process_files.items()):
+        try:
+            spec = parser.get_spec(process_id)
+        except ValidationException as exc:
+            problems.append(problem(name, exc.id or None, str(exc)))
+            continue
+        for task_spec in spec.task_specs.values():
+            problems.extend(_check_task(bundle, name, task_spec, problem))
+    if problems:
+        raise DiagramInvalid(problems)
+    return bundle
+
+
+def _check_task(bundle: Bundle, file: str, task_spec: Any, problem: Any) -> list[DiagramProblem]:
+    found: list[DiagramProblem] = []
+    element_id = task_spec.bpmn_id
+    kind = type(task_spec).__name__
+    label = task_spec.bpmn_name or element_id
+
+    if kind == "UserTask":
+        if not task_spec.lane:
+            found.append(problem(file, element_id, f"user task '{label}' is not in a lane, so no role can do it"))
+        properties = task_spec.extensions.get("properties", {})
+        reference = properties.get(FORM_PROPERTY)
+        if reference:
+            found.extend(_check_form(bundle, file, element_id, form_path(file, reference), problem))
+
+    script = getattr(task_spec, "script", None)
+    if isinstance(script, str):
+        try:
+            compile_script(script)
+        except RestrictedCodeError as exc:
+            found.append(problem(file, element_id, f"script of '{label}' cannot run: {exc}"))
+
+    for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
+        source = condition.args[0] if condition is not None and condition.args else None
+        if source:
+            try:
+                compile_expression(source)
+            except RestrictedCodeError as exc:
+                found.append(problem(file, element_id, f"condition '{source}' cannot run: {exc}"))
+
+    event = getattr(task_spec, "event_definition", None)
+    if isinstance(event, TimerEventDefinition):
+        message = _timer_problem(event.expression)
+        if message:
+            found.append(problem(file, element_id, f"timer '{label}': {message}"))
+    return found
+
+
+def _check_form(bundle: Bundle, file: str, element_id: str, path: str, problem: Any) -> list[DiagramProblem]:
+    if path in bundle.forms:
+        return []
+    text = bundle.files.get(path)
+    if text is None:
+        return [problem(file, element_id, f"form file '{path}' does not exist")]
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [DiagramProblem(path, f"not valid JSON: {exc.msg}", None, exc.lineno)]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "top level"
+        return [DiagramProblem(path, f"not a valid JSON Schema at {where}: {exc.message}", element_id)]
+    if schema.get("type", "object") != "object":
+        return [DiagramProblem(path, "a form schema must describe an object", element_id)]
+    bundle.forms[path] = schema
+    return []
+
+
+def _timer_problem(expression: str | None) -> str | None:
+    """Say what is wrong with a timer expression, or None if it can run."""
+    if not expression or not expression.strip():
+        return "has no expression"
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        if _ISO_LIKE.match(expression.strip()):
+            return f"expression {expression.strip()} must be quoted: write \"{expression.strip()}\""
+        return f"expression {expression!r} is not valid Python"
+    node = tree.body
+    if isinstance(node, ast.Name) and _ISO_LIKE.match(node.id):
+        return f"expression {node.id} must be quoted: write \"{node.id}\""
+    try:
+        compile_expression(expression)
+    except RestrictedCodeError as exc:
+        return f"expression cannot run: {exc}"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        value = node.value.strip()
+        try:
+            if value.upper().startswith("R"):
+                TimerEventDefinition.parse_iso_recurring_interval(value)
+            elif value.upper().startswith("P"):
+                TimerEventDefinition.parse_iso_duration(value)
+            else:
+                from datetime import datetime
+
+                if datetime.fromisoformat(value).tzinfo is None:
+                    return f"date {value} has no UTC offset: write one (e.g. {value}+00:00)"
+        except Exception:
+            return f"'{value}' is not an ISO 8601 date, duration or cycle"
+    return None

@@ -1,0 +1,14 @@
+"""Alembic environment: the engine comes from `engine.db.upgrade`, never from a file."""
+
+from alembic import context
+
+from engine.models import Base
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

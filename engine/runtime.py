@@ -1,0 +1,526 @@
+"""Running cases: deploy diagrams, start cases, complete tasks, deliver messages, fire timers.
+
+Every public function here is one unit of work: it changes the case, rewrites its projections
+(`open_task`, `timer`) and appends audit events in the caller's session, and flushes. The caller
+commits (the CLI command, the request, the timer job); if anything raises, nothing is applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .audit import AuditType, record
+from .clock import Clock, SettableClock, use_clock
+from .errors import (
+    Conflict,
+    DhrError,
+    NotAllowed,
+    NotFound,
+    NothingWaiting,
+    ScriptError,
+    TaskAlreadyCompleted,
+)
+from .forms import validate_submission
+from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
+from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, Timer, User
+from .scripting import script_engine
+
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+SCRIPT_ENGINE = script_engine()
+SYSTEM_ACTOR = "scheduler"
+
+# ---------------------------------------------------------------------------------------------
+# Process versions
+
+
+_bundles: dict[int, Bundle] = {}
+_bundles_lock = threading.Lock()
+
+
+def bundle_for(session: Session, version_id: int) -> Bundle:
+    """Return the parsed diagrams of a deployed version (parsed once per process)."""
+    with _bundles_lock:
+        cached = _bundles.get(version_id)
+    if cached is not None:
+        return cached
+    rows = session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))
+    files = {f.path: f.content for f in rows}
+    if not files:
+        raise NotFound(f"process version {version_id} does not exist")
+    bundle = load_bundle(files)
+    with _bundles_lock:
+        _bundles[version_id] = bundle
+    return bundle
+
+
+def deploy(session: Session, files: dict[str, str], *, actor: str, clock: Clock) -> tuple[ProcessVersion, bool]:
+    """Validate and store a bundle as a new process version; identical files deploy nothing.
+
+    Raises:
+        DiagramInvalid: a file does not validate (nothing is stored).
+    """
+    bundle = load_bundle(files)
+    existing = session.scalars(
+        select(ProcessVersion).where(ProcessVersion.content_hash == bundle.content_hash)
+    ).one_or_none()
+    if existing is not None:
+        return existing, False
+    version = ProcessVersion(
+        content_hash=bundle.content_hash,
+        process_ids=bundle.process_ids,
+        deployed_at=clock.now(),
+        deployed_by=actor,
+        files=[
+            ProcessFile(path=path, content=text, sha256=hashlib.sha256(text.encode()).hexdigest())
+            for path, text in sorted(files.items())
+        ],
+    )
+    session.add(version)
+    session.flush()
+    previous = session.scalars(
+        select(ProcessVersion).where(ProcessVersion.id < version.id).order_by(ProcessVersion.id.desc()).limit(1)
+    ).first()
+    changed = _changed_files(previous, files)
+    record(
+        session, AuditType.PROCESS_DEPLOYED, actor=actor, at=version.deployed_at,
+        details={"version": version.id, "hash": version.content_hash, "processes": version.process_ids,
+                 "changed_files": changed},
+    )
+    with _bundles_lock:
+        _bundles[version.id] = bundle
+    return version, True
+
+
+def _changed_files(previous: ProcessVersion | None, files: dict[str, str]) -> list[str]:
+    old = {f.path: f.sha256 for f in previous.files} if previous else {}
+    new = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in files.items()}
+    return sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+
+
+def newest_version(session: Session, process_id: str) -> ProcessVersion:
+    """Return the newest deployed version that defines `process_id`.
+
+    Raises:
+        NotFound: no deployed version has that process.
+    """
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc())):
+        if process_id in version.process_ids:
+            return version
+    raise NotFound(f"no deployed process has the id '{process_id}' (deploy it with 'dhr processes deploy')")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and saving instances
+
+
+class _WorkflowCache:
+    """Deserialized workflows by case, valid only while the stored state is exactly the same."""
+
+    def __init__(self, size: int = 128) -> None:
+        self._items: OrderedDict[int, tuple[str, BpmnWorkflow]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, state: str) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(case_id, None)
+        if item is not None and item[0] == state:
+            return item[1]
+        return None
+
+    def put(self, case_id: int, state: str, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[case_id] = (state, workflow)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+WORKFLOWS = _WorkflowCache()
+
+
+def load_workflow(case: Case) -> BpmnWorkflow:
+    """Return the case's workflow, deserialized (or taken from the cache if unchanged)."""
+    workflow = WORKFLOWS.take(case.id, case.state)
+    if workflow is None:
+        workflow = SERIALIZER.deserialize_json(case.state)
+        workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+@dataclass
+class _TaskRow:
+    bpmn_id: str
+    title: str
+    lane: str | None
+    form: str | None
+    instructions: str | None
+    process_name: str | None
+
+
+@dataclass
+class _TimerRow:
+    bpmn_id: str
+    title: str
+    attached_to: str | None
+    interrupting: bool
+    due_at: datetime
+
+
+def _timer_due(task: Any) -> datetime | None:
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    return TimerEventDefinition.get_datetime(value)
+
+
+def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRow], dict[str, _TimerRow]]:
+    tasks: dict[str, _TaskRow] = {}
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        spec = task.task_spec
+        properties = spec.extensions.get("properties", {})
+        reference = properties.get(FORM_PROPERTY)
+        process_file = bundle.process_files.get(task.workflow.spec.name, "")
+        tasks[str(task.id)] = _TaskRow(
+            bpmn_id=spec.bpmn_id,
+            title=spec.bpmn_name or spec.bpmn_id,
+            lane=spec.lane,
+            form=form_path(process_file, reference) if reference else None,
+            instructions=spec.extensions.get("instructionsForEndUser"),
+            process_name=task.workflow.spec.description or task.workflow.spec.name,
+        )
+    timers: dict[str, _TimerRow] = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        event = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(event, TimerEventDefinition):
+            continue
+        due = _timer_due(task)
+        if due is None:
+            continue
+        attached = None
+        if type(task.parent.task_spec).__name__ == "BoundaryEventSplit":
+            attached = next((str(c.id) for c in task.parent.children if c is not task
+                             and not hasattr(c.task_spec, "cancel_activity")), None)
+        timers[str(task.id)] = _TimerRow(
+            bpmn_id=task.task_spec.bpmn_id,
+            title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            attached_to=attached,
+            interrupting=bool(getattr(task.task_spec, "cancel_activity", True)),
+            due_at=due,
+        )
+    return tasks, timers
+
+
+def _task_due(task_id: str, timers: dict[str, _TimerRow]) -> datetime | None:
+    """A task is due when its first interrupting boundary timer falls, else its first reminder."""
+    attached = [t for t in timers.values() if t.attached_to == task_id]
+    interrupting = [t.due_at for t in attached if t.interrupting]
+    if interrupting:
+        return min(interrupting)
+    return min((t.due_at for t in attached), default=None)
+
+
+def _save(
+    session: Session,
+    case: Case,
+    workflow: BpmnWorkflow,
+    bundle: Bundle,
+    *,
+    actor: str,
+    now: datetime,
+    finished_task: str | None = None,
+    fired_timer: str | None = None,
+) -> None:
+    """Write the instance, rewrite its projections and audit what appeared and went."""
+    state = SERIALIZER.serialize_json(workflow)
+    tasks, timers = _snapshot(workflow, bundle)
+
+    case.state = state
+    case.serializer_version = SERIALIZER.VERSION
+    case.updated_at = now
+    first_task = next(iter(tasks.values()), None)
+    case.stage = first_task.process_name if first_task else case.stage
+    if workflow.is_completed() and case.status != "completed":
+        case.status, case.completed_at, case.stage = "completed", now, None
+        record(session, AuditType.CASE_COMPLETED, actor=actor, at=now, case_id=case.id)
+
+    existing_tasks = {t.id: t for t in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
+    for task_id, row in existing_tasks.items():
+        if task_id not in tasks:
+            session.delete(row)
+            if task_id != finished_task:
+                record(session, AuditType.TASK_CANCELLED, actor=actor, at=now, case_id=case.id,
+                       task_id=task_id, task_name=row.title, details={"lane": row.lane})
+    for task_id, task_info in tasks.items():
+        due = _task_due(task_id, timers)
+        current = existing_tasks.get(task_id)
+        if current is None:
+            session.add(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
+            record(session, AuditType.TASK_CREATED, actor=actor, at=now, case_id=case.id, task_id=task_id,
+                   task_name=task_info.title,
+                   details={"lane": task_info.lane, "due_at": due.isoformat() if due else None})
+        elif current.due_at != due:
+            current.due_at = due
+
+    existing_timers = {t.id: t for t in session.scalars(select(Timer).where(Timer.case_id == case.id))}
+    for timer_id, timer_row in existing_timers.items():
+        if timer_id not in timers:
+            session.delete(timer_row)
+            if timer_id != fired_timer:
+                record(session, AuditType.TIMER_CANCELLED, actor=actor, at=now, case_id=case.id,
+                       task_id=timer_id, task_name=timer_row.title,
+                       details={"due_at": timer_row.due_at.isoformat()})
+    for timer_id, info in timers.items():
+        current_timer = existing_timers.get(timer_id)
+        if current_timer is None:
+            session.add(Timer(id=timer_id, case_id=case.id, bpmn_id=info.bpmn_id, title=info.title,
+                              attached_to=info.attached_to, due_at=info.due_at, status="waiting", attempts=0))
+            record(session, AuditType.TIMER_SET, actor=actor, at=now, case_id=case.id, task_id=timer_id,
+                   task_name=info.title, details={"due_at": info.due_at.isoformat()})
+        elif current_timer.due_at != info.due_at:
+            record(session, AuditType.TIMER_RESCHEDULED, actor=actor, at=now, case_id=case.id,
+                   task_id=timer_id, task_name=info.title,
+                   details={"due_at": [current_timer.due_at.isoformat(), info.due_at.isoformat()]})
+            current_timer.due_at, current_timer.status = info.due_at, "waiting"
+    session.flush()
+    WORKFLOWS.put(case.id, state, workflow)
+
+
+def _run_engine(workflow: BpmnWorkflow, clock: Clock, step: Any = None) -> None:
+    """Run `step` (if any) and the engine's own steps, with diagram errors made plain."""
+    try:
+        with use_clock(clock):
+            if step is not None:
+                step()
+            workflow.do_engine_steps()
+    except SpiffWorkflowException as exc:
+        task = getattr(exc, "task", None)
+        name = (task.task_spec.bpmn_name or task.task_spec.bpmn_id) if task is not None else "unknown"
+        detail = str(exc)
+        cause = getattr(exc, "exception", None)
+        if cause is not None and str(cause) not in detail:
+            detail = f"{detail}: {cause}"
+        raise ScriptError(name, detail) from exc
+
+
+def _lock_case(session: Session, case_id: int) -> Case:
+    """Lock the case's row for this transaction (PostgreSQL) and read it fresh."""
+    return session.scalars(
+        select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+def get_case(session: Session, reference: str) -> Case:
+    """Raises: NotFound."""
+    case = session.scalars(select(Case).where(Case.reference == reference)).one_or_none()
+    if case is None:
+        raise NotFound(f"there is no case '{reference}'")
+    return case
+
+
+# ---------------------------------------------------------------------------------------------
+# Units of work
+
+
+def start_case(
+    session: Session,
+    *,
+    process_id: str,
+    pseudonym: str,
+    year: int,
+    data: dict[str, Any] | None,
+    actor: str,
+    clock: Clock,
+) -> Case:
+    """Start a case on the newest version of `process_id`, named `Pseudonym/Year`.
+
+    Raises:
+        DhrError: the name is not usable or already taken; NotFound: no such process.
+    """
+    pseudonym = pseudonym.strip()
+    if not pseudonym or "/" in pseudonym or len(pseudonym) > 100:
+        raise DhrError("the pseudonym must be 1 to 100 characters without '/'")
+    if not 1990 <= year <= 2200:
+        raise DhrError(f"the year {year} is not a plausible year")
+    reference = f"{pseudonym}/{year}"
+    if session.scalars(select(Case.id).where(Case.reference == reference)).first() is not None:
+        raise DhrError(f"a case called '{reference}' already exists")
+    version = newest_version(session, process_id)
+    bundle = bundle_for(session, version.id)
+    spec, subprocess_specs = bundle.specs(process_id)
+    now = clock.now()
+
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    initial = {"case_reference": reference, **(data or {})}
+
+    def seed() -> None:
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(initial)
+
+    _run_engine(workflow, clock, seed)
+    case = Case(
+        reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
+        status="open", stage=bundle.process_name(process_id), state="", serializer_version=SERIALIZER.VERSION,
+        revision=1, started_at=now, updated_at=now, completed_at=None,
+    )
+    session.add(case)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise DhrError(f"a case called '{reference}' already exists") from exc
+    record(session, AuditType.CASE_STARTED, actor=actor, at=now, case_id=case.id,
+           details={"process": process_id, "version": version.id, "data": sorted(initial)})
+    _save(session, case, workflow, bundle, actor=actor, now=now)
+    return case
+
+
+def _completed_by(session: Session, task_id: str) -> AuditEvent | None:
+    return session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.task_id == task_id, AuditEvent.event_type.in_(
+            [AuditType.TASK_COMPLETED.value, AuditType.TASK_CANCELLED.value]))
+        .order_by(AuditEvent.id.desc())
+    ).first()
+
+
+def _gone(session: Session, task_id: str) -> DhrError:
+    event = _completed_by(session, task_id)
+    if event is None:
+        return NotFound(f"there is no open task {task_id}")
+    if event.event_type == AuditType.TASK_CANCELLED.value:
+        return Conflict(f"The task '{event.task_name}' was withdrawn at {event.at:%Y-%m-%d %H:%M:%S} UTC "
+                        "(the case moved on); your change was not applied.")
+    return TaskAlreadyCompleted(event.task_name or task_id, event.actor, event.at)
+
+
+def may_complete(user: User, task: OpenTask) -> bool:
+    """Whether a user's role is the lane of the task."""
+    return user.active and task.lane is not None and user.role.casefold() == task.lane.casefold()
+
+
+def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user: User, clock: Clock) -> Case:
+    """Validate `data` against the task's form and complete the task as `user`.
+
+    Raises:
+        FormDataInvalid, NotAllowed, NotFound, TaskAlreadyCompleted, Conflict, ScriptError.
+    """
+    task_row = session.get(OpenTask, task_id)
+    if task_row is None:
+        raise _gone(session, task_id)
+    case = _lock_case(session, task_row.case_id)
+    task_row = session.get(OpenTask, task_id, populate_existing=True)
+    if task_row is None:  # someone else finished it while we waited for the lock
+        raise _gone(session, task_id)
+    if not may_complete(user, task_row):
+        raise NotAllowed(f"{user.username} ({user.role}) may not complete '{task_row.title}', "
+                         f"a task for the {task_row.lane}")
+    bundle = bundle_for(session, case.version_id)
+    schema = bundle.forms.get(task_row.form) if task_row.form else None
+    clean = validate_submission(schema, data)
+
+    workflow = load_workflow(case)
+    task = workflow.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise Conflict(f"the task '{task_row.title}' is not ready any more; reload the case")
+    changed = {key: [task.data.get(key), value] for key, value in clean.items() if task.data.get(key) != value}
+    now = clock.now()
+
+    def run() -> None:
+        task.data.update(clean)
+        task.run()
+
+    _run_engine(workflow, clock, run)
+    record(session, AuditType.TASK_COMPLETED, actor=user.username, at=now, case_id=case.id, task_id=task_id,
+           task_name=task_row.title, details={"lane": task_row.lane, "changed": changed})
+    _save(session, case, workflow, bundle, actor=user.username, now=now, finished_task=task_id)
+    return case
+
+
+def send_message(
+    session: Session, reference: str, name: str, payload: Any, *, actor: str, clock: Clock
+) -> Case:
+    """Deliver message `name` with `payload` to a case.
+
+    Raises:
+        NotFound, NothingWaiting, ScriptError.
+    """
+    case = _lock_case(session, get_case(session, reference).id)
+    bundle = bundle_for(session, case.version_id)
+    workflow = load_workflow(case)
+    waiting = sorted({e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"})
+    if name not in waiting:
+        WORKFLOWS.put(case.id, case.state, workflow)
+        listing = ", ".join(waiting) if waiting else "no message at all"
+        raise NothingWaiting(f"case '{reference}' is not waiting for '{name}' (it is waiting for {listing})")
+    now = clock.now()
+
+    def deliver() -> None:
+        try:
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+        except WorkflowException as exc:
+            raise NothingWaiting(f"case '{reference}' is not waiting for '{name}'") from exc
+
+    _run_engine(workflow, clock, deliver)
+    record(session, AuditType.MESSAGE_RECEIVED, actor=actor, at=now, case_id=case.id,
+           details={"message": name, "payload": payload})
+    _save(session, case, workflow, bundle, actor=actor, now=now)
+    return case
+
+
+def fire_timer(session: Session, timer_id: str, *, clock: Clock, actor: str = SYSTEM_ACTOR) -> bool:
+    """Fire one due timer in this unit of work; False if it is gone or not due yet.
+
+    The diagram sees the time the timer was due, so a timer fired late (the scheduler was down)
+    starts what follows it on the diagram's schedule, and no later timer fires in the same unit.
+    """
+    row = session.get(Timer, timer_id)
+    if row is None:
+        return False
+    case = _lock_case(session, row.case_id)
+    row = session.get(Timer, timer_id, populate_existing=True)
+    now = clock.now()
+    if row is None or row.due_at > now:
+        return False
+    bundle = bundle_for(session, case.version_id)
+    workflow = load_workflow(case)
+    task = workflow.get_task_from_id(UUID(timer_id))
+    if task is None or task.state != TaskState.WAITING:
+        _save(session, case, workflow, bundle, actor=actor, now=now)  # the projection was stale
+        return False
+    due = row.due_at
+    cycle = isinstance(task.task_spec.event_definition, CycleTimerEventDefinition)
+    diagram_clock = SettableClock(due + timedelta(microseconds=1) if cycle else due)
+
+    def fire() -> None:
+        if not cycle:  # SpiffWorkflow fires only when strictly past due; "at or before" is ours
+            task._set_internal_data(event_fired=True)
+        workflow.refresh_timers()
+
+    _run_engine(workflow, diagram_clock, fire)
+    record(session, AuditType.TIMER_FIRED, actor=actor, at=now, case_id=case.id, task_id=timer_id,
+           task_name=row.title, details={"due_at": due.isoformat(), "late_by_seconds": (now - due).total_seconds()})
+    _save(session, case, workflow, bundle, actor=actor, now=now, fired_timer=timer_id)
+    return True
