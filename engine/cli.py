@@ -86,11 +86,39 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group()
+class CliError(click.ClickException):
+    """An error for the person at the terminal: one line per problem, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class DhrGroup(click.Group):
+    """Turns the engine's errors into plain lines on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FormDataInvalid as exc:
+            raise CliError("\n".join(f"{field or 'data'}: {msg}" for field, msg in exc.errors.items())) from exc
+        except DhrError as exc:
+            raise CliError(str(exc)) from exc
+        except (OperationalError, ProgrammingError) as exc:
+            if os.environ.get("DHR_DEBUG"):
+                raise
+            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+            raise CliError(f"the database could not be used ({reason}); is DHR_DATABASE_URL right, "
+                           "and has 'dhr db upgrade' been run?") from exc
+
+
+@click.group(cls=DhrGroup)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Domestic Homicide Review case management."""
-    ctx.obj = App(Settings())
+    try:
+        ctx.obj = App(Settings())
+    except DhrError as exc:
+        raise CliError(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------------------------------- db
@@ -495,30 +523,10 @@ def demo_command(app: App, force: bool) -> None:
 
 
 def main() -> None:
-    """Run the CLI; a person gets one line per error, never a traceback."""
+    """Run the CLI; a bug is reported in one line too, with details only on request."""
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except FormDataInvalid as exc:
-        for field, message in exc.errors.items():
-            click.echo(f"error: {field or 'data'}: {message}", err=True)
-        sys.exit(1)
-    except DhrError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except (OperationalError, ProgrammingError) as exc:
-        if os.environ.get("DHR_DEBUG"):
-            raise
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        click.echo(f"error: the database could not be used ({reason}); is DHR_DATABASE_URL right, "
-                   "and has 'dhr db upgrade' been run?", err=True)
-        sys.exit(1)
-    except Exception as exc:  # a bug: say so plainly, details only on request
+        cli.main(prog_name="dhr")
+    except Exception as exc:
         if os.environ.get("DHR_DEBUG"):
             raise
         click.echo(f"error: unexpected {type(exc).__name__}; run again with DHR_DEBUG=1 for details", err=True)

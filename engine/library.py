@@ -144,6 +144,8 @@ def load_bundle(files: dict[str, str]) -> Bundle:
         for process in tree.iter(f"{{{BPMN_NS}}}process"):
             process_files[process.get("id")] = name
 
+    if problems:  # a call's target may be in a file that did not parse: report that first
+        raise DiagramInvalid(problems)
     for name, tree in trees.items():
         for call in tree.iter(f"{{{BPMN_NS}}}callActivity"):
             target = call.get("calledElement")

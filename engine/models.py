@@ -89,6 +89,9 @@ class Case(Base):
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
 
+    # Optimistic locking: every save is `UPDATE ... WHERE revision = <the revision read>`.
+    __mapper_args__ = {"version_id_col": revision}
+
 
 class OpenTask(Base):
     """Projection: a user task waiting for someone, as pages and the inbox read it."""

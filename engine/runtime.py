@@ -26,6 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from .audit import AuditType, record
 from .clock import Clock, SettableClock, use_clock
@@ -305,7 +306,10 @@ def _save(
                    task_id=timer_id, task_name=info.title,
                    details={"due_at": [current_timer.due_at.isoformat(), info.due_at.isoformat()]})
             current_timer.due_at, current_timer.status = info.due_at, "waiting"
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError as exc:  # a writer that did not take the row lock got there first
+        raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
     WORKFLOWS.put(case.id, state, workflow)
 
 
@@ -383,8 +387,9 @@ def start_case(
     _run_engine(workflow, clock, seed)
     case = Case(
         reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
-        status="open", stage=bundle.process_name(process_id), state="", serializer_version=SERIALIZER.VERSION,
-        revision=1, started_at=now, updated_at=now, completed_at=None,
+        status="open", stage=bundle.process_name(process_id), state=SERIALIZER.serialize_json(workflow),
+        serializer_version=SERIALIZER.VERSION,
+        started_at=now, updated_at=now, completed_at=None,
     )
     session.add(case)
     try:

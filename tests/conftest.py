@@ -1,0 +1,164 @@
+"""Shared fixtures: a real database per test (SQLite and PostgreSQL), a settable clock, diagrams."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import runtime
+from engine.clock import SettableClock
+from engine.db import make_engine, session_factory, unit_of_work, upgrade
+from engine.library import read_folder
+from engine.models import Case, OpenTask, Timer, User
+from engine.users import add_user
+
+DIAGRAMS = Path(__file__).parent / "diagrams"
+POSTGRES_URL = os.environ.get("DHR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = [b.strip() for b in os.environ.get("DHR_TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()]
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # the reason is shown in the skip message
+        return str(exc).splitlines()[0]
+
+
+_PG_PROBLEM: str | None = _postgres_available() if "postgresql" in BACKENDS else "not selected"
+
+
+@dataclass
+class Db:
+    """One test's database: its URL (usable by a subprocess too), engine and sessions."""
+
+    backend: str
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A migrated, empty database on each backend; PostgreSQL gets a schema of its own."""
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'dhr.sqlite3'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        yield Db(backend, url, engine, session_factory(engine))
+        engine.dispose()
+        return
+    if _PG_PROBLEM:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but unavailable: {_PG_PROBLEM}")
+        pytest.skip(f"PostgreSQL unavailable: {_PG_PROBLEM}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield Db(backend, url, engine, session_factory(engine))
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    """31 August 2026, 09:00 in London (BST)."""
+    return SettableClock(datetime(2026, 8, 31, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    runtime.WORKFLOWS.clear()
+    runtime._bundles.clear()
+    yield
+    runtime.WORKFLOWS.clear()
+    runtime._bundles.clear()
+
+
+class World:
+    """Drives the test diagrams through the real engine, one unit of work per call."""
+
+    def __init__(self, db: Db, clock: SettableClock, restore: bool = False) -> None:
+        self.db, self.clock, self.restore = db, clock, restore
+        self.users: dict[str, User] = {}
+
+    def uow(self) -> Any:
+        if self.restore:  # force a real deserialize of the saved state for every step
+            runtime.WORKFLOWS.clear()
+        return unit_of_work(self.db.sessions)
+
+    def deploy(self, folder: Path = DIAGRAMS) -> int:
+        with self.uow() as s:
+            version, _ = runtime.deploy(s, read_folder(folder), actor="test", clock=self.clock)
+            return version.id
+
+    def user(self, name: str, role: str) -> User:
+        with self.uow() as s:
+            self.users[name] = add_user(s, name, role=role, agency=None, password=None, actor="test",
+                                        clock=self.clock)
+        return self.users[name]
+
+    def start(self, pseudonym: str = "Rosemary", year: int = 2026, process: str = "review_demo") -> str:
+        with self.uow() as s:
+            return runtime.start_case(s, process_id=process, pseudonym=pseudonym, year=year, data={},
+                                      actor="test", clock=self.clock).reference
+
+    def tasks(self, reference: str | None = None) -> list[OpenTask]:
+        query = select(OpenTask).order_by(OpenTask.created_at, OpenTask.bpmn_id)
+        if reference is not None:
+            query = query.where(OpenTask.case_id == self.case(reference).id)
+        with self.db.sessions() as s:
+            return list(s.scalars(query))
+
+    def task(self, bpmn_id: str, reference: str = "Rosemary/2026") -> OpenTask:
+        matches = [t for t in self.tasks(reference) if t.bpmn_id == bpmn_id]
+        assert len(matches) == 1, f"expected one open {bpmn_id}, found {[t.bpmn_id for t in self.tasks(reference)]}"
+        return matches[0]
+
+    def complete(self, bpmn_id: str, data: dict[str, Any], as_user: str, reference: str = "Rosemary/2026") -> None:
+        task = self.task(bpmn_id, reference)
+        with self.uow() as s:
+            runtime.complete_task(s, task.id, data, user=self.users[as_user], clock=self.clock)
+
+    def timers(self, reference: str = "Rosemary/2026") -> list[Timer]:
+        query = select(Timer).where(Timer.case_id == self.case(reference).id).order_by(Timer.due_at)
+        with self.db.sessions() as s:
+            return list(s.scalars(query))
+
+    def case(self, reference: str = "Rosemary/2026") -> Case:
+        with self.db.sessions() as s:
+            return runtime.get_case(s, reference)
+
+    def open_names(self, reference: str = "Rosemary/2026") -> list[str]:
+        return sorted(t.bpmn_id for t in self.tasks(reference))
+
+
+@pytest.fixture
+def world(db: Db, clock: SettableClock) -> World:
+    w = World(db, clock)
+    w.deploy()
+    w.user("carol", "Community Safety Team")
+    w.user("chair", "CSP Chair")
+    w.user("pat", "Panel")
+    return w

@@ -1,0 +1,106 @@
+"""The dhr command, driven as an operator would, on each database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from engine.cli import cli
+
+from .conftest import DIAGRAMS, Db
+
+
+@pytest.fixture
+def dhr(db: Db, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DHR_DATABASE_URL", db.url)
+    monkeypatch.setenv("DHR_CLOCK", "simulated")
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, ok: bool = True) -> Result:
+        result = runner.invoke(cli, list(args), input=input)
+        if ok:
+            assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    return run
+
+
+def as_json(result: Result) -> list[dict]:
+    return json.loads(result.output)
+
+
+def test_an_operator_runs_a_case_from_the_command_line(dhr) -> None:
+    dhr("db", "upgrade")
+    assert "valid (2 processes: panel_work, review_demo)" in dhr("processes", "validate", str(DIAGRAMS)).output
+    assert "deployed version 1" in dhr("processes", "deploy", str(DIAGRAMS)).output
+    assert "unchanged: the files are version 1" in dhr("processes", "deploy", str(DIAGRAMS)).output
+    assert as_json(dhr("processes", "list", "--json"))[0]["processes"] == "panel_work, review_demo"
+    dhr("clock", "set", "2026-08-31T09:00:00+01:00")
+    dhr("users", "add", "carol", "--role", "Community Safety Team", "--agency", "Council",
+        "--password-stdin", input="correct horse battery\n")
+    dhr("users", "add", "chair", "--role", "CSP Chair")
+    assert "started Rosemary/2026" in dhr("cases", "start", "--process", "review_demo", "--pseudonym", "Rosemary",
+                                          "--year", "2026").output
+    [task] = as_json(dhr("tasks", "list", "--case", "Rosemary/2026", "--json"))
+    assert task["task"] == "Record the notification" and task["lane"] == "Community Safety Team"
+
+    bad = dhr("tasks", "complete", task["id"], "--as", "carol", "--data", '{"notified_on": "yesterday"}', ok=False)
+    assert bad.exit_code == 1 and "must be a valid date" in bad.output and "Traceback" not in bad.output
+    dhr("tasks", "complete", task["id"], "--as", "carol", "--data", '{"notified_on": "2026-08-31"}')
+    again = dhr("tasks", "complete", task["id"], "--as", "carol", "--data", '{"notified_on": "2026-08-31"}', ok=False)
+    assert "already completed by carol" in again.output
+
+    assert [t["task"] for t in as_json(dhr("tasks", "list", "--role", "csp chair", "--json"))] == [
+        "Decide whether to hold a review"]
+    timers = as_json(dhr("timers", "list", "--json"))
+    assert [(t["timer"], t["due_at"]) for t in timers] == [
+        ("Decision reminder", "2026-09-23T08:00:00+00:00"), ("Decision overdue", "2026-09-30T08:00:00+00:00")]
+
+    assert "0 timer(s) fired" in dhr("timers", "run-due").output
+    dhr("clock", "advance", "P23D")
+    assert "2026-09-23T08:00:00+00:00" in dhr("clock", "show").output
+    assert "Rosemary/2026: Decision reminder (due 2026-09-23 08:00 UTC) fired" in dhr("timers", "run-due").output
+    back = dhr("clock", "set", "2026-01-01T00:00:00Z", ok=False)
+    assert "cannot go back" in back.output
+
+    nothing = dhr("messages", "send", "Rosemary/2026", "report_received", "--data", "{}", ok=False)
+    assert "not waiting for 'report_received'" in nothing.output
+    [case] = as_json(dhr("cases", "list", "--json"))
+    assert case["reference"] == "Rosemary/2026" and case["open_tasks"] == 2
+
+    history = as_json(dhr("audit", "show", "Rosemary/2026", "--json"))
+    assert [e["event"] for e in history][:3] == ["CASE_STARTED", "TASK_CREATED", "TASK_COMPLETED"]
+    assert "TIMER_FIRED" in dhr("audit", "show", "Rosemary/2026").output
+    assert "audit trail intact" in dhr("audit", "verify").output
+
+
+def test_validate_reports_each_problem_and_fails(dhr, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "p.bpmn").write_text((DIAGRAMS / "panel_work.bpmn").read_text().replace('"P14D"', "P14D"))
+    result = dhr("processes", "validate", str(broken), ok=False)
+    assert result.exit_code == 1
+    assert "p.bpmn:" in result.output
+    assert "(imr_late): timer 'IMR late': expression P14D must be quoted" in result.output
+    assert "form file 'forms/imr.schema.json' does not exist" in result.output
+
+
+def test_clock_commands_need_the_simulated_clock(dhr, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DHR_CLOCK", "system")
+    result = dhr("clock", "advance", "P1D", ok=False)
+    assert result.exit_code == 1 and "only be shown or moved when DHR_CLOCK=simulated" in result.output
+
+
+def test_errors_from_the_installed_command_are_one_line(db: Db, tmp_path: Path) -> None:
+    dhr = Path(sys.executable).parent / "dhr"
+    env = {"DHR_DATABASE_URL": db.url, "PATH": str(Path(sys.executable).parent)}
+    result = subprocess.run([str(dhr), "cases", "start", "--process", "nope", "--pseudonym", "X", "--year", "2026"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == ("error: no deployed process has the id 'nope' "
+                             "(deploy it with 'dhr processes deploy')\n")
