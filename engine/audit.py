@@ -64,8 +64,8 @@ def record(
     task_name: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain (inside the caller's transaction)."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    """Append one event to the chain (inside the caller's transaction, flushed with it)."""
+    head = _locked_head(session)
     event = AuditEvent(
         id=head.last_id + 1,
         at=at,
@@ -81,8 +81,20 @@ def record(
     event.hash = event_hash(head.last_hash, event)
     head.last_id, head.last_hash = event.id, event.hash
     session.add(event)
-    session.flush()
     return event
+
+
+def _locked_head(session: Session) -> AuditHead:
+    """The chain's head, locked once per transaction: concurrent writers queue here, never fork it."""
+    transaction = session.get_transaction()
+    cached = session.info.get("audit_head")
+    if cached is not None and cached[0] is transaction:
+        return cached[1]
+    head = session.scalars(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    ).one()
+    session.info["audit_head"] = (transaction, head)
+    return head
 
 
 @dataclass(frozen=True)

@@ -199,26 +199,17 @@ def _timer_due(task: Any) -> datetime | None:
 
 
 def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRow], dict[str, _TimerRow]]:
+    """Read the open user tasks and waiting timers off the instance, in one walk of its tree."""
     tasks: dict[str, _TaskRow] = {}
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        spec = task.task_spec
-        properties = spec.extensions.get("properties", {})
-        reference = properties.get(FORM_PROPERTY)
-        process_file = bundle.process_files.get(task.workflow.spec.name, "")
-        tasks[str(task.id)] = _TaskRow(
-            bpmn_id=spec.bpmn_id,
-            title=spec.bpmn_name or spec.bpmn_id,
-            lane=spec.lane,
-            form=form_path(process_file, reference) if reference else None,
-            instructions=spec.extensions.get("instructionsForEndUser"),
-            process_name=task.workflow.spec.description or task.workflow.spec.name,
-        )
     timers: dict[str, _TimerRow] = {}
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        event = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(event, TimerEventDefinition):
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        spec = task.task_spec
+        if task.state == TaskState.READY:
+            if spec.manual:
+                tasks[str(task.id)] = _task_row(task, bundle)
             continue
-        due = _timer_due(task)
+        event = getattr(spec, "event_definition", None)
+        due = _timer_due(task) if isinstance(event, TimerEventDefinition) else None
         if due is None:
             continue
         attached = None
@@ -226,13 +217,27 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRo
             attached = next((str(c.id) for c in task.parent.children if c is not task
                              and not hasattr(c.task_spec, "cancel_activity")), None)
         timers[str(task.id)] = _TimerRow(
-            bpmn_id=task.task_spec.bpmn_id,
-            title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            bpmn_id=spec.bpmn_id,
+            title=spec.bpmn_name or spec.bpmn_id,
             attached_to=attached,
-            interrupting=bool(getattr(task.task_spec, "cancel_activity", True)),
+            interrupting=bool(getattr(spec, "cancel_activity", True)),
             due_at=due,
         )
     return tasks, timers
+
+
+def _task_row(task: Any, bundle: Bundle) -> _TaskRow:
+    spec = task.task_spec
+    reference = spec.extensions.get("properties", {}).get(FORM_PROPERTY)
+    process_file = bundle.process_files.get(task.workflow.spec.name, "")
+    return _TaskRow(
+        bpmn_id=spec.bpmn_id,
+        title=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        form=form_path(process_file, reference) if reference else None,
+        instructions=spec.extensions.get("instructionsForEndUser"),
+        process_name=task.workflow.spec.description or task.workflow.spec.name,
+    )
 
 
 def _task_due(task_id: str, timers: dict[str, _TimerRow]) -> datetime | None:

@@ -1,0 +1,41 @@
+# The two commands of the quick start: `make run` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: setup run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+# Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
+# on the simulated clock.
+run: setup
+	DHR_CLOCK=simulated $(BIN)/dhr db upgrade
+	DHR_CLOCK=simulated $(BIN)/dhr demo
+	@echo
+	DHR_CLOCK=simulated $(BIN)/dhr cases list
+	@echo
+	DHR_CLOCK=simulated $(BIN)/dhr tasks list
+	@echo
+	@echo "The demo runs on the simulated clock: export DHR_CLOCK=simulated, then use $(BIN)/dhr (see README)."
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Set up, lint, type-check and run every test (SQLite and PostgreSQL).
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/task_completion.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,135 @@
+"""Benchmark: one task completion through the engine against the bare SpiffWorkflow floor.
+
+Prints medians (ms) of:
+- floor: deserialize + task.run() + do_engine_steps() + serialize, SpiffWorkflow alone;
+- engine: dhr's complete_task unit of work (look up, lock, validate the form, complete, engine
+  steps, save the instance, rewrite projections, audit, commit) on a real database,
+  with its workflow cache warm (a server) and cold (each completion deserializes, as a CLI does);
+for a fresh case and for a case that has 500 completed tasks, and the ratios. Targets:
+engine/floor <= 2.0, and the 500-task completion <= 2x the fresh one.
+
+Usage: python bench/task_completion.py [--database URL] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import runtime  # noqa: E402
+from engine.clock import SettableClock, use_clock  # noqa: E402
+from engine.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
+from engine.library import read_folder  # noqa: E402
+from engine.models import Case, OpenTask  # noqa: E402
+from engine.users import add_user  # noqa: E402
+
+DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
+ANSWER = {"status": "In progress", "progress": "Training delivered to two more teams."}
+
+
+def completed_tasks(state: str) -> int:
+    workflow = runtime.SERIALIZER.deserialize_json(state)
+    return len(workflow.get_tasks(state=TaskState.COMPLETED))
+
+
+def floor_once(state: str) -> tuple[float, str]:
+    """Bare SpiffWorkflow: the least any engine must do to complete one task durably."""
+    started = time.perf_counter()
+    workflow = runtime.SERIALIZER.deserialize_json(state)
+    workflow.script_engine = runtime.SCRIPT_ENGINE
+    task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+    task.data.update(ANSWER)
+    task.run()
+    workflow.do_engine_steps()
+    new_state = runtime.SERIALIZER.serialize_json(workflow)
+    return (time.perf_counter() - started) * 1000, new_state
+
+
+def engine_once(sessions, clock, user, reference: str, cold: bool) -> float:
+    if cold:
+        runtime.WORKFLOWS.clear()
+    started = time.perf_counter()
+    with unit_of_work(sessions) as s:
+        case = runtime.get_case(s, reference)
+        task_id = s.scalars(select(OpenTask.id).where(OpenTask.case_id == case.id)).one()
+        runtime.complete_task(s, task_id, ANSWER, user=user, clock=clock)
+    return (time.perf_counter() - started) * 1000
+
+
+def start(sessions, clock, name: str) -> str:
+    with unit_of_work(sessions) as s:
+        return runtime.start_case(s, process_id="bench_loop", pseudonym=name, year=2026, data={"updates": 0},
+                                  actor="bench", clock=clock).reference
+
+
+def measure(sessions, clock, user, case_for_round, rounds: int) -> dict[str, float]:
+    """Median floor and engine times, each round on the same stored state for all three."""
+    floor, warm, cold = [], [], []
+    for number in range(rounds):
+        reference = case_for_round(number)
+        with sessions() as s:
+            state = runtime.get_case(s, reference).state
+        with use_clock(clock):
+            floor.append(floor_once(state)[0])
+        warm.append(engine_once(sessions, clock, user, reference, cold=False))
+        cold.append(engine_once(sessions, clock, user, reference, cold=True))
+    return {"floor": statistics.median(floor), "warm": statistics.median(warm), "cold": statistics.median(cold)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+    url = args.database or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    clock = SettableClock(datetime(2026, 9, 1, 9, tzinfo=UTC))
+    suffix = datetime.now().strftime("%H%M%S%f")
+    with unit_of_work(sessions) as s:
+        runtime.deploy(s, read_folder(DIAGRAMS), actor="bench", clock=clock)
+        user = add_user(s, f"holder{suffix}", role="Action Holder", agency=None, password=None, actor="bench",
+                        clock=clock)
+    grown = start(sessions, clock, f"Grown{suffix}")
+    while True:
+        with sessions() as s:
+            if completed_tasks(runtime.get_case(s, grown).state) >= 500:
+                break
+        engine_once(sessions, clock, user, grown, cold=False)
+
+    print(f"database: {engine.url.get_backend_name()}   rounds: {args.rounds}   SpiffWorkflow serializer "
+          f"{runtime.SERIALIZER.VERSION}")
+    results = {}
+    rounds = {
+        # a new case every round, so it stays fresh; the grown case gains a few tasks a round
+        "fresh case": lambda n: start(sessions, clock, f"Fresh{suffix}x{n}"),
+        "500 completed tasks": lambda n: grown,
+    }
+    for label, case_for_round in rounds.items():
+        with sessions() as s:
+            size = len(runtime.get_case(s, case_for_round(args.rounds)).state)
+        results[label] = figures = measure(sessions, clock, user, case_for_round, args.rounds)
+        print(f"{label:>20}: floor {figures['floor']:7.2f} ms | engine warm {figures['warm']:7.2f} ms "
+              f"(x{figures['warm'] / figures['floor']:.2f}) | engine cold {figures['cold']:7.2f} ms "
+              f"(x{figures['cold'] / figures['floor']:.2f}) | state {size / 1024:.0f} KB")
+    fresh_f, grown_f = results["fresh case"], results["500 completed tasks"]
+    print(f"500-task / fresh: engine warm x{grown_f['warm'] / fresh_f['warm']:.2f}, engine cold "
+          f"x{grown_f['cold'] / fresh_f['cold']:.2f}, floor x{grown_f['floor'] / fresh_f['floor']:.2f} "
+          "(targets: engine/floor <= 2.0; 500-task/fresh <= 2.0)")
+    with sessions() as s:
+        assert s.scalars(select(Case)).first() is not None
+
+
+if __name__ == "__main__":
+    main()
