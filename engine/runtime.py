@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .audit import AuditType, record
 from .clock import Clock, SettableClock, use_clock
+from .compaction import compact
 from .errors import (
     Conflict,
     DhrError,
@@ -261,6 +262,7 @@ def _save(
     fired_timer: str | None = None,
 ) -> None:
     """Write the instance, rewrite its projections and audit what appeared and went."""
+    compact(workflow)
     state = SERIALIZER.serialize_json(workflow)
     tasks, timers = _snapshot(workflow, bundle)
 
