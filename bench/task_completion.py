@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import runtime  # noqa: E402
+from engine import runtime, serialization  # noqa: E402
 from engine.clock import SettableClock, use_clock  # noqa: E402
 from engine.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
 from engine.library import (
@@ -38,7 +38,15 @@ from engine.models import AuditEvent, Case, OpenTask  # noqa: E402
 from engine.users import add_user  # noqa: E402
 
 DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
+DHR_DIAGRAMS = Path(__file__).resolve().parent.parent / "processes"
 ANSWER = {"status": "In progress", "progress": "Training delivered to two more teams."}
+NOTIFICATION = {  # fictional
+    "case_pseudonym": "Bench", "case_year": 2026, "victim_name": "Alex Example",
+    "victim_date_of_birth": "1980-02-03", "date_of_death": "2026-08-20", "victim_age": 46,
+    "notification_date": "2026-08-31", "notifying_officer": "DS Example", "relationship": "Former intimate partner",
+    "same_household": False, "suspected_suicide": False, "parallel_processes": [],
+    "circumstances": "Fictional circumstances for a benchmark.",
+}
 
 
 def completions(sessions, reference: str) -> int:
@@ -58,58 +66,61 @@ def uncompacted_floor(clock, rounds: int) -> tuple[float, int]:
     bundle = load_bundle(read_folder(DIAGRAMS))
     spec, subprocess_specs = bundle.specs("bench_loop")
     with use_clock(clock):
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=runtime.SCRIPT_ENGINE)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=serialization.SCRIPT_ENGINE)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update({"updates": 0})
         workflow.do_engine_steps()
-        state = runtime.SERIALIZER.serialize_json(workflow)
-        while len(runtime.SERIALIZER.deserialize_json(state).get_tasks(state=TaskState.COMPLETED)) < 500:
+        state = serialization.STOCK.serialize_json(workflow)
+        while len(serialization.STOCK.deserialize_json(state).get_tasks(state=TaskState.COMPLETED)) < 500:
             state = floor_once(state)[1]
         times = [floor_once(state)[0] for _ in range(rounds)]
-    return statistics.median(times), len(runtime.SERIALIZER.deserialize_json(state).tasks)
+    return statistics.median(times), len(serialization.STOCK.deserialize_json(state).tasks)
 
 
-def floor_once(state: str) -> tuple[float, str]:
+def floor_once(state: str, answer: dict = ANSWER) -> tuple[float, str]:
     """Bare SpiffWorkflow: the least any engine must do to complete one task durably."""
     started = time.perf_counter()
-    workflow = runtime.SERIALIZER.deserialize_json(state)
-    workflow.script_engine = runtime.SCRIPT_ENGINE
+    workflow = serialization.STOCK.deserialize_json(state)
+    workflow.script_engine = serialization.SCRIPT_ENGINE
     task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
-    task.data.update(ANSWER)
+    task.data.update(answer)
     task.run()
     workflow.do_engine_steps()
-    new_state = runtime.SERIALIZER.serialize_json(workflow)
+    new_state = serialization.STOCK.serialize_json(workflow)
     return (time.perf_counter() - started) * 1000, new_state
 
 
-def engine_once(sessions, clock, user, reference: str, cold: bool) -> float:
+def engine_once(sessions, clock, user, reference: str, cold: bool, answer: dict = ANSWER) -> float:
     if cold:
         runtime.WORKFLOWS.clear()
     started = time.perf_counter()
     with unit_of_work(sessions) as s:
         case = runtime.get_case(s, reference)
         task_id = s.scalars(select(OpenTask.id).where(OpenTask.case_id == case.id)).one()
-        runtime.complete_task(s, task_id, ANSWER, user=user, clock=clock)
+        runtime.complete_task(s, task_id, answer, user=user, clock=clock)
     return (time.perf_counter() - started) * 1000
 
 
-def start(sessions, clock, name: str) -> str:
+def start(sessions, clock, name: str, process_id: str = "bench_loop") -> str:
     with unit_of_work(sessions) as s:
-        return runtime.start_case(s, process_id="bench_loop", pseudonym=name, year=2026, data={"updates": 0},
+        return runtime.start_case(s, process_id=process_id, pseudonym=name, year=2026, data={"updates": 0},
                                   actor="bench", clock=clock).reference
 
 
-def measure(sessions, clock, user, case_for_round, rounds: int) -> dict[str, float]:
+def measure(sessions, clock, user, case_for_round, rounds: int, answer: dict = ANSWER) -> dict[str, float]:
     """Median floor and engine times, each round on the same stored state for all three."""
     floor, warm, cold = [], [], []
     for number in range(rounds):
         reference = case_for_round(number)
-        with sessions() as s:
-            state = runtime.get_case(s, reference).state
+        cold_reference = case_for_round(-number - 1) if answer is not ANSWER else reference
+        with sessions() as s:  # the same instance as SpiffWorkflow alone would store it, specs included
+            case = runtime.get_case(s, reference)
+            specs = runtime.bundle_for(s, case.version_id).specs(case.process_id)
+            state = serialization.STOCK.serialize_json(serialization.loads(case.state, specs))
         with use_clock(clock):
-            floor.append(floor_once(state)[0])
-        warm.append(engine_once(sessions, clock, user, reference, cold=False))
-        cold.append(engine_once(sessions, clock, user, reference, cold=True))
+            floor.append(floor_once(state, answer)[0])
+        warm.append(engine_once(sessions, clock, user, reference, cold=False, answer=answer))
+        cold.append(engine_once(sessions, clock, user, cold_reference, cold=True, answer=answer))
     return {"floor": statistics.median(floor), "warm": statistics.median(warm), "cold": statistics.median(cold)}
 
 
@@ -126,14 +137,17 @@ def main() -> None:
     suffix = datetime.now().strftime("%H%M%S%f")
     with unit_of_work(sessions) as s:
         runtime.deploy(s, read_folder(DIAGRAMS), actor="bench", clock=clock)
+        runtime.deploy(s, read_folder(DHR_DIAGRAMS), actor="bench", clock=clock)
         user = add_user(s, f"holder{suffix}", role="Action Holder", agency=None, password=None, actor="bench",
                         clock=clock)
+        officer = add_user(s, f"officer{suffix}", role="Community Safety Team", agency=None, password=None,
+                           actor="bench", clock=clock)
     grown = start(sessions, clock, f"Grown{suffix}")
     while completions(sessions, grown) < 500:
         engine_once(sessions, clock, user, grown, cold=False)
 
     print(f"database: {engine.url.get_backend_name()}   rounds: {args.rounds}   SpiffWorkflow serializer "
-          f"{runtime.SERIALIZER.VERSION}")
+          f"{serialization.STOCK.VERSION}")
     results = {}
     rounds = {
         # a new case every round, so it stays fresh; the grown case gains a few tasks a round
@@ -147,6 +161,11 @@ def main() -> None:
         print(f"{label:>20}: floor {figures['floor']:7.2f} ms | engine warm {figures['warm']:7.2f} ms "
               f"(x{figures['warm'] / figures['floor']:.2f}) | engine cold {figures['cold']:7.2f} ms "
               f"(x{figures['cold'] / figures['floor']:.2f}) | state {size / 1024:.0f} KB")
+    dhr = measure(sessions, clock, officer, lambda n: start(sessions, clock, f"Dhr{suffix}x{n}".replace("-", "m"),
+                                                            "dhr_review"), args.rounds, answer=NOTIFICATION)
+    print(f"{'DHR review, 1st task':>20}: floor {dhr['floor']:7.2f} ms | engine warm {dhr['warm']:7.2f} ms "
+          f"(x{dhr['warm'] / dhr['floor']:.2f}) | engine cold {dhr['cold']:7.2f} ms (x{dhr['cold'] / dhr['floor']:.2f})"
+          " | the stock floor carries the 7 diagrams' specs in the state")
     fresh_f, grown_f = results["fresh case"], results["500 completed tasks"]
     floor_full, tasks_full = uncompacted_floor(clock, args.rounds)
     print(f"without history compaction, SpiffWorkflow alone at 500 completed tasks: {floor_full:.2f} ms "

@@ -72,6 +72,7 @@ class Bundle:
     parser: SpiffBpmnParser
     process_files: dict[str, str]  # process id -> the file that defines it
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _specs: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
     @cached_property
     def content_hash(self) -> str:
@@ -82,8 +83,10 @@ class Bundle:
         return sorted(self.process_files)
 
     def specs(self, process_id: str) -> tuple[Any, dict[str, Any]]:
-        """Return the spec of `process_id` and the specs of every process it calls."""
-        return self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id)
+        """Return the spec of `process_id` and the specs of every process it calls (parsed once)."""
+        if process_id not in self._specs:
+            self._specs[process_id] = (self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id))
+        return self._specs[process_id]
 
     def process_name(self, process_id: str) -> str:
         spec = self.parser.get_spec(process_id)

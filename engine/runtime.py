@@ -15,12 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
-from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -28,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from . import serialization
 from .audit import AuditType, record
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
@@ -43,10 +42,7 @@ from .errors import (
 from .forms import validate_submission
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
 from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, Timer, User
-from .scripting import script_engine
 
-SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
-SCRIPT_ENGINE = script_engine()
 SYSTEM_ACTOR = "scheduler"
 
 # ---------------------------------------------------------------------------------------------
@@ -162,12 +158,20 @@ class _WorkflowCache:
 WORKFLOWS = _WorkflowCache()
 
 
-def load_workflow(case: Case) -> BpmnWorkflow:
-    """Return the case's workflow, deserialized (or taken from the cache if unchanged)."""
+def load_workflow(case: Case, session: Session | None = None) -> BpmnWorkflow:
+    """Return the case's workflow, deserialized (or taken from the cache if unchanged).
+
+    The session is needed only if the case's process version has not been parsed yet.
+    """
     workflow = WORKFLOWS.take(case.id, case.state)
     if workflow is None:
-        workflow = SERIALIZER.deserialize_json(case.state)
-        workflow.script_engine = SCRIPT_ENGINE
+        with _bundles_lock:
+            bundle = _bundles.get(case.version_id)
+        if bundle is None:
+            if session is None:
+                raise NotFound(f"process version {case.version_id} is not loaded")
+            bundle = bundle_for(session, case.version_id)
+        workflow = serialization.loads(case.state, bundle.specs(case.process_id))
     return workflow
 
 
@@ -263,11 +267,11 @@ def _save(
 ) -> None:
     """Write the instance, rewrite its projections and audit what appeared and went."""
     compact(workflow)
-    state = SERIALIZER.serialize_json(workflow)
+    state = serialization.dumps(workflow)
     tasks, timers = _snapshot(workflow, bundle)
 
     case.state = state
-    case.serializer_version = SERIALIZER.VERSION
+    case.serializer_version = serialization.VERSION
     case.updated_at = now
     first_task = next(iter(tasks.values()), None)
     case.stage = first_task.process_name if first_task else case.stage
@@ -384,7 +388,7 @@ def start_case(
     spec, subprocess_specs = bundle.specs(process_id)
     now = clock.now()
 
-    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=serialization.SCRIPT_ENGINE)
     initial = {"case_reference": reference, **(data or {})}
 
     def seed() -> None:
@@ -394,8 +398,8 @@ def start_case(
     _run_engine(workflow, clock, seed)
     case = Case(
         reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
-        status="open", stage=bundle.process_name(process_id), state=SERIALIZER.serialize_json(workflow),
-        serializer_version=SERIALIZER.VERSION,
+        status="open", stage=bundle.process_name(process_id), state=serialization.dumps(workflow),
+        serializer_version=serialization.VERSION,
         started_at=now, updated_at=now, completed_at=None,
     )
     session.add(case)
@@ -453,7 +457,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     schema = bundle.forms.get(task_row.form) if task_row.form else None
     clean = validate_submission(schema, data)
 
-    workflow = load_workflow(case)
+    workflow = load_workflow(case, session)
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"the task '{task_row.title}' is not ready any more; reload the case")
@@ -481,7 +485,7 @@ def send_message(
     """
     case = _lock_case(session, get_case(session, reference).id)
     bundle = bundle_for(session, case.version_id)
-    workflow = load_workflow(case)
+    workflow = load_workflow(case, session)
     waiting = sorted({e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"})
     if name not in waiting:
         WORKFLOWS.put(case.id, case.state, workflow)
@@ -517,7 +521,7 @@ def fire_timer(session: Session, timer_id: str, *, clock: Clock, actor: str = SY
     if row is None or row.due_at > now:
         return False
     bundle = bundle_for(session, case.version_id)
-    workflow = load_workflow(case)
+    workflow = load_workflow(case, session)
     task = workflow.get_task_from_id(UUID(timer_id))
     if task is None or task.state != TaskState.WAITING:
         _save(session, case, workflow, bundle, actor=actor, now=now)  # the projection was stale

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine import runtime
+from engine import runtime, serialization
 from engine.db import unit_of_work
 from engine.errors import TaskAlreadyCompleted
 from engine.models import AuditEvent, Case, OpenTask, Timer
@@ -58,7 +58,7 @@ def test_two_connections_complete_the_same_task_at_once_and_exactly_one_wins(wor
 CRASHING_WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime
-    from engine import runtime
+    from engine import runtime, serialization
     from engine.clock import SettableClock
     from engine.db import make_engine, session_factory, unit_of_work
     from engine.users import find_user
@@ -102,4 +102,4 @@ def test_a_writer_killed_mid_unit_of_work_leaves_the_case_exactly_as_before(worl
     assert snapshot(world) == before
     world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol")
     assert world.open_names() == ["decide"]
-    assert json.loads(world.case().state)["serializer_version"] == runtime.SERIALIZER.VERSION
+    assert json.loads(world.case().state)["serializer_version"] == serialization.VERSION

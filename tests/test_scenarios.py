@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import runtime
+from engine import runtime, serialization
 from engine.audit import events_for_case
 from engine.models import Case, OpenTask, Timer
 from engine.timers import run_due
@@ -69,7 +69,7 @@ def test_review_path_with_reminder_escalation_call_activity_and_message(walk: Wo
     case = w.case()
     assert case.status == "completed" and case.completed_at == w.clock.now()
     assert w.tasks(ref) == [] and w.timers() == []
-    workflow = runtime.SERIALIZER.deserialize_json(case.state)
+    workflow = runtime.load_workflow(case)
     assert workflow.data["report"] == {"pages": 40}
     assert workflow.data["outcome"] == "DHR"
 
@@ -93,7 +93,7 @@ def test_timer_rows_equal_waiting_timer_tasks_after_every_unit(walk: World) -> N
 
     def check() -> None:
         case = w.case()
-        workflow = runtime.SERIALIZER.deserialize_json(case.state)
+        workflow = runtime.load_workflow(case)
         _, timers = runtime._snapshot(workflow, runtime._bundles[case.version_id])
         assert {t.id: t.due_at for t in w.timers()} == {k: v.due_at for k, v in timers.items()}
 
@@ -142,7 +142,7 @@ def test_projection_matches_the_stored_case(world: World) -> None:
     world.start()
     with world.db.sessions() as s:
         case = s.scalars(select(Case)).one()
-        assert case.revision == 1 and case.serializer_version == runtime.SERIALIZER.VERSION
+        assert case.revision == 1 and case.serializer_version == serialization.VERSION
         assert s.scalars(select(OpenTask)).one().bpmn_id == "record_notification"
         assert s.scalars(select(Timer)).all() == []
     world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol")
