@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from .models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+_NEW = "dhr.audit.new"
 
 
 class AuditType(enum.StrEnum):
@@ -81,7 +82,14 @@ def record(
     event.hash = event_hash(head.last_hash, event)
     head.last_id, head.last_hash = event.id, event.hash
     session.add(event)
+    session.info.setdefault(_NEW, []).append(event)
     return event
+
+
+def take_new(session: Session) -> list[AuditEvent]:
+    """Return the events recorded in this session since the last call, and forget them."""
+    events: list[AuditEvent] = session.info.pop(_NEW, [])
+    return events
 
 
 def _locked_head(session: Session) -> AuditHead:

@@ -221,14 +221,15 @@ def users_group() -> None:
 @click.argument("name")
 @click.option("--role", required=True, help="A lane of the diagrams (e.g. 'CSP Chair') or an office.")
 @click.option("--agency", help="The agency the user works for.")
+@click.option("--email", help="Where the user's notifications go.")
 @click.option("--password-stdin", is_flag=True, help="Read the user's password from standard input.")
 @pass_app
-def users_add(app: App, name: str, role: str, agency: str | None, password_stdin: bool) -> None:
+def users_add(app: App, name: str, role: str, agency: str | None, email: str | None, password_stdin: bool) -> None:
     """Add a user."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with unit_of_work(app.sessions) as session:
         user = users.add_user(session, name, role=role, agency=agency, password=password, actor=CLI_ACTOR,
-                              clock=app.clock)
+                              clock=app.clock, email=email)
         click.echo(f"added {user.username} ({user.role})")
 
 
@@ -240,12 +241,12 @@ def users_list(app: App, as_json: bool) -> None:
     from .models import User
 
     with app.sessions() as session:
-        rows = [{"name": u.username, "role": u.role, "agency": u.agency, "active": u.active}
+        rows = [{"name": u.username, "role": u.role, "agency": u.agency, "email": u.email, "active": u.active}
                 for u in session.scalars(select(User).order_by(User.username))]
     if as_json:
         _json_out(rows)
     else:
-        _table(rows, ["name", "role", "agency", "active"])
+        _table(rows, ["name", "role", "agency", "email", "active"])
 
 
 # ------------------------------------------------------------------------------------------ cases

@@ -123,10 +123,9 @@ class Timer(Base):
     title: Mapped[str] = mapped_column(String(300))
     attached_to: Mapped[str | None] = mapped_column(String(36))
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | claimed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lock_owner: Mapped[str | None] = mapped_column(String(120))
-    locked_until: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | stuck
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed firings so far
+    next_attempt_at: Mapped[datetime | None]  # after a failure: not before this time
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -164,6 +163,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(120), unique=True)
     role: Mapped[str] = mapped_column(String(120))
     agency: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]

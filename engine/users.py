@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -13,10 +15,19 @@ from .errors import DhrError, NotFound
 from .models import User
 
 _hasher = PasswordHasher()
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def add_user(
-    session: Session, username: str, *, role: str, agency: str | None, password: str | None, actor: str, clock: Clock
+    session: Session,
+    username: str,
+    *,
+    role: str,
+    agency: str | None,
+    password: str | None,
+    actor: str,
+    clock: Clock,
+    email: str | None = None,
 ) -> User:
     """Add a user; without a password they cannot sign in to the web pages.
 
@@ -30,8 +41,10 @@ def add_user(
         raise DhrError(f"there is already a user called '{username}'")
     if password is not None and len(password) < 10:
         raise DhrError("a password must have at least 10 characters")
+    if email is not None and not _EMAIL.match(email):
+        raise DhrError(f"'{email}' is not an e-mail address")
     user = User(
-        username=username, role=role, agency=agency, active=True, created_at=clock.now(),
+        username=username, role=role, agency=agency, email=email, active=True, created_at=clock.now(),
         password_hash=_hasher.hash(password) if password else None,
     )
     session.add(user)
