@@ -284,16 +284,19 @@ def cases_list(app: App, as_json: bool) -> None:
             select(OpenTask.case_id, func.count()).group_by(OpenTask.case_id)).all())
         next_due = dict(session.execute(
             select(Timer.case_id, func.min(Timer.due_at)).group_by(Timer.case_id)).all())
+        stuck = dict(session.execute(
+            select(Timer.case_id, func.count()).where(Timer.status == "stuck").group_by(Timer.case_id)).all())
         rows = [
             {"reference": c.reference, "status": c.status, "stage": c.stage, "version": c.version_id,
              "open_tasks": open_counts.get(c.id, 0), "next_timer": _aware(next_due.get(c.id)),
-             "started_at": c.started_at}
+             "stuck_timers": stuck.get(c.id, 0), "started_at": c.started_at}
             for c in session.scalars(select(Case).order_by(Case.started_at, Case.id))
         ]
     if as_json:
         _json_out(rows)
     else:
-        _table(rows, ["reference", "status", "stage", "version", "open_tasks", "next_timer", "started_at"])
+        _table(rows, ["reference", "status", "stage", "version", "open_tasks", "next_timer", "stuck_timers",
+                      "started_at"])
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -384,7 +387,7 @@ def timers_list(app: App, as_json: bool) -> None:
     with app.sessions() as session:
         rows = [
             {"id": t.id, "case": ref, "timer": t.title, "due_at": t.due_at, "status": t.status,
-             "last_error": t.last_error}
+             "attempts": t.attempts, "next_attempt_at": t.next_attempt_at, "last_error": t.last_error}
             for t, ref in session.execute(
                 select(Timer, Case.reference).join(Case, Case.id == Timer.case_id).order_by(Timer.due_at, Timer.id))
         ]
@@ -407,6 +410,49 @@ def timers_run_due(app: App) -> None:
     click.echo(f"{sum(1 for f in fired if not f.error)} timer(s) fired")
     if any(f.error for f in fired):
         sys.exit(1)
+
+
+@timers_group.command("retry")
+@click.argument("timer_id")
+@pass_app
+def timers_retry(app: App, timer_id: str) -> None:
+    """Let a stuck timer fire again at the scheduler's next run."""
+    with unit_of_work(app.sessions) as session:
+        timer = timers.retry(session, timer_id, actor=CLI_ACTOR, clock=app.clock)
+        click.echo(f"timer '{timer.title}' will be tried again")
+
+
+@cli.command("scheduler")
+@click.option("--watch", "watch_seconds", default=1.0, show_default=True,
+              help="Seconds between looks at the next due time.")
+@click.option("--sweep", "sweep_seconds", default=60.0, show_default=True,
+              help="Seconds between safety sweeps.")
+@pass_app
+def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> None:
+    """Run the timer scheduler until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    import threading
+
+    from .scheduler import TimerScheduler
+
+    live: Clock = SimulatedClock(app.engine) if app.settings.clock == "simulated" else SystemClock()
+    stop = threading.Event()
+
+    def report(item: timers.FiredTimer) -> None:
+        outcome = f"failed: {item.error}" if item.error else "fired"
+        click.echo(f"{outcome} timer {item.timer_id} of case {item.case_id} (due {item.due_at.isoformat()})")
+        sys.stdout.flush()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler = TimerScheduler(app.sessions, live, watch_seconds=watch_seconds, sweep_seconds=sweep_seconds,
+                               on_fired=report)
+    scheduler.start()
+    click.echo(f"scheduler running ({app.settings.clock} clock)")
+    sys.stdout.flush()
+    stop.wait()
+    scheduler.shutdown()
+    click.echo("scheduler stopped")
 
 
 # ------------------------------------------------------------------------------------------ clock

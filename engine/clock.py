@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -40,15 +40,26 @@ class SettableClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = as_utc(start)
+        self._listeners: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
         return self._now
 
     def set(self, when: datetime) -> None:
         self._now = as_utc(when)
+        for listener in list(self._listeners):
+            listener()
 
     def advance(self, delta: timedelta | relativedelta) -> None:
-        self._now = as_utc(self._now + delta)
+        self.set(self._now + delta)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the time is set or advanced (a scheduler re-plans)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
 
 class SimulatedClock:

@@ -341,11 +341,23 @@ def _run_engine(workflow: BpmnWorkflow, clock: Clock, step: Any = None) -> None:
         raise ScriptError(name, detail) from exc
 
 
-def _lock_case(session: Session, case_id: int) -> Case:
-    """Lock the case's row for this transaction (PostgreSQL) and read it fresh."""
+def _lock_case(session: Session, case_id: int, skip_locked: bool = False) -> Case | None:
+    """Lock the case's row for this transaction and read it fresh.
+
+    On PostgreSQL a writer waits here for the one before it (or, with `skip_locked`, gets None and
+    goes on to other work). SQLite has no row locks: its transactions hold the write lock already.
+    """
     return session.scalars(
-        select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
-    ).one()
+        select(Case).where(Case.id == case_id).with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _locked_case(session: Session, case_id: int) -> Case:
+    case = _lock_case(session, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    return case
 
 
 def get_case(session: Session, reference: str) -> Case:
@@ -446,7 +458,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     task_row = session.get(OpenTask, task_id)
     if task_row is None:
         raise _gone(session, task_id)
-    case = _lock_case(session, task_row.case_id)
+    case = _locked_case(session, task_row.case_id)
     task_row = session.get(OpenTask, task_id, populate_existing=True)
     if task_row is None:  # someone else finished it while we waited for the lock
         raise _gone(session, task_id)
@@ -483,7 +495,7 @@ def send_message(
     Raises:
         NotFound, NothingWaiting, ScriptError.
     """
-    case = _lock_case(session, get_case(session, reference).id)
+    case = _locked_case(session, get_case(session, reference).id)
     bundle = bundle_for(session, case.version_id)
     workflow = load_workflow(case, session)
     waiting = sorted({e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"})
@@ -506,19 +518,27 @@ def send_message(
     return case
 
 
-def fire_timer(session: Session, timer_id: str, *, clock: Clock, actor: str = SYSTEM_ACTOR) -> bool:
-    """Fire one due timer in this unit of work; False if it is gone or not due yet.
+def fire_timer(
+    session: Session, timer_id: str, *, clock: Clock, actor: str = SYSTEM_ACTOR, skip_locked: bool = False
+) -> bool:
+    """Fire one due timer in this unit of work; False if it is gone, not due, or (with
+    `skip_locked`) its case is being changed by someone else right now.
 
-    The diagram sees the time the timer was due, so a timer fired late (the scheduler was down)
-    starts what follows it on the diagram's schedule, and no later timer fires in the same unit.
+    The case's row lock is the claim: a second scheduler either skips the case or, once the first
+    has committed, finds the timer gone. The diagram sees the time the timer was due, so a timer
+    fired late (the scheduler was down) starts what follows it on the diagram's schedule, and no
+    later timer fires in the same unit.
     """
     row = session.get(Timer, timer_id)
     if row is None:
         return False
-    case = _lock_case(session, row.case_id)
+    case = _lock_case(session, row.case_id, skip_locked=skip_locked)
+    if case is None:
+        return False
     row = session.get(Timer, timer_id, populate_existing=True)
     now = clock.now()
-    if row is None or row.due_at > now:
+    if row is None or row.status != "waiting" or row.due_at > now or (
+            row.next_attempt_at is not None and row.next_attempt_at > now):
         return False
     bundle = bundle_for(session, case.version_id)
     workflow = load_workflow(case, session)

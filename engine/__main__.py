@@ -1,0 +1,5 @@
+"""`python -m engine` is the `dhr` command."""
+
+from .cli import main
+
+main()

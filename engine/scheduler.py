@@ -1,0 +1,104 @@
+"""The timer scheduler: APScheduler wakes the engine up; the `timer` table says what is due.
+
+Jobs (APScheduler, in memory: losing them loses nothing, the table is the truth):
+- `fire`: a date job at the next due time (or end of a backoff), which fires every due timer;
+- `watch`: every second, one indexed query for the next due time, so timers created or moved by
+  other processes (a task completed early, an extension agreed) are picked up without a restart;
+- `sweep`: a slow safety net that fires whatever is due.
+At start-up everything that fell due while the scheduler was stopped fires at once, oldest first.
+Two schedulers on one database never fire a timer twice: the case's row lock is the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from .clock import Clock, SettableClock
+from .timers import FiredTimer, next_wake, run_due
+
+log = logging.getLogger(__name__)
+
+
+class TimerScheduler:
+    """Fires due timers in a background thread until `shutdown`."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        watch_seconds: float = 1.0,
+        sweep_seconds: float = 60.0,
+        actor: str = "scheduler",
+        on_fired: Callable[[FiredTimer], None] | None = None,
+    ) -> None:
+        self._sessions, self._clock, self._actor, self._on_fired = sessions, clock, actor, on_fired
+        self._watch, self._sweep = watch_seconds, sweep_seconds
+        self._aps = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
+        )
+        self._firing = threading.Lock()
+        self._pending = False
+        self._planned: datetime | None = None
+        if isinstance(clock, SettableClock):  # tests and demos move time by hand: re-plan when they do
+            clock.subscribe(self.wake)
+
+    def start(self) -> None:
+        """Start the jobs; timers that fell due while stopped fire now, oldest first."""
+        self._aps.start()
+        self._aps.add_job(self._plan, "interval", seconds=self._watch, id="watch")
+        self._aps.add_job(self._fire, "interval", seconds=self._sweep, id="sweep")
+        self.wake()
+
+    def wake(self) -> None:
+        """Look at the timer table now (something may have fallen due)."""
+        self._pending = True
+        if self._aps.running:
+            self._aps.add_job(self._fire)  # a job of its own: never skipped as "already running"
+
+    def shutdown(self) -> None:
+        if isinstance(self._clock, SettableClock):
+            self._clock.unsubscribe(self.wake)
+        if self._aps.running:
+            self._aps.shutdown(wait=True)
+
+    def _fire(self) -> None:
+        self._pending = True
+        while self._pending:
+            if not self._firing.acquire(blocking=False):
+                return  # the thread that holds it sees _pending and goes round again
+            try:
+                while self._pending:
+                    self._pending = False
+                    run_due(self._sessions, self._clock, self._actor, self._on_fired)
+            except Exception:  # never let the job die: the watch job will try again
+                log.exception("firing due timers failed")
+            finally:
+                self._firing.release()
+        self._plan()
+
+    def _plan(self) -> None:
+        """Schedule the `fire` job for the next due time."""
+        try:
+            with self._sessions() as session:
+                wake_at = next_wake(session)
+        except Exception:
+            log.exception("could not read the next due timer")
+            return
+        if wake_at is None:
+            self._planned = None
+            return
+        delay = wake_at - self._clock.now()
+        if delay <= timedelta(0):
+            self._fire()
+            return
+        if wake_at != self._planned and self._aps.running:
+            self._planned = wake_at
+            run_date = datetime.now(UTC) + delay
+            self._aps.add_job(self._fire, "date", run_date=run_date, id="fire", replace_existing=True)

@@ -1,0 +1,219 @@
+"""The scheduler: on time, exactly once, after restarts and crashes, with two processes at once."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import runtime, timers
+from engine.audit import events_for_case
+from engine.db import unit_of_work
+from engine.models import AuditEvent, SimulatedTime, Timer
+from engine.scheduler import TimerScheduler
+
+from .conftest import Db, World
+
+TIMER_DIAGRAMS = Path(__file__).parent / "timers"
+
+
+@pytest.fixture
+def running(world: World):
+    """An in-process scheduler on the test's clock, reporting what it fires."""
+    fired: queue.Queue[timers.FiredTimer] = queue.Queue()
+    started: list[TimerScheduler] = []
+
+    def start() -> queue.Queue[timers.FiredTimer]:
+        scheduler = TimerScheduler(world.db.sessions, world.clock, on_fired=fired.put)
+        scheduler.start()
+        started.append(scheduler)
+        return fired
+
+    yield start
+    for scheduler in started:
+        scheduler.shutdown()
+
+
+def wait_for(fired: queue.Queue, count: int, timeout: float = 10.0) -> list[timers.FiredTimer]:
+    return [fired.get(timeout=timeout) for _ in range(count)]
+
+
+def test_a_timer_fires_within_a_second_of_falling_due(world: World, running) -> None:
+    world.start()
+    world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol")
+    fired = running()
+    reminder = world.timers()[0]
+    world.clock.set(reminder.due_at - timedelta(seconds=1))
+    with pytest.raises(queue.Empty):
+        fired.get(timeout=0.3)  # not yet due: nothing fires
+    moved = time.monotonic()
+    world.clock.set(reminder.due_at)
+    [item] = wait_for(fired, 1)
+    assert time.monotonic() - moved < 1.0
+    assert item.timer_id == reminder.id and item.error is None
+    assert world.open_names() == ["decide", "send_reminder"]
+
+
+def test_timers_due_while_stopped_fire_once_each_oldest_first_at_start_up(world: World, running) -> None:
+    for name in ("Iris", "Rosemary"):
+        world.start(name)
+        world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol", f"{name}/2026")
+    world.clock.advance(timedelta(days=60))
+    fired = running()
+    items = wait_for(fired, 4)
+    assert [i.title for i in items] == ["Decision reminder"] * 2 + ["Decision overdue"] * 2
+    with pytest.raises(queue.Empty):
+        fired.get(timeout=0.3)
+    with world.db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.event_type == "TIMER_FIRED")) == 4
+
+
+def test_a_new_timer_is_picked_up_without_a_restart(world: World, running) -> None:
+    world.start()
+    fired = running()
+    world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol")
+    world.complete("decide", {"outcome": "DHR"}, "chair")  # a new timer: the IMR is late in 14 days
+    [imr_late] = world.timers()
+    world.clock.set(imr_late.due_at)
+    [item] = wait_for(fired, 1)
+    assert item.title == "IMR late"
+
+
+def test_a_failing_timer_backs_off_then_is_stuck_until_retried(world: World) -> None:
+    world.deploy(TIMER_DIAGRAMS)
+    due = world.clock.now() + timedelta(hours=1)
+    with world.uow() as s:
+        reference = runtime.start_case(s, process_id="waiting", pseudonym="Broken", year=2026,
+                                       data={"due": due.isoformat(), "divisor": 0}, actor="test",
+                                       clock=world.clock).reference
+    world.clock.set(due)
+    waits = []
+    for attempt in range(1, timers.MAX_ATTEMPTS + 1):
+        [result] = timers.run_due(world.db.sessions, world.clock)
+        assert result.error and "division by zero" in result.error and "Check the answer" in result.error
+        [timer] = world.timers(reference)
+        assert timer.attempts == attempt
+        if attempt < timers.MAX_ATTEMPTS:
+            assert timers.run_due(world.db.sessions, world.clock) == []  # backing off
+            waits.append(timer.next_attempt_at - world.clock.now())
+            world.clock.set(timer.next_attempt_at)
+    assert waits == [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=8), timedelta(minutes=32)]
+    assert timer.status == "stuck"
+    world.clock.advance(timedelta(days=1))
+    assert timers.run_due(world.db.sessions, world.clock) == []
+    with world.uow() as s:
+        timers.retry(s, timer.id, actor="admin", clock=world.clock)
+    with world.db.sessions() as s:
+        kinds = [e.event_type for e in events_for_case(s, world.case(reference).id)]
+    assert kinds.count("TIMER_FAILED") == 4 and kinds.count("TIMER_STUCK") == 1 and kinds[-1] == "TIMER_RETRIED"
+    assert world.timers(reference)[0].status == "waiting"
+
+
+# ------------------------------------------------------------------------------ real processes
+
+
+def many_waiting_cases(db: Db, world: World, count: int) -> datetime:
+    """`count` cases each waiting on one timer, due one second apart; returns when the last is due."""
+    world.deploy(TIMER_DIAGRAMS)
+    start = world.clock.now()
+    with unit_of_work(db.sessions) as s:
+        for n in range(count):
+            runtime.start_case(s, process_id="waiting", pseudonym=f"W{n}", year=2026,
+                               data={"due": (start + timedelta(seconds=n + 1)).isoformat(), "divisor": 1},
+                               actor="test", clock=world.clock)
+    last = start + timedelta(seconds=count)
+    with unit_of_work(db.sessions) as s:  # the schedulers run on the simulated clock, past every due time
+        s.add(SimulatedTime(id=1, now=last + timedelta(minutes=1)))
+    return last
+
+
+def scheduler_process(db: Db) -> subprocess.Popen[str]:
+    env = {**os.environ, "DHR_DATABASE_URL": db.url, "DHR_CLOCK": "simulated"}
+    process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler", "--sweep", "5"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("scheduler running")
+    return process
+
+
+class FiredLines:
+    """Reads what scheduler processes print; `wait` blocks on their output, never on the clock."""
+
+    def __init__(self, *processes: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[tuple[int, str]] = queue.Queue()
+        self.by_process: dict[int, int] = {}
+        for number, process in enumerate(processes):
+            threading.Thread(target=self._read, args=(number, process), daemon=True).start()
+
+    def _read(self, number: int, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("fired"):
+                self.lines.put((number, line.split()[2]))
+
+    def wait(self, count: int, timeout: float = 240) -> list[str]:
+        deadline = time.monotonic() + timeout
+        ids = []
+        while len(ids) < count:
+            number, timer_id = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            self.by_process[number] = self.by_process.get(number, 0) + 1
+            ids.append(timer_id)
+        return ids
+
+
+def fired_counts(db: Db) -> dict[str, int]:
+    with db.sessions() as s:
+        rows = s.execute(select(AuditEvent.task_id, func.count()).where(
+            AuditEvent.event_type == "TIMER_FIRED").group_by(AuditEvent.task_id)).all()
+    return {task_id: n for task_id, n in rows}
+
+
+@pytest.mark.slow
+def test_two_scheduler_processes_fire_each_of_1000_timers_exactly_once(db: Db, world: World) -> None:
+    many_waiting_cases(db, world, 1000)
+    with db.sessions() as s:
+        expected = set(s.scalars(select(Timer.id)))
+    first, second = scheduler_process(db), scheduler_process(db)
+    lines = FiredLines(first, second)
+    try:
+        lines.wait(len(expected))
+    finally:
+        for process in (first, second):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    counts = fired_counts(db)
+    assert set(counts) == expected  # zero misses
+    assert set(counts.values()) == {1}  # zero doubles
+    assert lines.by_process.get(0) and lines.by_process.get(1), "both schedulers should have fired some"
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_mid_fire_loses_nothing(db: Db, world: World) -> None:
+    many_waiting_cases(db, world, 200)
+    with db.sessions() as s:
+        expected = set(s.scalars(select(Timer.id)))
+    first = scheduler_process(db)
+    FiredLines(first).wait(40)
+    first.send_signal(signal.SIGKILL)  # in the middle of firing the next one
+    first.wait(timeout=30)
+    second = scheduler_process(db)
+    try:
+        already = sum(fired_counts(db).values())
+        FiredLines(second).wait(len(expected) - already)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    counts = fired_counts(db)
+    assert set(counts) == expected and set(counts.values()) == {1}
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Timer)) == 0
