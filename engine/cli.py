@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -569,9 +570,19 @@ def demo_command(app: App, force: bool) -> None:
         click.echo(line)
 
 
+def _add_plugin_commands() -> None:
+    """Add the commands other packages register (entry point group `dhr.commands`), e.g. the web app's.
+
+    This keeps the engine free of the web layer while `dhr` stays one command.
+    """
+    for entry in entry_points(group="dhr.commands"):
+        cli.add_command(entry.load(), entry.name)
+
+
 def main() -> None:
     """Run the CLI; a bug is reported in one line too, with details only on request."""
     try:
+        _add_plugin_commands()
         cli.main(prog_name="dhr")
     except Exception as exc:
         if os.environ.get("DHR_DEBUG"):
