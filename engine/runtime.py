@@ -49,21 +49,25 @@ SYSTEM_ACTOR = "scheduler"
 # Process versions
 
 
-_bundles: dict[int, Bundle] = {}
+_bundles: dict[int, Bundle] = {}  # by version id; checked against the version's content hash
 _bundles_lock = threading.Lock()
 
 
 def bundle_for(session: Session, version_id: int) -> Bundle:
-    """Return the parsed diagrams of a deployed version (parsed once per process)."""
+    """Return the parsed diagrams of a deployed version (parsed once per process).
+
+    The cache is checked against the stored content hash, so a version id that a rolled-back
+    deployment used and a later one reused (SQLite does that) can never get the wrong diagrams.
+    """
+    content_hash = session.scalar(select(ProcessVersion.content_hash).where(ProcessVersion.id == version_id))
+    if content_hash is None:
+        raise NotFound(f"process version {version_id} does not exist")
     with _bundles_lock:
         cached = _bundles.get(version_id)
-    if cached is not None:
+    if cached is not None and cached.content_hash == content_hash:
         return cached
     rows = session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))
-    files = {f.path: f.content for f in rows}
-    if not files:
-        raise NotFound(f"process version {version_id} does not exist")
-    bundle = load_bundle(files)
+    bundle = load_bundle({f.path: f.content for f in rows})
     with _bundles_lock:
         _bundles[version_id] = bundle
     return bundle
@@ -102,8 +106,6 @@ def deploy(session: Session, files: dict[str, str], *, actor: str, clock: Clock)
         details={"version": version.id, "hash": version.content_hash, "processes": version.process_ids,
                  "changed_files": changed},
     )
-    with _bundles_lock:
-        _bundles[version.id] = bundle
     return version, True
 
 
@@ -161,16 +163,19 @@ WORKFLOWS = _WorkflowCache()
 def load_workflow(case: Case, session: Session | None = None) -> BpmnWorkflow:
     """Return the case's workflow, deserialized (or taken from the cache if unchanged).
 
-    The session is needed only if the case's process version has not been parsed yet.
+    Units of work pass their session; without one (inspection, tests) the version's diagrams
+    must have been loaded in this process already.
     """
     workflow = WORKFLOWS.take(case.id, case.state)
     if workflow is None:
-        with _bundles_lock:
-            bundle = _bundles.get(case.version_id)
-        if bundle is None:
-            if session is None:
-                raise NotFound(f"process version {case.version_id} is not loaded")
+        if session is not None:
             bundle = bundle_for(session, case.version_id)
+        else:
+            with _bundles_lock:
+                found = _bundles.get(case.version_id)
+            if found is None:
+                raise NotFound(f"process version {case.version_id} is not loaded")
+            bundle = found
         workflow = serialization.loads(case.state, bundle.specs(case.process_id))
     return workflow
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.errors import FormDataInvalid, NotAllowed, NothingWaiting, ScriptError, TaskAlreadyCompleted
+from engine.library import read_folder
 from engine.models import AuditEvent, Case, OpenTask, Timer
 
-from .conftest import World
+from .conftest import DIAGRAMS, World
 
 
 def state_of(w: World) -> dict[str, Any]:
@@ -134,3 +137,21 @@ def test_a_stale_writer_gets_a_conflict_not_a_lost_update(world: World) -> None:
             stale.flush()
         stale.rollback()
     assert world.case().revision == 2
+
+
+def test_a_rolled_back_deployment_never_lends_its_diagrams_to_a_later_one(world: World, tmp_path: Path) -> None:
+    def variant(period: str) -> Path:
+        folder = tmp_path / period
+        shutil.copytree(DIAGRAMS, folder)
+        bpmn = folder / "panel_work.bpmn"
+        bpmn.write_text(bpmn.read_text().replace('"P14D"', f'"{period}"'))
+        return folder
+
+    with pytest.raises(RuntimeError), world.uow() as s:
+        runtime.deploy(s, read_folder(variant("P21D")), actor="test", clock=world.clock)
+        raise RuntimeError("the request failed after deploying")
+    world.deploy(variant("P7D"))  # on SQLite this reuses the rolled-back version's id
+    reference = world.start()
+    world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol", reference)
+    world.complete("decide", {"outcome": "DHR"}, "chair", reference)
+    assert world.timers(reference)[0].due_at == world.clock.now() + timedelta(days=7)
