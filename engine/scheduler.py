@@ -23,6 +23,7 @@ from .clock import Clock, SettableClock
 from .timers import FiredTimer, next_wake, run_due
 
 log = logging.getLogger(__name__)
+RECHECK = timedelta(milliseconds=250)
 
 
 class TimerScheduler:
@@ -45,6 +46,7 @@ class TimerScheduler:
         )
         self._firing = threading.Lock()
         self._pending = False
+        self._progressed = True
         self._planned: datetime | None = None
         if isinstance(clock, SettableClock):  # tests and demos move time by hand: re-plan when they do
             clock.subscribe(self.wake)
@@ -76,7 +78,7 @@ class TimerScheduler:
             try:
                 while self._pending:
                     self._pending = False
-                    run_due(self._sessions, self._clock, self._actor, self._on_fired)
+                    self._progressed = bool(run_due(self._sessions, self._clock, self._actor, self._on_fired))
             except Exception:  # never let the job die: the watch job will try again
                 log.exception("firing due timers failed")
             finally:
@@ -91,14 +93,15 @@ class TimerScheduler:
         except Exception:
             log.exception("could not read the next due timer")
             return
-        if wake_at is None:
+        if wake_at is None or not self._aps.running:
             self._planned = None
             return
         delay = wake_at - self._clock.now()
         if delay <= timedelta(0):
-            self._fire()
+            # Due now. If the last run fired nothing, what is due is held by another writer (a user
+            # or a second scheduler): look again shortly rather than spin.
+            delay = timedelta(0) if self._progressed else RECHECK
+        elif wake_at == self._planned:
             return
-        if wake_at != self._planned and self._aps.running:
-            self._planned = wake_at
-            run_date = datetime.now(UTC) + delay
-            self._aps.add_job(self._fire, "date", run_date=run_date, id="fire", replace_existing=True)
+        self._planned = wake_at
+        self._aps.add_job(self._fire, "date", run_date=datetime.now(UTC) + delay, id="fire", replace_existing=True)
