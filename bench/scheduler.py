@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -80,9 +81,10 @@ def main() -> None:
         launched = time.monotonic()
         env = {**os.environ, "DHR_DATABASE_URL": url, "DHR_CLOCK": "system"}
         scheduler = subprocess.Popen([sys.executable, "-m", "engine", "scheduler"], env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.PIPE, stderr=open(os.environ.get("DHR_BENCH_LOG", os.devnull), "w"))
         assert scheduler.stdout is not None
         assert scheduler.stdout.readline().startswith("scheduler running")
+        threading.Thread(target=scheduler.stdout.read, daemon=True).start()  # drain what it prints
         print(f"start-up: {time.monotonic() - launched:.2f} s to running (Python start and imports included)")
         try:
             before, wall = cpu_seconds(scheduler.pid), time.monotonic()

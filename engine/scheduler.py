@@ -101,7 +101,10 @@ class TimerScheduler:
             # Due now. If the last run fired nothing, what is due is held by another writer (a user
             # or a second scheduler): look again shortly rather than spin.
             delay = timedelta(0) if self._progressed else RECHECK
-        elif wake_at == self._planned:
-            return
+        elif wake_at == self._planned and self._aps.get_job("fire") is not None:
+            return  # already planned, and the job is still there to run
         self._planned = wake_at
-        self._aps.add_job(self._fire, "date", run_date=datetime.now(UTC) + delay, id="fire", replace_existing=True)
+        # max_instances > 1: a run planned from inside a running `_fire` must not be skipped as
+        # "already running" (the lock in `_fire` keeps firing one at a time).
+        self._aps.add_job(self._fire, "date", run_date=datetime.now(UTC) + delay, id="fire",
+                          replace_existing=True, max_instances=5)
