@@ -12,7 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP)
+# Front-end packages (served from node_modules, no build step) and Debian's chromium for the
+# browser tests.
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+setup: $(STAMP) node_modules/.installed
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 # Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
 # on the simulated clock.
@@ -25,6 +32,10 @@ run: setup
 	DHR_CLOCK=simulated $(BIN)/dhr tasks list
 	@echo
 	@echo "The demo runs on the simulated clock: export DHR_CLOCK=simulated, then use $(BIN)/dhr (see README)."
+	@echo
+	@echo "Web app: http://127.0.0.1:8000/ (Ctrl-C to stop). Demo logins:"
+	@$(BIN)/python -c "from engine.demo import DEMO_USERS, DEMO_PASSWORD; [print(f'  {u} ({r}), password {DEMO_PASSWORD}') for u, r, *_ in DEMO_USERS]"
+	DHR_CLOCK=simulated $(BIN)/dhr web --port 8000
 
 lint: setup
 	$(BIN)/ruff check .

@@ -80,8 +80,9 @@ def main() -> None:
 
         launched = time.monotonic()
         env = {**os.environ, "DHR_DATABASE_URL": url, "DHR_CLOCK": "system"}
+        log = Path(os.environ.get("DHR_BENCH_LOG", os.devnull)).open("w")  # noqa: SIM115 - open while it runs
         scheduler = subprocess.Popen([sys.executable, "-m", "engine", "scheduler"], env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=open(os.environ.get("DHR_BENCH_LOG", os.devnull), "w"))
+                                     stdout=subprocess.PIPE, stderr=log)
         assert scheduler.stdout is not None
         assert scheduler.stdout.readline().startswith("scheduler running")
         threading.Thread(target=scheduler.stdout.read, daemon=True).start()  # drain what it prints

@@ -290,7 +290,7 @@ def _save(
             session.delete(row)
             if task_id != finished_task:
                 record(session, AuditType.TASK_CANCELLED, actor=actor, at=now, case_id=case.id,
-                       task_id=task_id, task_name=row.title, details={"lane": row.lane})
+                       task_id=task_id, task_name=row.title, details={"bpmn_id": row.bpmn_id, "lane": row.lane})
     for task_id, task_info in tasks.items():
         due = _task_due(task_id, timers)
         current = existing_tasks.get(task_id)
@@ -298,7 +298,8 @@ def _save(
             session.add(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
             record(session, AuditType.TASK_CREATED, actor=actor, at=now, case_id=case.id, task_id=task_id,
                    task_name=task_info.title,
-                   details={"lane": task_info.lane, "due_at": due.isoformat() if due else None})
+                   details={"bpmn_id": task_info.bpmn_id, "lane": task_info.lane,
+                            "due_at": due.isoformat() if due else None})
         elif current.due_at != due:
             current.due_at = due
 
@@ -316,7 +317,7 @@ def _save(
             session.add(Timer(id=timer_id, case_id=case.id, bpmn_id=info.bpmn_id, title=info.title,
                               attached_to=info.attached_to, due_at=info.due_at, status="waiting", attempts=0))
             record(session, AuditType.TIMER_SET, actor=actor, at=now, case_id=case.id, task_id=timer_id,
-                   task_name=info.title, details={"due_at": info.due_at.isoformat()})
+                   task_name=info.title, details={"bpmn_id": info.bpmn_id, "due_at": info.due_at.isoformat()})
         elif current_timer.due_at != info.due_at:
             record(session, AuditType.TIMER_RESCHEDULED, actor=actor, at=now, case_id=case.id,
                    task_id=timer_id, task_name=info.title,
@@ -487,7 +488,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
 
     _run_engine(workflow, clock, run)
     record(session, AuditType.TASK_COMPLETED, actor=user.username, at=now, case_id=case.id, task_id=task_id,
-           task_name=task_row.title, details={"lane": task_row.lane, "changed": changed})
+           task_name=task_row.title, details={"bpmn_id": task_row.bpmn_id, "lane": task_row.lane, "changed": changed})
     _save(session, case, workflow, bundle, actor=user.username, now=now, finished_task=task_id)
     return case
 
@@ -562,6 +563,7 @@ def fire_timer(
 
     _run_engine(workflow, diagram_clock, fire)
     record(session, AuditType.TIMER_FIRED, actor=actor, at=now, case_id=case.id, task_id=timer_id,
-           task_name=row.title, details={"due_at": due.isoformat(), "late_by_seconds": (now - due).total_seconds()})
+           task_name=row.title, details={"bpmn_id": row.bpmn_id, "due_at": due.isoformat(),
+                                         "late_by_seconds": (now - due).total_seconds()})
     _save(session, case, workflow, bundle, actor=actor, now=now, fired_timer=timer_id)
     return True

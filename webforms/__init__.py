@@ -1,0 +1,46 @@
+"""The web layer: `create_app` wires settings, the database, security and the blueprints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from engine.settings import PROJECT_ROOT, Settings
+
+from . import auth, errors, security, uow
+from .settings import WebSettings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `config` may carry SETTINGS, WEB_SETTINGS, SESSIONS, CLOCK and Flask keys."""
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder="static")
+    config = dict(config or {})
+    settings: Settings = config.pop("SETTINGS", None) or Settings()
+    web: WebSettings = config.pop("WEB_SETTINGS", None) or WebSettings()
+    secure = web.secure_cookies if web.secure_cookies is not None else settings.env == "production"
+    app.config.update(
+        SECRET_KEY=settings.secret_key or "development-only-not-secret",
+        SESSION_COOKIE_NAME="dhr_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=web.session_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        MAX_CONTENT_LENGTH=web.upload_max_mb * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires by itself
+        WTF_CSRF_SSL_STRICT=secure,
+        DHR_WEB=web,
+    )
+    app.config.update(config)
+    uow.init_app(app, settings)
+    security.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+
+    from .views import admin, cases, inbox, main, processes, tasks
+
+    for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    return app

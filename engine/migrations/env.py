@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from engine.access import CaseMember  # noqa: F401  (its module's tables: membership, agencies, lock-out)
 from engine.models import Base
 
 config = context.config

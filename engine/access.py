@@ -1,0 +1,194 @@
+"""Who may see what: office roles, case membership, agencies and sign-in lock-out.
+
+Lanes are roles (`runtime.may_complete`). On top of that, a user sees a case only if their role is
+case-wide (the offices and the lanes that run every review) or they are a member of that case
+(panel members, action holders, the review's chair, family liaison). Never imports Flask.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .audit import AuditType, record
+from .errors import DhrError, NotFound
+from .models import Base, Case, User
+
+PROCESS_OWNER = "Process Owner"
+AUDITOR = "Auditor"
+ADMINISTRATOR = "Administrator"
+OFFICE_ROLES = (PROCESS_OWNER, AUDITOR, ADMINISTRATOR)
+LANE_ROLES = (
+    "CSP Chair", "Community Safety Team", "Independent Chair", "Panel", "Family Liaison", "Steering Group",
+    "Action Holder",
+)
+ROLES = LANE_ROLES + OFFICE_ROLES
+# Roles that see every case; everyone else sees the cases they are a member of.
+CASE_WIDE = frozenset(r.casefold() for r in (
+    "Community Safety Team", "CSP Chair", "Steering Group", PROCESS_OWNER, AUDITOR))
+
+
+class CaseMember(Base):
+    """A user who takes part in one case (panel member, action holder, chair, family liaison)."""
+
+    __tablename__ = "case_member"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    added_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(120))
+
+
+class Agency(Base):
+    """An organisation users belong to (police, health, the council...)."""
+
+    __tablename__ = "agency"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins in a row for one user name, and until when it is locked."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+
+
+def is_case_wide(user: User) -> bool:
+    return user.role.casefold() in CASE_WIDE
+
+
+def is_member(session: Session, user: User, case_id: int) -> bool:
+    return session.scalar(
+        select(CaseMember.id).where(CaseMember.case_id == case_id, CaseMember.user_id == user.id)
+    ) is not None
+
+
+def may_see_case(session: Session, user: User, case_id: int) -> bool:
+    """Whether a user may open a case: a case-wide role, or a member of it."""
+    return user.active and (is_case_wide(user) or is_member(session, user, case_id))
+
+
+def member_case_ids(session: Session, user: User) -> set[int]:
+    return set(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user.id)))
+
+
+def members(session: Session, case_id: int) -> list[User]:
+    return list(session.scalars(
+        select(User).join(CaseMember, CaseMember.user_id == User.id)
+        .where(CaseMember.case_id == case_id).order_by(User.role, User.username)
+    ))
+
+
+def add_member(session: Session, case: Case, user: User, *, actor: str, at: datetime) -> CaseMember:
+    """Make `user` a member of `case`.
+
+    Raises:
+        DhrError: they are one already.
+    """
+    if is_member(session, user, case.id):
+        raise DhrError(f"{user.username} is already a member of {case.reference}")
+    member = CaseMember(case_id=case.id, user_id=user.id, added_at=at, added_by=actor)
+    session.add(member)
+    session.flush()
+    record(session, AuditType.MEMBER_ADDED, actor=actor, at=at, case_id=case.id,
+           details={"user": user.username, "role": user.role})
+    return member
+
+
+def remove_member(session: Session, case: Case, user: User, *, actor: str, at: datetime) -> None:
+    """Raises: NotFound: the user is not a member."""
+    result = session.execute(
+        delete(CaseMember).where(CaseMember.case_id == case.id, CaseMember.user_id == user.id)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"{user.username} is not a member of {case.reference}")
+    record(session, AuditType.MEMBER_REMOVED, actor=actor, at=at, case_id=case.id,
+           details={"user": user.username, "role": user.role})
+
+
+def record_view(session: Session, case: Case, user: User, page: str, *, at: datetime) -> None:
+    """Audit a read of a case's pages by someone who is not a member of it (a case-wide role)."""
+    if not is_member(session, user, case.id):
+        record(session, AuditType.CASE_VIEWED, actor=user.username, at=at, case_id=case.id,
+               details={"page": page, "role": user.role})
+
+
+# ---------------------------------------------------------------------------------------------
+# Users and agencies
+
+
+def change_user(
+    session: Session, user: User, *, role: str, agency: str | None, active: bool, actor: str, at: datetime
+) -> None:
+    """Change a user's role, agency and whether they may sign in, audited old -> new.
+
+    Raises: DhrError: the role is not one of ROLES.
+    """
+    if role not in ROLES:
+        raise DhrError(f"'{role}' is not a role")
+    before = {"role": user.role, "agency": user.agency, "active": user.active}
+    user.role, user.agency, user.active = role, agency or None, active
+    after = {"role": user.role, "agency": user.agency, "active": user.active}
+    changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if changed:
+        record(session, AuditType.USER_CHANGED, actor=actor, at=at, details={"user": user.username, **changed})
+
+
+def agencies(session: Session) -> list[Agency]:
+    return list(session.scalars(select(Agency).order_by(Agency.name)))
+
+
+def add_agency(session: Session, name: str, *, actor: str, at: datetime) -> Agency:
+    """Raises: DhrError: the name is empty or taken."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise DhrError("Enter the agency's name (up to 200 characters)")
+    if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
+        raise DhrError(f"There is already an agency called '{name}'")
+    agency = Agency(name=name, created_at=at)
+    session.add(agency)
+    session.flush()
+    record(session, AuditType.AGENCY_ADDED, actor=actor, at=at, details={"agency": name})
+    return agency
+
+
+# ---------------------------------------------------------------------------------------------
+# Sign-in lock-out
+
+
+def locked_until(session: Session, username: str, now: datetime) -> datetime | None:
+    """When the user name's lock ends, if it is locked now."""
+    row = session.get(LoginThrottle, username.casefold())
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        return row.locked_until
+    return None
+
+
+def sign_in_failed(session: Session, username: str, now: datetime, *, limit: int, lock_for: timedelta) -> bool:
+    """Count a failed sign-in; return True if it locked the user name."""
+    key = username.casefold()[:120]
+    row = session.get(LoginThrottle, key, with_for_update=True)
+    if row is None:
+        row = LoginThrottle(username=key, failures=0, locked_until=None)
+        session.add(row)
+    if row.locked_until is not None and row.locked_until <= now:
+        row.failures, row.locked_until = 0, None
+    row.failures += 1
+    if row.failures >= limit:
+        row.locked_until = now + lock_for
+    session.flush()
+    return row.locked_until is not None
+
+
+def sign_in_succeeded(session: Session, username: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username.casefold()))

@@ -1,0 +1,135 @@
+"""Web fixtures: the app on the test database (SQLite and PostgreSQL), users of every role, a client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from engine import access, runtime
+from engine.clock import SettableClock
+from engine.db import unit_of_work
+from engine.library import read_folder
+from engine.models import Case, OpenTask
+from engine.settings import Settings
+from engine.users import add_user
+from tests.conftest import DIAGRAMS, Db
+from webforms import create_app
+from webforms.settings import WebSettings
+
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+PASSWORD = "correct-horse-battery"
+_HASH = PasswordHasher().hash(PASSWORD)
+# username -> role; panel and action holder see only the cases they are members of.
+ROLE_USERS = {
+    "cst": "Community Safety Team",
+    "chair": "CSP Chair",
+    "steering": "Steering Group",
+    "panel": "Panel",
+    "holder": "Action Holder",
+    "owner": access.PROCESS_OWNER,
+    "auditor": access.AUDITOR,
+    "admin": access.ADMINISTRATOR,
+}
+
+
+class Session:
+    """Time for the server-side session expiry, moved by tests instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def session_clock() -> Session:
+    return Session()
+
+
+@pytest.fixture
+def app(db: Db, clock: SettableClock, session_clock: Session) -> Flask:
+    with unit_of_work(db.sessions) as s:
+        for name, role in ROLE_USERS.items():
+            user = add_user(s, name, role=role, agency="Police" if role == "Panel" else None, password=None,
+                            actor="test", clock=clock)
+            user.password_hash = _HASH  # hashing once keeps the suite fast
+    return create_app({
+        "TESTING": True,
+        "SETTINGS": Settings(database_url=db.url, env="test", secret_key="x" * 32),
+        "WEB_SETTINGS": WebSettings(session_minutes=30, login_attempts=3, lockout_minutes=15, upload_max_mb=10,
+                                    secure_cookies=False, council_name="Testshire Council"),
+        "SESSIONS": db.sessions,
+        "CLOCK": clock,
+        "SESSION_CLOCK": session_clock,
+    })
+
+
+class Web:
+    """A test client that signs in and sends forms with their CSRF token, as a browser would."""
+
+    def __init__(self, app: Flask, db: Db, clock: SettableClock) -> None:
+        self.app, self.db, self.clock = app, db, clock
+        self.client: FlaskClient = app.test_client()
+
+    def token(self) -> str:
+        page = self.client.get("/sign-in" if not self.signed_in() else "/inbox").get_data(as_text=True)
+        match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def signed_in(self) -> bool:
+        with self.client.session_transaction() as sess:
+            return "_user_id" in sess
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> Any:
+        return self.post("/sign-in", {"username": username, "password": password})
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return self.client.post(url, data={"csrf_token": self.token(), **(data or {})}, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.client.get(url, **kwargs)
+
+    def as_user(self, username: str) -> Web:
+        other = Web(self.app, self.db, self.clock)
+        assert other.sign_in(username).status_code == 302
+        return other
+
+    # the engine, for setting up cases
+
+    def deploy(self, folder: Path = DIAGRAMS) -> int:
+        with unit_of_work(self.db.sessions) as s:
+            version, _ = runtime.deploy(s, read_folder(folder), actor="test", clock=self.clock)
+            return version.id
+
+    def start(self, pseudonym: str = "Rosemary", process: str = "review_demo", year: int = 2026) -> int:
+        with unit_of_work(self.db.sessions) as s:
+            return runtime.start_case(s, process_id=process, pseudonym=pseudonym, year=year, data={},
+                                      actor="test", clock=self.clock).id
+
+    def tasks(self, case_id: int) -> list[OpenTask]:
+        with self.db.sessions() as s:
+            return list(s.scalars(select(OpenTask).where(OpenTask.case_id == case_id).order_by(OpenTask.created_at)))
+
+    def task(self, case_id: int, bpmn_id: str) -> OpenTask:
+        return next(t for t in self.tasks(case_id) if t.bpmn_id == bpmn_id)
+
+    def add_member(self, case_id: int, username: str) -> None:
+        from engine.users import find_user
+
+        with unit_of_work(self.db.sessions) as s:
+            access.add_member(s, s.get(Case, case_id), find_user(s, username), actor="test", at=self.clock.now())
+
+
+@pytest.fixture
+def web(app: Flask, db: Db, clock: SettableClock) -> Iterator[Web]:
+    yield Web(app, db, clock)

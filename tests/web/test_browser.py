@@ -1,0 +1,128 @@
+"""What a person does, in Debian's chromium: sign in, inbox, a form with an error, the case, the
+diagram, the modeler; and axe-core on each main page (no serious or critical violations)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.web.conftest import PASSWORD, PROCESSES, Web
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
+    pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+
+
+@pytest.fixture
+def server(web: Web) -> Iterator[str]:
+    web.deploy(PROCESSES)
+    web.start(process="dhr_review")
+    httpd = make_server("127.0.0.1", 0, web.app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+
+
+def _sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/sign-in")
+    page.get_by_test_id("username").fill(username)
+    page.get_by_test_id("password").fill(PASSWORD)
+    page.get_by_test_id("sign-in").click()
+    page.get_by_test_id("signed-in-as").wait_for()
+
+
+def _axe(page: Any) -> list[str]:
+    # served by the app itself, so the page's Content-Security-Policy allows it
+    origin = "/".join(page.url.split("/")[:3])
+    page.add_script_tag(url=f"{origin}/vendor/axe-core/axe.min.js")
+    result = page.evaluate("async () => (await axe.run(document)).violations"
+                           ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+                           ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+    return list(result)
+
+
+def test_a_person_completes_a_task_after_a_validation_error_and_sees_the_case(server: str, page: Any) -> None:
+    _sign_in(page, server, "cst")
+    assert _axe(page) == []
+    page.get_by_test_id("task-link").first.click()
+    page.get_by_test_id("task-form").wait_for()
+    assert _axe(page) == []
+    page.get_by_test_id("submit").click()
+    page.get_by_test_id("error-summary").wait_for()
+    assert _axe(page) == []
+    # fill every text, date and choice so the form passes; what was typed stays on the page
+    form = page.get_by_test_id("task-form")
+    for box in form.locator("input.govuk-date-input__input").all():
+        name = box.get_attribute("name") or ""
+        box.fill({"day": "20", "month": "8", "year": "2026"}[name.rsplit(".", 1)[-1]])
+    for box in form.locator("input.govuk-input:not(.govuk-date-input__input)").all():
+        kind, name = box.get_attribute("type"), box.get_attribute("name") or ""
+        if box.get_attribute("inputmode") in ("numeric", "decimal"):
+            box.fill("2026" if "year" in name else "30")
+        else:
+            box.fill("officer@example.org" if kind == "email" else "Police")
+    for area in form.locator("textarea").all():
+        area.fill("Details")
+    for radio_name in set(form.locator("input.govuk-radios__input").evaluate_all("els => els.map(e => e.name)")):
+        form.locator(f'input[name="{radio_name}"]').first.check()
+    for select in form.locator("select").all():
+        select.select_option(index=1)
+    for name in set(form.locator("input.govuk-checkboxes__input").evaluate_all("els => els.map(e => e.name)")):
+        form.locator(f'input[name="{name}"]').first.check()
+    page.get_by_test_id("submit").click()
+    assert page.get_by_test_id("error-summary").count() == 0, page.get_by_test_id("error-summary").inner_text()
+    page.get_by_test_id("case-title").wait_for()
+    assert "is done for" in page.get_by_test_id("flash").inner_text()
+    assert _axe(page) == []
+    page.get_by_test_id("diagram-link").click()
+    page.locator('[data-testid="diagram"][data-ready="true"]').wait_for()
+    assert page.locator(".djs-element.dhr-current").count() >= 1
+    assert page.locator(".djs-element.dhr-completed").count() >= 1
+    assert _axe(page) == []
+    page.goto(f"{server}/cases")
+    assert _axe(page) == []
+    page.get_by_test_id("case-link").first.click()
+    page.get_by_test_id("history-link").click()
+    page.get_by_test_id("history-table").wait_for()
+    assert _axe(page) == []
+
+
+def test_a_process_owner_edits_a_diagram_in_the_modeler_and_deploys_it(server: str, page: Any) -> None:
+    _sign_in(page, server, "owner")
+    page.goto(f"{server}/processes")
+    assert _axe(page) == []
+    page.get_by_test_id("version-link").first.click()
+    page.get_by_test_id("edit-commissioning.bpmn").click()
+    page.locator('[data-testid="modeler"][data-ready="true"]').wait_for()
+    assert _axe(page) == []
+    page.evaluate("""() => {
+        const m = window.dhrModeler, reg = m.get('elementRegistry');
+        m.get('modeling').updateLabel(reg.get('record_notification'), 'Record the police notification');
+    }""")
+    page.locator('[data-testid="modeler-form"][data-synced="true"]').wait_for()
+    page.get_by_test_id("deploy").click()
+    page.get_by_test_id("flash").wait_for()
+    assert "Deployed as version 2" in page.get_by_test_id("flash").inner_text()
+    page.get_by_test_id("diff-link").click()
+    assert "record_notification" in page.get_by_test_id("diff-elements").inner_text()

@@ -1,0 +1,36 @@
+"""`dhr web`: the web app, with the timer scheduler running inside it."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from engine.settings import Settings
+
+
+@click.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--no-scheduler", is_flag=True, help="Do not fire timers in this process (another runs `dhr scheduler`).")
+@click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
+    """Run the web application (and the timer scheduler) until stopped."""
+    from werkzeug.serving import run_simple
+
+    from engine.scheduler import TimerScheduler
+
+    from . import create_app
+    settings = Settings()
+    app = create_app({"SETTINGS": settings})
+    scheduler = None
+    # Under the reloader the parent process only watches files: the scheduler runs in the child alone.
+    if not no_scheduler and (not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
+        scheduler = TimerScheduler(app.extensions["dhr"].sessions, app.extensions["dhr"].clock)
+        scheduler.start()
+    click.echo(f"Domestic Homicide Reviews: http://{host}:{port}/ (Ctrl-C to stop)")
+    try:
+        run_simple(host, port, app, use_reloader=reload, threaded=True)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()

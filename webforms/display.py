@@ -1,0 +1,38 @@
+"""How times and values are shown: London time, plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london(value: datetime | None, with_time: bool = True) -> str:
+    """'3 March 2027, 09:00' in London time (GMT or BST as it was on that day)."""
+    if value is None:
+        return ""
+    local = value.astimezone(LONDON)
+    text = f"{local.day} {local:%B %Y}"
+    return f"{text}, {local:%H:%M}" if with_time else text
+
+
+def london_iso(value: datetime | None) -> str:
+    return value.astimezone(LONDON).isoformat(timespec="minutes") if value else ""
+
+
+def plain(value: Any) -> str:
+    """A task data value as text: lists joined, yes/no for booleans, uploads by name."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return "; ".join(plain(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items())
+    text = str(value)
+    if text.startswith("data:"):
+        return "(uploaded document)"
+    return text

@@ -1,0 +1,51 @@
+"""Look things up for the signed-in user, or abort: 404 for what they may not know exists."""
+
+from __future__ import annotations
+
+from flask import abort, request
+from sqlalchemy import select
+
+from engine import access
+from engine.models import Case, OpenTask, User
+
+from . import uow
+from .auth import me
+
+PROCESS_PAGES = (access.PROCESS_OWNER,)
+ADMIN_PAGES = (access.ADMINISTRATOR,)
+
+
+def visible_case_ids(user: User) -> set[int] | None:
+    """The cases a user may see; None means all of them."""
+    if access.is_case_wide(user):
+        return None
+    return access.member_case_ids(uow.db(), user)
+
+
+def case_or_404(case_id: int) -> Case:
+    """The case, if it exists and the signed-in user may see it (else 404, so ids reveal nothing)."""
+    case = uow.db().get(Case, case_id)
+    if case is None or not access.may_see_case(uow.db(), me(), case.id):
+        abort(404)
+    if request.method == "GET":  # every read of a case by a non-member is audited
+        access.record_view(uow.db(), case, me(), request.endpoint or request.path, at=uow.clock().now())
+    return case
+
+
+def task_or_404(task_id: str) -> OpenTask | None:
+    """The open task, if the user may see its case; None if it is gone (completed or withdrawn)."""
+    task = uow.db().get(OpenTask, task_id)
+    if task is not None and not access.may_see_case(uow.db(), me(), task.case_id):
+        abort(404)
+    return task
+
+
+def users_for_lane(case_id: int, lane: str | None) -> list[User]:
+    """Who can pick up a task in `lane` on this case."""
+    if lane is None:
+        return []
+    db = uow.db()
+    users = db.scalars(select(User).where(User.active.is_(True)).order_by(User.username)).all()
+    members = {u.id for u in access.members(db, case_id)}
+    return [u for u in users if u.role.casefold() == lane.casefold()
+            and (access.is_case_wide(u) or u.id in members)]

@@ -1,0 +1,83 @@
+"""The audit trail as people read it: who did what when, with old and new values."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from engine.models import AuditEvent
+
+from .display import london, plain
+
+EVENT_WORDS = {
+    "CASE_STARTED": "Case started",
+    "CASE_COMPLETED": "Case completed",
+    "TASK_CREATED": "Task created",
+    "TASK_COMPLETED": "Task completed",
+    "TASK_CANCELLED": "Task withdrawn",
+    "TIMER_SET": "Deadline set",
+    "TIMER_RESCHEDULED": "Deadline moved",
+    "TIMER_FIRED": "Deadline reached",
+    "TIMER_CANCELLED": "Deadline cancelled",
+    "TIMER_FAILED": "Deadline failed to fire",
+    "TIMER_STUCK": "Deadline stuck",
+    "TIMER_RETRIED": "Deadline retried",
+    "MESSAGE_RECEIVED": "Message received",
+}
+
+
+@dataclass
+class HistoryRow:
+    id: int
+    at: str
+    actor: str
+    what: str
+    task: str
+    changes: list[str]
+
+
+def describe(event: AuditEvent) -> HistoryRow:
+    details: dict[str, Any] = event.details or {}
+    changes: list[str] = []
+    changed = details.get("changed")
+    if isinstance(changed, dict):
+        for key, pair in changed.items():
+            old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+            changes.append(f"{key}: {plain(old) or '(empty)'} → {plain(new)}")
+    for key, value in details.items():
+        if key == "changed":
+            continue
+        if isinstance(value, list) and len(value) == 2 and key == "due_at":
+            changes.append(f"due: {_when(value[0])} → {_when(value[1])}")
+        elif key in ("due_at",) and value:
+            changes.append(f"due: {_when(value)}")
+        elif value not in (None, "", [], {}):
+            changes.append(f"{key}: {plain(value)}")
+    return HistoryRow(event.id, london(event.at), event.actor, EVENT_WORDS.get(event.event_type, event.event_type),
+                      event.task_name or "", changes)
+
+
+def _when(value: Any) -> str:
+    from datetime import datetime
+
+    try:
+        return london(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet would run a cell starting with these as a formula.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def to_csv(rows: list[HistoryRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["event", "when (London)", "who", "what", "task", "details"])
+    for row in rows:
+        cells = (row.at, row.actor, row.what, row.task, "; ".join(row.changes))
+        writer.writerow([str(row.id), *(_cell(v) for v in cells)])
+    return out.getvalue()

@@ -1,0 +1,417 @@
+"""A task's JSON Schema as an HTML form: what each field is, what was typed, and the data it makes.
+
+Three steps, each pure: the *state* of a form (what a person typed, as strings, kept on error) comes
+from a request (`state_from_form`) or from task data (`state_from_data`); `data_from_state` turns it
+into the JSON the schema validates, with a message for anything that is not even well-formed (a
+date that does not exist, a number with letters); `fields` describes every field, with its value
+and error, for the templates' macros (one macro per `Field.kind`).
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from werkzeug.datastructures import FileStorage, MultiDict
+
+RADIO_LIMIT = 6  # more options than this: a select
+TEXTAREA_OVER = 500  # strings longer than this (or unbounded) get a textarea
+UPLOAD_TYPES = {".pdf", ".doc", ".docx", ".odt", ".rtf", ".txt"}
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+_ITEM = re.compile(r"^(\d+)(?:\.|$)")
+
+
+@dataclass
+class Option:
+    value: str
+    label: str
+    checked: bool
+
+
+@dataclass
+class Field:
+    """One field as the macros draw it."""
+
+    kind: str  # text, textarea, email, url, number, date, yesno, radios, select, checkboxes, list, group, file
+    name: str  # the input's name: a dotted path such as "recommendations.0.theme"
+    label: str
+    hint: str | None
+    required: bool
+    value: Any = ""
+    error: str | None = None
+    options: list[Option] = field(default_factory=list)
+    items: list[list[Field]] = field(default_factory=list)  # group: the fields of each item
+    item_label: str = "Item"
+    max_length: int | None = None
+    integer: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.name.replace(".", "-")
+
+    @property
+    def anchor(self) -> str:
+        """The id of the input the error summary links to."""
+        if self.kind == "date":
+            return f"{self.id}-day"
+        if self.kind in ("yesno", "radios", "checkboxes"):
+            return f"{self.id}-0" if self.options else self.id
+        if self.kind == "list":
+            return f"{self.id}-0"
+        return self.id
+
+
+def kind_of(node: dict[str, Any]) -> str:
+    kind = node.get("type")
+    if kind == "boolean":
+        return "yesno"
+    if kind in ("number", "integer"):
+        return "number"
+    if kind == "array":
+        items = node.get("items", {})
+        if items.get("type") == "object":
+            return "group"
+        return "checkboxes" if "enum" in items else "list"
+    if "enum" in node:
+        return "radios" if len(node["enum"]) <= RADIO_LIMIT else "select"
+    fmt = node.get("format")
+    if fmt == "date":
+        return "date"
+    if fmt == "data-url":
+        return "file"
+    if fmt == "email":
+        return "email"
+    if fmt in ("uri", "url"):
+        return "url"
+    max_length = node.get("maxLength")
+    return "textarea" if max_length is None or max_length > TEXTAREA_OVER else "text"
+
+
+def _properties(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    props: dict[str, dict[str, Any]] = schema.get("properties", {})
+    return props
+
+
+def label_of(key: str, node: dict[str, Any]) -> str:
+    return str(node.get("title") or key.replace("_", " ").capitalize())
+
+
+def _lower_first(text: str) -> str:
+    """'Date the CSP...' -> 'date the CSP...', but 'CSP chair' stays (an acronym)."""
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# State: what a person typed
+
+
+def state_from_data(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Show existing task data in the form (a task met again in a loop, a revision)."""
+    state: dict[str, Any] = {}
+    for key, node in _properties(schema).items():
+        if key not in data or data[key] is None:
+            if kind_of(node) == "group" and node.get("minItems"):
+                state[key] = [{}]
+            continue
+        value, kind = data[key], kind_of(node)
+        if kind == "date":
+            match = re.match(r"^(\d{4})-(\d{2})-(\d{2})$", str(value))
+            state[key] = ({"day": str(int(match[3])), "month": str(int(match[2])), "year": match[1]}
+                          if match else {"day": "", "month": "", "year": ""})
+        elif kind == "yesno":
+            state[key] = "yes" if value is True else "no" if value is False else ""
+        elif kind in ("checkboxes", "list"):
+            state[key] = [str(v) for v in value] if isinstance(value, list) else []
+        elif kind == "group":
+            state[key] = [state_from_data(node["items"], v if isinstance(v, dict) else {})
+                          for v in (value if isinstance(value, list) else [])]
+        elif kind == "number":
+            state[key] = str(value)
+        else:
+            state[key] = str(value)
+    return state
+
+
+def state_from_form(schema: dict[str, Any], form: MultiDict[str, str], files: MultiDict[str, FileStorage],
+                    prefix: str = "") -> dict[str, Any]:
+    """Read what was typed, field by field, as strings."""
+    state: dict[str, Any] = {}
+    for key, node in _properties(schema).items():
+        name = prefix + key
+        kind = kind_of(node)
+        if kind == "date":
+            state[key] = {part: form.get(f"{name}.{part}", "").strip() for part in ("day", "month", "year")}
+        elif kind == "checkboxes":
+            state[key] = form.getlist(name)
+        elif kind == "list":
+            state[key] = [form.get(f"{name}.{i}", "") for i in _indices(form, name)]
+        elif kind == "group":
+            state[key] = [state_from_form(node["items"], form, files, f"{name}.{i}.") for i in _indices(form, name)]
+        elif kind == "file":
+            state[key] = _upload(files.get(name), form.get(f"{name}.kept", ""))
+        else:
+            state[key] = form.get(name, "")
+    return state
+
+
+def _indices(form: MultiDict[str, str], name: str) -> list[int]:
+    found = set()
+    for key in form:
+        if key.startswith(name + "."):
+            match = _ITEM.match(key[len(name) + 1:])
+            if match:
+                found.add(int(match.group(1)))
+    return sorted(found)
+
+
+def _upload(upload: FileStorage | None, kept: str) -> dict[str, str]:
+    if upload is None or not upload.filename:
+        return {"data_url": kept, "error": ""}
+    filename = re.sub(r"[^A-Za-z0-9._ -]", "_", upload.filename)[-120:]
+    extension = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
+    if extension not in UPLOAD_TYPES:
+        return {"data_url": kept, "error": "The selected file must be a PDF, Word, ODT, RTF or text document"}
+    content = upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        return {"data_url": kept, "error": f"The selected file must be smaller than {MAX_UPLOAD_BYTES // 1048576} MB"}
+    if not content:
+        return {"data_url": kept, "error": "The selected file is empty"}
+    mime = mimetypes.types_map.get(extension, "application/octet-stream")
+    encoded = base64.b64encode(content).decode()
+    return {"data_url": f"data:{mime};name={filename};base64,{encoded}", "error": ""}
+
+
+def file_name(data_url: str) -> str:
+    match = re.match(r"^data:[^;,]*;name=([^;,]+)", data_url)
+    return match.group(1) if match else ("the uploaded document" if data_url else "")
+
+
+def apply_action(schema: dict[str, Any], state: dict[str, Any], action: str) -> bool:
+    """Add an item to a list ("add:path") or remove one ("remove:path.N"); False if not an action."""
+    verb, _, path = action.partition(":")
+    if verb not in ("add", "remove") or not path:
+        return False
+    parts = path.split(".")
+    if verb == "remove":
+        if not parts[-1].isdigit():
+            return False
+        index, parts = int(parts[-1]), parts[:-1]
+    node, holder = schema, state
+    for i, part in enumerate(parts):
+        if part.isdigit():
+            holder = holder[int(part)] if isinstance(holder, list) and int(part) < len(holder) else None
+            node = node.get("items", {})
+            if holder is None:
+                return False
+            continue
+        node = _properties(node).get(part, {})
+        if i == len(parts) - 1:
+            items = holder.setdefault(part, []) if isinstance(holder, dict) else None
+            if not isinstance(items, list) or kind_of(node) not in ("group", "list"):
+                return False
+            if verb == "add":
+                items.append({} if kind_of(node) == "group" else "")
+            elif index < len(items):
+                items.pop(index)
+            return True
+        holder = holder.get(part) if isinstance(holder, dict) else None
+        if holder is None:
+            return False
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: what the schema validates
+
+
+def data_from_state(
+    schema: dict[str, Any], state: dict[str, Any], prefix: str = ""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn typed strings into JSON values; empty fields are left out (so "required" can say so)."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, node in _properties(schema).items():
+        name, kind, raw = prefix + key, kind_of(node), state.get(key)
+        label = label_of(key, node)
+        if kind == "date":
+            parts = raw or {}
+            value, message = _date(label, parts.get("day", ""), parts.get("month", ""), parts.get("year", ""))
+            if message:
+                errors[name] = message
+            elif value:
+                data[key] = value
+        elif kind == "number":
+            text = (raw or "").strip().replace(",", "")
+            if not text:
+                continue
+            try:
+                number = float(text)
+            except ValueError:
+                errors[name] = f"{label} must be a number"
+                continue
+            if node.get("type") == "integer":
+                if not number.is_integer():
+                    errors[name] = f"{label} must be a whole number"
+                    continue
+                data[key] = int(number)
+            else:
+                data[key] = int(number) if number.is_integer() and "." not in text else number
+        elif kind == "yesno":
+            if raw in ("yes", "no"):
+                data[key] = raw == "yes"
+        elif kind == "checkboxes":
+            if raw:
+                data[key] = list(raw)
+        elif kind == "list":
+            values = [v.strip() for v in (raw or []) if v.strip()]
+            if values:
+                data[key] = values
+        elif kind == "group":
+            items = []
+            for index, item in enumerate(raw or []):
+                item_data, item_errors = data_from_state(node["items"], item, f"{name}.{index}.")
+                items.append(item_data)
+                errors.update(item_errors)
+            if items:
+                data[key] = items
+        elif kind == "file":
+            upload = raw or {}
+            if upload.get("error"):
+                errors[name] = upload["error"]
+            elif upload.get("data_url"):
+                data[key] = upload["data_url"]
+        else:
+            text = (raw or "").replace("\r\n", "\n")
+            text = text.strip() if kind != "textarea" else text.strip("\n ").rstrip()
+            if text:
+                data[key] = text
+    return data, errors
+
+
+def _date(label: str, day: str, month: str, year: str) -> tuple[str | None, str | None]:
+    given = {"day": day, "month": month, "year": year}
+    if not any(given.values()):
+        return None, None
+    missing = [part for part, value in given.items() if not value]
+    if missing:
+        return None, f"{label} must include a {' and '.join(missing)}"
+    if not all(v.isdigit() for v in given.values()) or len(year) != 4:
+        return None, f"{label} must be a real date"
+    try:
+        return date(int(year), int(month), int(day)).isoformat(), None
+    except ValueError:
+        return None, f"{label} must be a real date"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields: what the macros draw
+
+
+def fields(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str], prefix: str = "") -> list[Field]:
+    """Describe every field of the schema, with what was typed and its error."""
+    required = set(schema.get("required", []))
+    result = []
+    for key, node in _properties(schema).items():
+        name, kind = prefix + key, kind_of(node)
+        raw = state.get(key)
+        item = Field(kind=kind, name=name, label=label_of(key, node), hint=node.get("description"),
+                     required=key in required, error=errors.get(name), max_length=node.get("maxLength"),
+                     integer=node.get("type") == "integer")
+        if kind == "date":
+            item.value = raw or {"day": "", "month": "", "year": ""}
+        elif kind == "yesno":
+            item.options = [Option("yes", "Yes", raw == "yes"), Option("no", "No", raw == "no")]
+        elif kind in ("radios", "select"):
+            item.options = [Option(str(v), str(v), raw == str(v)) for v in node["enum"]]
+            item.value = raw or ""
+        elif kind == "checkboxes":
+            chosen = set(raw or [])
+            item.options = [Option(str(v), str(v), str(v) in chosen) for v in node["items"]["enum"]]
+        elif kind == "list":
+            item.value = list(raw or [""])
+            item.item_label = label_of(key, node.get("items", {})) if node.get("items", {}).get("title") else "Item"
+            item.max_length = node.get("items", {}).get("maxLength")
+        elif kind == "group":
+            item.item_label = label_of(key, node["items"]) if node["items"].get("title") else "Item"
+            item.items = [fields(node["items"], member, errors, f"{name}.{index}.")
+                          for index, member in enumerate(raw or [])]
+        elif kind == "file":
+            upload = raw or {}
+            item.value = {"data_url": upload.get("data_url", ""), "filename": file_name(upload.get("data_url", ""))}
+        else:
+            item.value = raw or ""
+        result.append(item)
+    return result
+
+
+def plain_messages(form_fields: list[Field], errors: dict[str, str]) -> dict[str, str]:
+    """Reword "required" messages GOV.UK's way ("Select ..." for choices) with the field's own label."""
+    result = dict(errors)
+    for item in _walk(form_fields):
+        message = result.get(item.name)
+        if message is None or not message.startswith("Enter "):
+            continue
+        if item.kind in ("yesno", "radios", "select"):
+            result[item.name] = f"Select {_lower_first(item.label)}" if item.kind != "yesno" else \
+                f"Select yes or no: {_lower_first(item.label)}"
+        elif item.kind == "checkboxes":
+            result[item.name] = f"Select at least one: {_lower_first(item.label)}"
+        elif item.kind == "group":
+            result[item.name] = f"Add at least one {_lower_first(item.item_label)}"
+        elif item.kind == "file":
+            result[item.name] = f"Upload {_lower_first(item.label)}"
+        else:
+            result[item.name] = f"Enter {_lower_first(item.label)}"
+    return result
+
+
+def _walk(form_fields: list[Field]) -> list[Field]:
+    out = []
+    for item in form_fields:
+        out.append(item)
+        for member in item.items:
+            out.extend(_walk(member))
+    return out
+
+
+@dataclass
+class SummaryError:
+    text: str
+    href: str
+
+
+def summary(form_fields: list[Field], errors: dict[str, str]) -> list[SummaryError]:
+    """The error summary, in the order of the fields; errors no field shows link to the form."""
+    result = []
+    shown = set()
+    for item in _walk(form_fields):
+        if item.name in errors:
+            shown.add(item.name)
+            text = errors[item.name]
+            match = re.match(r"^(.*)\.(\d+)\.[^.]+$", item.name)
+            if match:
+                text = f"{_item_title(form_fields, match.group(1), int(match.group(2)))}: {text}"
+            result.append(SummaryError(text, f"#{item.anchor}"))
+    for key, message in errors.items():
+        if key not in shown:
+            result.append(SummaryError(f"{key}: {message}" if key else message, "#task-form"))
+    return result
+
+
+def _item_title(form_fields: list[Field], group_name: str, index: int) -> str:
+    for item in _walk(form_fields):
+        if item.name == group_name:
+            return f"{item.item_label} {index + 1}"
+    return f"Item {index + 1}"
+
+
+def attach(form_fields: list[Field], errors: dict[str, str]) -> None:
+    """Put each message next to its field."""
+    for item in _walk(form_fields):
+        item.error = errors.get(item.name)

@@ -1,0 +1,49 @@
+"""CSRF on every POST, security headers, and the front-end packages served from node_modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response, abort, send_from_directory
+from flask_wtf.csrf import CSRFProtect
+
+from engine.settings import PROJECT_ROOT
+
+csrf = CSRFProtect()
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+# Only the distributed files of these packages are served (no build step).
+VENDOR = {
+    "govuk-frontend": Path("dist/govuk"),
+    "bpmn-js": Path("dist"),
+    "axe-core": Path("."),
+}
+CSP = (
+    "default-src 'self'; script-src 'self'; img-src 'self' data:; font-src 'self' data:; "
+    # bpmn-js sets inline styles on the diagram's SVG.
+    "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.after_request(_headers)
+    app.add_url_rule("/vendor/<package>/<path:filename>", "vendor", _vendor)
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if response.mimetype == "text/html" or response.mimetype == "text/csv":
+        response.headers["Cache-Control"] = "no-store"  # case data must not stay in shared caches
+    return response
+
+
+def _vendor(package: str, filename: str) -> Response:
+    base = VENDOR.get(package)
+    if base is None or not filename.endswith((".js", ".css", ".woff", ".woff2", ".svg", ".png", ".ico", ".eot",
+                                              ".ttf")):
+        abort(404)
+    return send_from_directory(NODE_MODULES / package / base, filename, max_age=3600)

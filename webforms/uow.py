@@ -1,0 +1,74 @@
+"""One unit of work per request: a session opened on first use, committed at the boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import Clock, SimulatedClock, SystemClock
+from engine.db import make_engine, session_factory
+from engine.settings import Settings
+
+
+@dataclass
+class WebState:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    sessions: sessionmaker[Session] | None = app.config.pop("SESSIONS", None)
+    if sessions is None:
+        sessions = session_factory(make_engine(settings.database_url))
+    clock: Clock | None = app.config.pop("CLOCK", None)
+    if clock is None:
+        clock = SimulatedClock(sessions.kw["bind"]) if settings.clock == "simulated" else SystemClock()
+    app.extensions["dhr"] = WebState(settings, sessions, clock)
+    app.after_request(_commit)
+    app.teardown_request(_close)
+
+
+def state() -> WebState:
+    result: WebState = current_app.extensions["dhr"]
+    return result
+
+
+def db() -> Session:
+    """The request's session (its one transaction)."""
+    if "db_session" not in g:
+        g.db_session = state().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def clock() -> Clock:
+    return state().clock
+
+
+def rollback() -> None:
+    """Undo what this request wrote so far (an engine call refused the change)."""
+    if "db_session" in g:
+        g.db_session.rollback()
+
+
+def _commit(response: Response) -> Response:
+    # Commit before the response leaves, so a failed commit becomes the 500 page, not a false "done".
+    session: Any = g.get("db_session")
+    if session is not None:
+        if response.status_code >= 500:
+            session.rollback()
+        else:
+            session.commit()
+    return response
+
+
+def _close(exc: BaseException | None) -> None:
+    session: Any = g.pop("db_session", None)
+    if session is not None:
+        if exc is not None:
+            session.rollback()
+        session.close()

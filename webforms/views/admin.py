@@ -1,0 +1,92 @@
+"""Administrators: users (add, disable, role and agency) and agencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from engine import access
+from engine.errors import DhrError
+from engine.models import User
+from engine.users import add_user
+
+from .. import uow
+from ..auth import me, roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+admin_only = roles_required(access.ADMINISTRATOR)
+
+
+def _user_page(errors: dict[str, str], form: dict[str, str], status: int = 200) -> Any:
+    users = list(uow.db().scalars(select(User).order_by(User.username)))
+    summary = [{"text": message, "href": f"#{key}"} for key, message in errors.items()]
+    return render_template("pages/users.html", title="Users", users=users, roles=access.ROLES,
+                           agencies=access.agencies(uow.db()), errors=errors, errors_list=summary, form=form), status
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@admin_only
+def users() -> Any:
+    if request.method == "GET":
+        return _user_page({}, {})
+    form = {k: request.form.get(k, "").strip() for k in ("username", "role", "agency", "email")}
+    password = request.form.get("password", "")
+    errors = {}
+    if not form["username"]:
+        errors["username"] = "Enter a user name"
+    if form["role"] not in access.ROLES:
+        errors["role"] = "Select a role"
+    if len(password) < 10:
+        errors["password"] = "Enter a password of at least 10 characters"
+    if not errors:
+        try:
+            add_user(uow.db(), form["username"], role=form["role"], agency=form["agency"] or None, password=password,
+                     email=form["email"] or None, actor=me().username, clock=uow.clock())
+        except DhrError as exc:
+            uow.rollback()
+            errors["username"] = exc.message
+    if errors:
+        return _user_page(errors, form, 400)
+    flash(f"{form['username']} can now sign in as {form['role']}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@admin_only
+def change_user(user_id: int) -> Any:
+    user = uow.db().get(User, user_id) or abort(404)
+    role, agency = request.form.get("role", user.role), request.form.get("agency", user.agency or "")
+    active = request.form.get("active", "1") == "1"
+    if user.id == me().id and (not active or role != user.role):
+        flash("You cannot disable yourself or change your own role.", "info")
+        return redirect(url_for("admin.users"))
+    try:
+        access.change_user(uow.db(), user, role=role, agency=agency, active=active, actor=me().username,
+                           at=uow.clock().now())
+    except DhrError as exc:
+        uow.rollback()
+        flash(exc.message, "info")
+        return redirect(url_for("admin.users"))
+    flash(f"{user.username}: {user.role}{', ' + user.agency if user.agency else ''}, "
+          f"{'active' if user.active else 'disabled'}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/agencies", methods=["GET", "POST"])
+@admin_only
+def agencies() -> Any:
+    error = None
+    if request.method == "POST":
+        try:
+            agency = access.add_agency(uow.db(), request.form.get("name", ""), actor=me().username,
+                                       at=uow.clock().now())
+            flash(f"Added {agency.name}.", "success")
+            return redirect(url_for("admin.agencies"))
+        except DhrError as exc:
+            uow.rollback()
+            error = exc.message
+    summary = [{"text": error, "href": "#name"}] if error else []
+    return render_template("pages/agencies.html", title="Agencies", agencies=access.agencies(uow.db()), error=error,
+                           errors_list=summary), (400 if error else 200)

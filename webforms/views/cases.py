@@ -1,0 +1,200 @@
+"""Cases: the list, a case's page, its members, its history (and CSV) and its diagram."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine import access, runtime
+from engine.audit import events_for_case
+from engine.errors import DhrError
+from engine.models import Case, OpenTask, Timer, User
+
+from .. import diagram, history, uow
+from ..auth import me, roles_required
+from ..guard import case_or_404, users_for_lane, visible_case_ids
+
+bp = Blueprint("cases", __name__)
+MEMBERSHIP_MANAGERS = ("Community Safety Team",)
+# Case data worth seeing at a glance (never the victim's identifiers).
+KEY_DATA = [
+    ("review_type", "Decision"), ("decision_due_date", "Decision due"), ("decision_date", "Decided on"),
+    ("clock_start_date", "Six-month clock started"), ("completion_due_date", "Report due"),
+    ("publication_date", "Publication date"), ("published_on", "Published on"),
+]
+
+
+@dataclass
+class CaseRow:
+    case: Case
+    tasks: list[OpenTask]
+    next_deadline: datetime | None
+    overdue: bool
+
+
+@bp.route("/cases")
+@login_required
+def index() -> str:
+    db, now = uow.db(), uow.clock().now()
+    query = select(Case).order_by(Case.started_at.desc(), Case.id.desc())
+    visible = visible_case_ids(me())
+    if visible is not None:
+        query = query.where(Case.id.in_(visible or {-1}))
+    status = request.args.get("status", "open")
+    if status in ("open", "completed"):
+        query = query.where(Case.status == status)
+    cases = list(db.scalars(query))
+    ids = [c.id for c in cases]
+    tasks: dict[int, list[OpenTask]] = {}
+    for task in db.scalars(select(OpenTask).where(OpenTask.case_id.in_(ids or [-1])).order_by(OpenTask.due_at)):
+        tasks.setdefault(task.case_id, []).append(task)
+    deadlines: dict[int, datetime] = {}
+    for timer in db.scalars(select(Timer).where(Timer.case_id.in_(ids or [-1])).order_by(Timer.due_at.desc())):
+        deadlines[timer.case_id] = timer.due_at
+    rows = [CaseRow(c, tasks.get(c.id, []), deadlines.get(c.id),
+                    any(t.due_at is not None and t.due_at < now for t in tasks.get(c.id, []))) for c in cases]
+    if request.args.get("overdue") == "1":
+        rows = [r for r in rows if r.overdue]
+    return render_template("pages/cases.html", title="Cases", rows=rows, status=status,
+                           overdue_only=request.args.get("overdue") == "1")
+
+
+def _key_data(case: Case) -> list[tuple[str, Any]]:
+    workflow = runtime.load_workflow(case, uow.db())
+    runtime.WORKFLOWS.put(case.id, case.state, workflow)
+    data: dict[str, Any] = {}
+    tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) or [workflow.last_task]
+    for task in tasks:
+        if task is not None:
+            data.update(task.data)
+    return [(label, data[key]) for key, label in KEY_DATA if data.get(key) not in (None, "")]
+
+
+@dataclass
+class TaskRow:
+    task: OpenTask
+    holders: list[User]
+    overdue: bool
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def show(case_id: int) -> str:
+    case = case_or_404(case_id)
+    db, now = uow.db(), uow.clock().now()
+    tasks = list(db.scalars(select(OpenTask).where(OpenTask.case_id == case.id)
+                            .order_by(OpenTask.due_at.is_(None), OpenTask.due_at)))
+    task_titles = {t.id: t.title for t in tasks}
+    timers = list(db.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
+    rows = [TaskRow(t, users_for_lane(case.id, t.lane), t.due_at is not None and t.due_at < now) for t in tasks]
+    recent = [history.describe(e) for e in events_for_case(db, case.id)[-8:]][::-1]
+    manage = me().role in MEMBERSHIP_MANAGERS
+    candidates = []
+    members = access.members(db, case.id)
+    if manage:
+        member_ids = {u.id for u in members}
+        candidates = [u for u in db.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
+                      if not access.is_case_wide(u) and u.id not in member_ids]
+    return render_template("pages/case.html", title=case.reference, case=case, tasks=rows, timers=timers,
+                           task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
+                           manage=manage, candidates=candidates)
+
+
+@bp.route("/cases/<int:case_id>/members", methods=["POST"])
+@roles_required(*MEMBERSHIP_MANAGERS)
+def add_member(case_id: int) -> Response:
+    case = case_or_404(case_id)
+    user_id = request.form.get("user_id", "")
+    user = uow.db().get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None:
+        flash("Choose a person to add.", "info")
+    else:
+        try:
+            access.add_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
+            flash(f"{user.username} can now see {case.reference}.", "success")
+        except DhrError as exc:
+            uow.rollback()
+            flash(exc.message, "info")
+    return redirect(url_for("cases.show", case_id=case.id) + "#members")
+
+
+@bp.route("/cases/<int:case_id>/members/<int:user_id>/remove", methods=["POST"])
+@roles_required(*MEMBERSHIP_MANAGERS)
+def remove_member(case_id: int, user_id: int) -> Response:
+    case = case_or_404(case_id)
+    user = uow.db().get(User, user_id) or abort(404)
+    try:
+        access.remove_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
+        flash(f"{user.username} can no longer see {case.reference}.", "success")
+    except DhrError as exc:
+        uow.rollback()
+        flash(exc.message, "info")
+    return redirect(url_for("cases.show", case_id=case.id) + "#members")
+
+
+def _history_rows(case: Case) -> tuple[list[history.HistoryRow], str]:
+    kind = request.args.get("what", "")
+    events = events_for_case(uow.db(), case.id)
+    if kind:
+        events = [e for e in events if e.event_type == kind]
+    return [history.describe(e) for e in events], kind
+
+
+@bp.route("/cases/<int:case_id>/history")
+@login_required
+def history_page(case_id: int) -> str:
+    case = case_or_404(case_id)
+    rows, kind = _history_rows(case)
+    return render_template("pages/history.html", title=f"History of {case.reference}", case=case, rows=rows,
+                           kind=kind, kinds=history.EVENT_WORDS)
+
+
+@bp.route("/cases/<int:case_id>/history.csv")
+@login_required
+def history_csv(case_id: int) -> Response:
+    case = case_or_404(case_id)
+    rows, _ = _history_rows(case)
+    filename = f"history-{case.reference.replace('/', '-')}.csv"
+    return Response(history.to_csv(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _files(case: Case) -> dict[str, str]:
+    return runtime.bundle_for(uow.db(), case.version_id).files
+
+
+@bp.route("/cases/<int:case_id>/diagram")
+@login_required
+def diagram_page(case_id: int) -> str:
+    case = case_or_404(case_id)
+    db = uow.db()
+    files = _files(case)
+    current = [t.bpmn_id for t in db.scalars(select(OpenTask).where(OpenTask.case_id == case.id))]
+    current += [t.bpmn_id for t in db.scalars(select(Timer).where(Timer.case_id == case.id))]
+    marks = diagram.highlights(files, events_for_case(db, case.id), current)
+    diagrams = sorted(p for p in files if p.endswith(".bpmn"))
+    chosen = request.args.get("file", "")
+    if chosen not in diagrams:
+        chosen = next((p for p in diagrams if marks.current.get(p)), None) or \
+            runtime.bundle_for(db, case.version_id).process_files.get(case.process_id, diagrams[0])
+    return render_template("pages/case_diagram.html", title=f"Diagram of {case.reference}", case=case,
+                           diagrams=diagrams, chosen=chosen, marks=json.dumps(marks.for_file(chosen)),
+                           xml_url=url_for("cases.diagram_file", case_id=case.id, file=chosen))
+
+
+@bp.route("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram_file(case_id: int) -> Response:
+    case = case_or_404(case_id)
+    text = _files(case).get(request.args.get("file", ""))
+    if text is None:
+        abort(404)
+    # Plain text: a browser must never run an XML document from the library as a page.
+    return Response(text, mimetype="text/plain")

@@ -1,0 +1,71 @@
+"""The home page, /healthz, and what every page's template needs (navigation, filters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from engine import access
+
+from .. import uow
+from ..display import london, plain
+
+bp = Blueprint("main", __name__)
+
+
+@dataclass
+class NavItem:
+    key: str
+    label: str
+    url: str
+    current: bool
+
+
+@bp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    def nav_items() -> list[NavItem]:
+        if not current_user.is_authenticated:
+            return []
+        role = current_user.user.role
+        items = [("inbox", "Inbox", url_for("inbox.index")), ("cases", "Cases", url_for("cases.index"))]
+        if role == access.PROCESS_OWNER:
+            items.append(("processes", "Processes", url_for("processes.index")))
+        if role == access.ADMINISTRATOR:
+            items = [("users", "Users", url_for("admin.users")), ("agencies", "Agencies", url_for("admin.agencies"))]
+        section = (request.blueprint or "").replace("admin", "")
+        return [NavItem(key, label, url, request.path.startswith(url) or section == key) for key, label, url in items]
+
+    return {"nav_items": nav_items}
+
+
+@bp.app_template_filter("london")
+def _london(value: Any, with_time: bool = True) -> str:
+    return london(value, with_time)
+
+
+@bp.app_template_filter("plain")
+def _plain(value: Any) -> str:
+    return plain(value)
+
+
+@bp.route("/")
+def home() -> Response:
+    if current_user.is_authenticated and current_user.user.role == access.ADMINISTRATOR:
+        return redirect(url_for("admin.users"))
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/healthz")
+def healthz() -> Any:
+    """Whether the app can reach its database (for load balancers and monitoring)."""
+    try:
+        uow.db().execute(text("select 1"))
+    except Exception:
+        uow.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

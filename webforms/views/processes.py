@@ -1,0 +1,138 @@
+"""Process owners: deployed versions, diagrams, the modeler (save = validate + deploy), diffs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from engine import access, runtime
+from engine.errors import DiagramInvalid
+from engine.models import Case, ProcessVersion
+
+from .. import uow
+from ..auth import me, roles_required
+from ..diffing import diff_versions
+
+bp = Blueprint("processes", __name__)
+owner_only = roles_required(access.PROCESS_OWNER)
+
+
+def _version(version_id: int) -> ProcessVersion:
+    version = uow.db().get(ProcessVersion, version_id)
+    if version is None:
+        abort(404)
+    return version
+
+
+def _files(version: ProcessVersion) -> dict[str, str]:
+    return {f.path: f.content for f in version.files}
+
+
+@bp.route("/processes")
+@owner_only
+def index() -> str:
+    db = uow.db()
+    versions = list(db.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc())))
+    running = dict(db.execute(select(Case.version_id, func.count()).where(Case.status == "open")
+                              .group_by(Case.version_id)).all())
+    return render_template("pages/processes.html", title="Processes", versions=versions, running=running)
+
+
+@bp.route("/processes/<int:version_id>")
+@owner_only
+def version_page(version_id: int) -> str:
+    version = _version(version_id)
+    previous = uow.db().scalar(select(func.max(ProcessVersion.id)).where(ProcessVersion.id < version.id))
+    return render_template("pages/process_version.html", title=f"Process version {version.id}", version=version,
+                           previous=previous)
+
+
+@bp.route("/processes/<int:version_id>/file")
+@owner_only
+def file(version_id: int) -> Response:
+    text = _files(_version(version_id)).get(request.args.get("path", ""))
+    if text is None:
+        abort(404)
+    return Response(text, mimetype="text/plain")
+
+
+@bp.route("/processes/<int:version_id>/diagram")
+@owner_only
+def diagram(version_id: int) -> str:
+    version = _version(version_id)
+    path = request.args.get("path", "")
+    if not path.endswith(".bpmn") or path not in _files(version):
+        abort(404)
+    return render_template("pages/process_diagram.html", title=path, version=version, path=path,
+                           xml_url=url_for("processes.file", version_id=version.id, path=path))
+
+
+@bp.route("/processes/<int:version_id>/edit", methods=["GET", "POST"])
+@owner_only
+def edit(version_id: int) -> Any:
+    version = _version(version_id)
+    files = _files(version)
+    path = request.values.get("path", "")
+    if not path.endswith(".bpmn") or path not in files:
+        abort(404)
+    if request.method == "GET":
+        return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
+                               xml=files[path], problems=[])
+    xml = request.form.get("xml", "")
+    outcome = _deploy({**files, path: xml})
+    if isinstance(outcome, list):
+        return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
+                               xml=xml, problems=outcome, errors_list=outcome), 400
+    return outcome
+
+
+@bp.route("/processes/<int:version_id>/upload", methods=["POST"])
+@owner_only
+def upload(version_id: int) -> Any:
+    version = _version(version_id)
+    files = _files(version)
+    uploads = [f for f in request.files.getlist("files") if f.filename]
+    problems: list[Any] = []
+    for item in uploads:
+        name = (item.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+        if not name.endswith((".bpmn", ".json")):
+            problems.append({"file": name, "message": "only .bpmn and .json files can be uploaded"})
+            continue
+        same = [path for path in files if path.rsplit("/", 1)[-1] == name]
+        try:  # a file with the name of one of the version's replaces it, wherever it sits
+            files[same[0] if len(same) == 1 else name] = item.read().decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append({"file": name, "message": "the file is not UTF-8 text"})
+    if not uploads:
+        problems.append({"file": "", "message": "Choose one or more .bpmn or .json files"})
+    outcome = problems or _deploy(files)
+    if isinstance(outcome, list):
+        return render_template("pages/process_version.html", title=f"Process version {version.id}",
+                               version=version, previous=None, problems=outcome, errors_list=outcome), 400
+    return outcome
+
+
+def _deploy(files: dict[str, str]) -> Any:
+    """Validate and deploy; return a redirect, or the problems (file, element, line)."""
+    try:
+        new, created = runtime.deploy(uow.db(), files, actor=me().username, clock=uow.clock())
+    except DiagramInvalid as exc:
+        uow.rollback()
+        return [{"file": p.file, "element": p.element_id, "line": p.line, "message": p.message} for p in exc.problems]
+    if created:
+        flash(f"Deployed as version {new.id}. New cases start on it; running cases stay on their version.",
+              "success")
+    else:
+        flash(f"Nothing changed: the files are the same as version {new.id}.", "info")
+    return redirect(url_for("processes.version_page", version_id=new.id))
+
+
+@bp.route("/processes/diff")
+@owner_only
+def diff() -> str:
+    older = _version(request.args.get("from", type=int) or 0)
+    newer = _version(request.args.get("to", type=int) or 0)
+    return render_template("pages/process_diff.html", title=f"Changes from version {older.id} to {newer.id}",
+                           older=older, newer=newer, changes=diff_versions(_files(older), _files(newer)))

@@ -1,0 +1,131 @@
+"""A task's form: GET shows it, POST validates and completes the task in one unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+
+from engine import access, runtime
+from engine.audit import AuditType
+from engine.errors import Conflict, FormDataInvalid, NotAllowed, NotFound, ScriptError, TaskAlreadyCompleted
+from engine.forms import field_errors
+from engine.models import AuditEvent, Case, OpenTask
+
+from .. import instructions, schema_form, uow
+from ..auth import me
+from ..guard import task_or_404
+
+bp = Blueprint("tasks", __name__)
+
+
+def _task_data(case: Case, task_id: str) -> dict[str, Any]:
+    """The data the task sees (for its instructions and to fill in what is already known)."""
+    workflow = runtime.load_workflow(case, uow.db())
+    runtime.WORKFLOWS.put(case.id, case.state, workflow)  # only read: keep it for the next writer
+    task = workflow.get_task_from_id(UUID(task_id))
+    return dict(task.data) if task is not None else {}
+
+
+def _schema(case: Case, task: OpenTask) -> dict[str, Any]:
+    if not task.form:
+        return {"type": "object", "properties": {}}
+    return runtime.bundle_for(uow.db(), case.version_id).forms.get(task.form) or {"type": "object", "properties": {}}
+
+
+def _may_complete(task: OpenTask) -> bool:
+    user = me()
+    return runtime.may_complete(user, task) and access.may_see_case(uow.db(), user, task.case_id)
+
+
+def _gone(task_id: str) -> Any:
+    """The page for a task that is not open any more: who completed it and when."""
+    event = uow.db().scalars(
+        select(AuditEvent).where(AuditEvent.task_id == task_id, AuditEvent.event_type.in_(
+            [AuditType.TASK_COMPLETED.value, AuditType.TASK_CANCELLED.value])).order_by(AuditEvent.id.desc())
+    ).first()
+    if event is None or event.case_id is None or not access.may_see_case(uow.db(), me(), event.case_id):
+        abort(404)
+    case = uow.db().get(Case, event.case_id)
+    return render_template("pages/task_gone.html", title="This task is closed", event=event, case=case,
+                           completed=event.event_type == AuditType.TASK_COMPLETED.value, answers=[]), 410
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def show(task_id: str) -> Any:
+    try:
+        UUID(task_id)
+    except ValueError:
+        abort(404)
+    task = task_or_404(task_id)
+    if task is None:
+        return _gone(task_id)
+    case = uow.db().get(Case, task.case_id)
+    assert case is not None
+    schema = _schema(case, task)
+    data = _task_data(case, task_id)
+    may_complete = _may_complete(task)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "GET":
+        state = schema_form.state_from_data(schema, data)
+    else:
+        if not may_complete:
+            abort(403)
+        state = schema_form.state_from_form(schema, request.form, request.files)
+        action = request.form.get("_action", "")
+        if not (action and schema_form.apply_action(schema, state, action)):
+            submitted, parse_errors = schema_form.data_from_state(schema, state)
+            if parse_errors:
+                errors = {**field_errors(schema, submitted), **parse_errors}
+            else:
+                outcome = _complete(task, case, submitted, schema)
+                if not isinstance(outcome, dict):
+                    return outcome
+                errors = outcome
+            status = 400
+    form_fields = schema_form.fields(schema, state, {})
+    errors = schema_form.plain_messages(form_fields, errors)
+    schema_form.attach(form_fields, errors)
+    return render_template(
+        "pages/task.html", title=task.title, task=task, case=case, schema=schema, fields=form_fields,
+        errors_list=schema_form.summary(form_fields, errors), may_complete=may_complete,
+        instructions=instructions.render(task.instructions, data),
+    ), status
+
+
+def _complete(task: OpenTask, case: Case, submitted: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """Complete the task; return a response, or the form's errors."""
+    title, reference, case_id = task.title, case.reference, case.id
+    try:
+        runtime.complete_task(uow.db(), task.id, submitted, user=me(), clock=uow.clock())
+    except FormDataInvalid as exc:
+        uow.rollback()
+        return dict(exc.errors)
+    except TaskAlreadyCompleted as exc:
+        uow.rollback()
+        return render_template("pages/task_gone.html", title="This task is closed", case=case, completed=True,
+                               by=exc.by, at=exc.at, answers=_answers(schema, submitted), event=None), 409
+    except (Conflict, NotFound) as exc:
+        uow.rollback()
+        return render_template("pages/task_gone.html", title="This task is closed", case=case, completed=False,
+                               message=exc.message, answers=_answers(schema, submitted), event=None), 409
+    except NotAllowed:
+        uow.rollback()
+        abort(403)
+    except ScriptError as exc:
+        uow.rollback()
+        return {"": f"The case could not move on: {exc.message}. Nothing was saved; tell the process owner."}
+    flash(f"'{title}' is done for {reference}.", "success")
+    return redirect(url_for("cases.show", case_id=case_id))
+
+
+def _answers(schema: dict[str, Any], submitted: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What the person typed, to copy from: nothing they wrote is lost."""
+    props = schema.get("properties", {})
+    return [(schema_form.label_of(key, props.get(key, {})), value) for key, value in submitted.items()]
+
