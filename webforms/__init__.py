@@ -7,10 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from engine.settings import PROJECT_ROOT, Settings
+from engine.settings import PROJECT_ROOT, Settings, WebSettings
 
 from . import auth, errors, security, uow
-from .settings import WebSettings
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -15,10 +15,10 @@ from werkzeug.wrappers import Response
 
 from engine import access
 from engine.models import User
+from engine.settings import WebSettings
 from engine.users import check_password
 
 from . import uow
-from .settings import WebSettings
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

@@ -22,7 +22,7 @@ from engine.settings import Settings
 from engine.users import add_user
 from tests.conftest import DIAGRAMS, Db
 from webforms import create_app
-from webforms.settings import WebSettings
+from engine.settings import WebSettings
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 PASSWORD = "correct-horse-battery"
