@@ -109,6 +109,20 @@ class OpenTask(Base):
     process_name: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(120))  # a username: only they may complete it
+    claimed_at: Mapped[datetime | None]
+
+
+class TaskDraft(Base):
+    """What someone typed into a task's form and saved without submitting."""
+
+    __tablename__ = "task_draft"
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    values: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]
 
 
 class Timer(Base):

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,7 +41,7 @@ from .errors import (
 )
 from .forms import validate_submission
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
-from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, Timer, User
+from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 
 SYSTEM_ACTOR = "scheduler"
 
@@ -285,6 +285,9 @@ def _save(
         record(session, AuditType.CASE_COMPLETED, actor=actor, at=now, case_id=case.id)
 
     existing_tasks = {t.id: t for t in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
+    closed = [task_id for task_id in existing_tasks if task_id not in tasks]
+    if closed:
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(closed)))
     for task_id, row in existing_tasks.items():
         if task_id not in tasks:
             session.delete(row)
@@ -471,6 +474,8 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     if not may_complete(user, task_row):
         raise NotAllowed(f"{user.username} ({user.role}) may not complete '{task_row.title}', "
                          f"a task for the {task_row.lane}")
+    if task_row.claimed_by not in (None, user.username):
+        raise NotAllowed(f"'{task_row.title}' is claimed by {task_row.claimed_by}")
     bundle = bundle_for(session, case.version_id)
     schema = bundle.forms.get(task_row.form) if task_row.form else None
     clean = validate_submission(schema, data)

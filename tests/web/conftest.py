@@ -18,11 +18,10 @@ from engine.clock import SettableClock
 from engine.db import unit_of_work
 from engine.library import read_folder
 from engine.models import Case, OpenTask
-from engine.settings import Settings
+from engine.settings import Settings, WebSettings
 from engine.users import add_user
 from tests.conftest import DIAGRAMS, Db
 from webforms import create_app
-from engine.settings import WebSettings
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 PASSWORD = "correct-horse-battery"

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import access, runtime
+from engine import access, claims, runtime
 from engine.audit import AuditType
 from engine.errors import Conflict, FormDataInvalid, NotAllowed, NotFound, ScriptError, TaskAlreadyCompleted
 from engine.forms import field_errors
@@ -38,7 +38,8 @@ def _schema(case: Case, task: OpenTask) -> dict[str, Any]:
 
 def _may_complete(task: OpenTask) -> bool:
     user = me()
-    return runtime.may_complete(user, task) and access.may_see_case(uow.db(), user, task.case_id)
+    return (runtime.may_complete(user, task) and task.claimed_by in (None, user.username)
+            and access.may_see_case(uow.db(), user, task.case_id))
 
 
 def _gone(task_id: str) -> Any:
@@ -71,13 +72,23 @@ def show(task_id: str) -> Any:
     may_complete = _may_complete(task)
     errors: dict[str, str] = {}
     status = 200
+    draft = claims.draft_for(uow.db(), task_id, me()) if may_complete else None
     if request.method == "GET":
-        state = schema_form.state_from_data(schema, data)
+        state = draft.values if draft is not None else schema_form.state_from_data(schema, data)
     else:
         if not may_complete:
             abort(403)
         state = schema_form.state_from_form(schema, request.form, request.files)
         action = request.form.get("_action", "")
+        if action == "save-draft":
+            try:
+                claims.save_draft(uow.db(), task_id, state, user=me(), clock=uow.clock())
+            except (NotAllowed, NotFound) as exc:
+                uow.rollback()
+                flash(exc.message, "info")
+                return redirect(url_for("tasks.show", task_id=task_id))
+            flash("Your answers are saved as a draft. Nothing has been submitted.", "success")
+            return redirect(url_for("tasks.show", task_id=task_id))
         if not (action and schema_form.apply_action(schema, state, action)):
             submitted, parse_errors = schema_form.data_from_state(schema, state)
             if parse_errors:
@@ -94,8 +105,38 @@ def show(task_id: str) -> Any:
     return render_template(
         "pages/task.html", title=task.title, task=task, case=case, schema=schema, fields=form_fields,
         errors_list=schema_form.summary(form_fields, errors), may_complete=may_complete,
-        instructions=instructions.render(task.instructions, data),
+        instructions=instructions.render(task.instructions, data), draft=draft, me=me(),
     ), status
+
+
+@bp.route("/tasks/<task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: str) -> Any:
+    """Take a role task, so the others in the role see it is being dealt with."""
+    if task_or_404(task_id) is None:
+        return _gone(task_id)
+    try:
+        claims.claim(uow.db(), task_id, user=me(), clock=uow.clock())
+        flash("The task is yours: only you can complete it until you release it.", "success")
+    except (Conflict, NotAllowed, NotFound) as exc:
+        uow.rollback()
+        flash(exc.message, "info")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.route("/tasks/<task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: str) -> Any:
+    """Give a claimed task back to everyone in its role."""
+    if task_or_404(task_id) is None:
+        return _gone(task_id)
+    try:
+        claims.release(uow.db(), task_id, user=me(), clock=uow.clock())
+        flash("The task is released: anyone in the role can take it.", "success")
+    except (NotAllowed, NotFound) as exc:
+        uow.rollback()
+        flash(exc.message, "info")
+    return redirect(url_for("tasks.show", task_id=task_id))
 
 
 def _complete(task: OpenTask, case: Case, submitted: dict[str, Any], schema: dict[str, Any]) -> Any:

@@ -1,0 +1,90 @@
+"""Who is doing a task: claiming and releasing role tasks, and drafts of task forms.
+
+A task is for a lane (a role); one person of that role may claim it so that the others see it is
+being dealt with, and only they may then complete it until they release it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .audit import AuditType, record
+from .clock import Clock
+from .errors import Conflict, NotAllowed, NotFound
+from .models import OpenTask, TaskDraft, User
+from .runtime import may_complete
+
+
+def _open_task(session: Session, task_id: str) -> OpenTask:
+    task = session.scalars(select(OpenTask).where(OpenTask.id == task_id).with_for_update()
+                           .execution_options(populate_existing=True)).one_or_none()
+    if task is None:
+        raise NotFound("this task is not open any more")
+    return task
+
+
+def claim(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTask:
+    """Make `user` the one doing the task.
+
+    Raises:
+        NotFound: the task is closed; NotAllowed: it is not for their role; Conflict: someone else has it.
+    """
+    task = _open_task(session, task_id)
+    if not may_complete(user, task):
+        raise NotAllowed(f"'{task.title}' is a task for the {task.lane}")
+    if task.claimed_by == user.username:
+        return task
+    if task.claimed_by is not None:
+        raise Conflict(f"'{task.title}' was claimed by {task.claimed_by} at "
+                       f"{task.claimed_at:%Y-%m-%d %H:%M} UTC")
+    task.claimed_by, task.claimed_at = user.username, clock.now()
+    record(session, AuditType.TASK_CLAIMED, actor=user.username, at=task.claimed_at, case_id=task.case_id,
+           task_id=task.id, task_name=task.title, details={"bpmn_id": task.bpmn_id, "lane": task.lane})
+    return task
+
+
+def release(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTask:
+    """Give a claimed task back to everyone in its lane (the claimer, or an administrator).
+
+    Raises:
+        NotFound: the task is closed; NotAllowed: someone else claimed it.
+    """
+    task = _open_task(session, task_id)
+    if task.claimed_by is None:
+        return task
+    if task.claimed_by != user.username and user.role != "Administrator":
+        raise NotAllowed(f"only {task.claimed_by} can release '{task.title}'")
+    previous = task.claimed_by
+    task.claimed_by, task.claimed_at = None, None
+    record(session, AuditType.TASK_RELEASED, actor=user.username, at=clock.now(), case_id=task.case_id,
+           task_id=task.id, task_name=task.title, details={"bpmn_id": task.bpmn_id, "claimed_by": previous})
+    return task
+
+
+def save_draft(session: Session, task_id: str, values: dict[str, Any], *, user: User, clock: Clock) -> TaskDraft:
+    """Keep what `user` typed into the task's form, unchecked, until they come back to it.
+
+    Raises:
+        NotFound: the task is closed; NotAllowed: they may not do it.
+    """
+    task = session.get(OpenTask, task_id)
+    if task is None:
+        raise NotFound("this task is not open any more")
+    if not may_complete(user, task) or task.claimed_by not in (None, user.username):
+        raise NotAllowed(f"{user.username} may not work on '{task.title}'")
+    draft = session.get(TaskDraft, (task_id, user.username))
+    if draft is None:
+        draft = TaskDraft(task_id=task_id, username=user.username, case_id=task.case_id, values=values,
+                          saved_at=clock.now())
+        session.add(draft)
+    else:
+        draft.values, draft.saved_at = values, clock.now()
+    session.flush()
+    return draft
+
+
+def draft_for(session: Session, task_id: str, user: User) -> TaskDraft | None:
+    return session.get(TaskDraft, (task_id, user.username))
