@@ -72,6 +72,7 @@ class Bundle:
     parser: SpiffBpmnParser
     process_files: dict[str, str]  # process id -> the file that defines it
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spec_files: dict[str, str] = field(default_factory=dict)  # processes and embedded subprocesses -> file
     _specs: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
     @cached_property
@@ -138,6 +139,7 @@ def load_bundle(files: dict[str, str]) -> Bundle:
 
     parser = SpiffBpmnParser()  # the schema was checked above, file by file
     process_files: dict[str, str] = {}
+    spec_files: dict[str, str] = {}
     for name, tree in trees.items():
         try:
             parser.add_bpmn_xml(tree, name)
@@ -146,6 +148,8 @@ def load_bundle(files: dict[str, str]) -> Bundle:
             continue
         for process in tree.iter(f"{{{BPMN_NS}}}process"):
             process_files[process.get("id")] = name
+        for element in tree.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess"):
+            spec_files[element.get("id")] = name
 
     if problems:  # a call's target may be in a file that did not parse: report that first
         raise DiagramInvalid(problems)
@@ -155,16 +159,16 @@ def load_bundle(files: dict[str, str]) -> Bundle:
             if target not in process_files:
                 problems.append(problem(name, call.get("id"), f"calls process '{target}', which no diagram defines"))
 
-    bundle = Bundle(files=files, parser=parser, process_files=process_files)
+    bundle = Bundle(files=files, parser=parser, process_files=process_files, spec_files=spec_files)
     if problems:
         raise DiagramInvalid(problems)
 
-    for process_id, name in sorted(process_files.items()):
-        try:
-            spec = parser.get_spec(process_id)
-        except ValidationException as exc:
-            problems.append(problem(name, exc.id or None, str(exc)))
-            continue
+    try:  # every process and every embedded subprocess
+        specs = parser.find_all_specs()
+    except ValidationException as exc:
+        raise DiagramInvalid([problem(next(iter(files)), exc.id or None, str(exc))]) from exc
+    for spec_id, spec in sorted(specs.items()):
+        name = spec_files.get(spec_id, "")
         for task_spec in spec.task_specs.values():
             problems.extend(_check_task(bundle, name, task_spec, problem))
     if problems:

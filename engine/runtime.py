@@ -239,7 +239,7 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRo
 def _task_row(task: Any, bundle: Bundle) -> _TaskRow:
     spec = task.task_spec
     reference = spec.extensions.get("properties", {}).get(FORM_PROPERTY)
-    process_file = bundle.process_files.get(task.workflow.spec.name, "")
+    process_file = bundle.spec_files.get(task.workflow.spec.name, "")
     return _TaskRow(
         bpmn_id=spec.bpmn_id,
         title=spec.bpmn_name or spec.bpmn_id,
@@ -509,20 +509,22 @@ def send_message(
     case = _locked_case(session, get_case(session, reference).id)
     bundle = bundle_for(session, case.version_id)
     workflow = load_workflow(case, session)
-    waiting = sorted({e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"})
-    if name not in waiting:
-        WORKFLOWS.put(case.id, case.state, workflow)
-        listing = ", ".join(waiting) if waiting else "no message at all"
-        raise NothingWaiting(f"case '{reference}' is not waiting for '{name}' (it is waiting for {listing})")
     now = clock.now()
 
     def deliver() -> None:
         try:
             workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
         except WorkflowException as exc:
-            raise NothingWaiting(f"case '{reference}' is not waiting for '{name}'") from exc
+            waiting = sorted({e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"})
+            listing = ", ".join(waiting) if waiting else "no message at all"
+            raise NothingWaiting(
+                f"case '{reference}' is not waiting for '{name}' (it is waiting for {listing})") from exc
 
-    _run_engine(workflow, clock, deliver)
+    try:
+        _run_engine(workflow, clock, deliver)
+    except NothingWaiting:
+        WORKFLOWS.put(case.id, case.state, workflow)  # nothing was changed: keep it for the next writer
+        raise
     record(session, AuditType.MESSAGE_RECEIVED, actor=actor, at=now, case_id=case.id,
            details={"message": name, "payload": payload})
     _save(session, case, workflow, bundle, actor=actor, now=now)

@@ -112,3 +112,11 @@ def test_script_that_escapes_the_sandbox_is_rejected_with_the_task() -> None:
     [problem] = problems(bundle_with(**{"review_demo.bpmn": text}))
     assert problem.element_id == "compute_due" and "__class__" in problem.message
     assert "Work out when the decision is due" in problem.message
+
+
+def test_user_tasks_inside_embedded_subprocesses_are_checked_and_their_forms_loaded() -> None:
+    from pathlib import Path
+
+    bundle = load_bundle(read_folder(Path(__file__).resolve().parent.parent / "processes"))
+    assert "progress_report.schema.json" in bundle.forms  # a task inside dhr_review's embedded subprocess
+    assert bundle.spec_files["quarterly_progress_reports"] == "dhr_review.bpmn"
