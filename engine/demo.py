@@ -1,43 +1,88 @@
-"""Demo data for the quick start and for training: users, diagrams and cases at several stages.
+"""Demo data for the quick start and for training: users, the DHR process and cases at several stages.
 
-Runs on the simulated clock's time, so a trainer can move time on with `dhr clock advance` and
-watch reminders and escalations fire with `dhr timers run-due`. All names are fictional.
+Runs on the simulated clock's time (1 June 2026 on a new database), so a trainer can move time on
+with `dhr clock advance` and watch reminders and escalations fire. All names are fictional.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import runtime, users
+from . import access, runtime, users
 from .clock import Clock, SettableClock, SimulatedClock
 from .db import unit_of_work
+from .forms import example_answers
 from .library import read_folder
 from .models import Case, OpenTask, SimulatedTime
 from .settings import PROJECT_ROOT, Settings
 from .timers import run_due
 
-DEMO_DIAGRAMS = PROJECT_ROOT / "tests" / "diagrams"  # the DHR process replaces these when it lands
+DEMO_DIAGRAMS = PROJECT_ROOT / "processes"
 DEMO_PASSWORD = "demo-password-123"
 DEMO_USERS = [
     ("cst.officer", "Community Safety Team", "Borough Council"),
     ("csp.chair", "CSP Chair", "Community Safety Partnership"),
+    ("independent.chair", "Independent Chair", "Independent"),
     ("panel.police", "Panel", "Police"),
+    ("family.liaison", "Family Liaison", "Police"),
+    ("steering.chair", "Steering Group", "Borough Council"),
+    ("action.holder", "Action Holder", "NHS Trust"),
+    ("process.owner", access.PROCESS_OWNER, "Borough Council"),
+    ("auditor", access.AUDITOR, "Borough Council"),
+    ("admin", access.ADMINISTRATOR, "Borough Council"),
 ]
+MEMBERS = ("independent.chair", "panel.police", "family.liaison", "action.holder")
 ACTOR = "demo"
+LONDON = ZoneInfo("Europe/London")
 
 
-def _complete(sessions: sessionmaker[Session], clock: Clock, reference: str, bpmn_id: str, data: dict[str, Any],
-              username: str) -> None:
-    with unit_of_work(sessions) as s:
+def _answers(pseudonym: str, notified: str, review_type: str) -> dict[str, dict[str, Any]]:
+    """What the demo answers where the answer steers the case (everything else: example answers)."""
+    return {
+        "record_notification": dict(
+            case_pseudonym=pseudonym, case_year=2026, victim_name="Sam Example", victim_date_of_birth="1979-02-11",
+            date_of_death="2026-04-10", victim_age=47, notification_date=notified, suspected_suicide=False,
+            parallel_processes=["Criminal trial"], relationship="Former intimate partner",
+            circumstances="Fictional demo case."),
+        "screen_case": dict(agencies=[{"agency": "Police", "contact_email": "police@example.org"},
+                                      {"agency": "NHS Trust", "contact_email": "nhs@example.org"}],
+                            screening_recommendation="DHR"),
+        "decide_on_review": dict(review_type=review_type),
+        "record_home_office_response": dict(home_office_response="Home Office accepts the decision"),
+    }
+
+
+def _open_tasks(sessions: sessionmaker[Session], reference: str) -> list[OpenTask]:
+    with sessions() as s:
         case = runtime.get_case(s, reference)
-        task = s.scalars(select(OpenTask).where(OpenTask.case_id == case.id, OpenTask.bpmn_id == bpmn_id)).one()
-        runtime.complete_task(s, task.id, data, user=users.find_user(s, username), clock=clock)
+        return list(s.scalars(select(OpenTask).where(OpenTask.case_id == case.id)
+                              .order_by(OpenTask.created_at, OpenTask.bpmn_id)))
+
+
+def _advance(sessions: sessionmaker[Session], clock: Clock, reference: str, until: str | None,
+             answers: dict[str, dict[str, Any]], by_role: dict[str, str], skip: tuple[str, ...] = ()) -> None:
+    """Complete the case's open tasks, the oldest first, until task `until` is open (or the case closes)."""
+    today = clock.now().astimezone(LONDON).date().isoformat()
+    for _ in range(300):
+        tasks = _open_tasks(sessions, reference)
+        if not tasks or any(t.bpmn_id == until for t in tasks):
+            return
+        task = next((t for t in tasks if t.bpmn_id not in skip), None)
+        if task is None:
+            return
+        schema = json.loads((DEMO_DIAGRAMS / task.form).read_text()) if task.form else {"properties": {}}
+        data = {**example_answers(schema, today), **answers.get(task.bpmn_id, {})}
+        with unit_of_work(sessions) as s:
+            user = users.find_user(s, by_role[task.lane or ""])
+            runtime.complete_task(s, task.id, data, user=user, clock=clock)
 
 
 def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = False,
@@ -47,12 +92,14 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
         if s.scalars(select(Case.id)).first() is not None and not force:
             yield "the database already has cases: no demo data added (use --force to add more)"
             return
-    simulated = settings.clock == "simulated"
     start = datetime.fromisoformat("2026-06-01T09:00:00+01:00")
-    with unit_of_work(sessions) as s:
-        if simulated and s.get(SimulatedTime, 1) is None:
-            s.add(SimulatedTime(id=1, now=start))
-    clock: Clock = SettableClock(SimulatedClock(sessions.kw["bind"]).now()) if simulated else SettableClock(start)
+    if settings.clock == "simulated":
+        with unit_of_work(sessions) as s:
+            if s.get(SimulatedTime, 1) is None:
+                s.add(SimulatedTime(id=1, now=start))
+        clock: Clock = SettableClock(SimulatedClock(sessions.kw["bind"]).now())
+    else:
+        clock = SettableClock(start)
 
     with unit_of_work(sessions) as s:
         version, created = runtime.deploy(s, read_folder(folder), actor=ACTOR, clock=clock)
@@ -60,29 +107,32 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
     with unit_of_work(sessions) as s:
         for name, role, agency in DEMO_USERS:
             if s.scalars(select(users.User).where(users.User.username == name)).first() is None:
-                users.add_user(s, name, role=role, agency=agency, password=DEMO_PASSWORD, actor=ACTOR, clock=clock)
+                users.add_user(s, name, role=role, agency=agency, password=DEMO_PASSWORD, actor=ACTOR, clock=clock,
+                               email=f"{name}@example.org")
                 yield f"user {name} ({role}), password {DEMO_PASSWORD}"
+    by_role = {role: name for name, role, _ in DEMO_USERS}
 
-    plans: dict[str, list[tuple[str, dict[str, Any], str]]] = {
-        "Hazel": [],
-        "Iris": [("record_notification", {"notified_on": "2026-04-20"}, "cst.officer")],
-        "Rosemary": [("record_notification", {"notified_on": "2026-05-26"}, "cst.officer"),
-                     ("decide", {"outcome": "DHR", "reason": "Meets the statutory criteria."}, "csp.chair")],
-        "Juniper": [("record_notification", {"notified_on": "2026-05-28", "suspected_suicide": True}, "cst.officer"),
-                    ("decide", {"outcome": "No review", "reason": "Referred to the safeguarding board."},
-                     "csp.chair")],
-    }
     year = clock.now().year
-    for pseudonym, steps in plans.items():
+    today = clock.now().astimezone(LONDON).date()
+    plans = [  # pseudonym, notified on, decision, the task to stop at (None: run to the end)
+        ("Hazel", today.isoformat(), "DHR", "record_notification"),
+        ("Iris", "2026-04-20", "DHR", "decide_on_review"),  # the chair's decision is overdue
+        ("Rosemary", "2026-05-11", "DHR", "draft_terms_of_reference"),
+        ("Juniper", "2026-05-18", "No review", None),
+    ]
+    for pseudonym, notified, decision, until in plans:
         reference = f"{pseudonym}/{year}"
         with unit_of_work(sessions) as s:
             if s.scalars(select(Case.id).where(Case.reference == reference)).first() is not None:
                 continue
-            runtime.start_case(s, process_id="review_demo", pseudonym=pseudonym, year=year, data={}, actor=ACTOR,
-                               clock=clock)
-        for bpmn_id, data, username in steps:
-            _complete(sessions, clock, reference, bpmn_id, data, username)
-        yield f"case {reference}"
+            case = runtime.start_case(s, process_id="dhr_review", pseudonym=pseudonym, year=year, data={},
+                                      actor=ACTOR, clock=clock)
+            for name in MEMBERS:
+                access.add_member(s, case, users.find_user(s, name), actor=ACTOR, at=clock.now())
+        _advance(sessions, clock, reference, until, _answers(pseudonym, notified, decision), by_role)
+        with sessions() as s:
+            case = runtime.get_case(s, reference)
+            yield f"case {reference}: {case.status}" + (f", {case.stage}" if case.stage else "")
     for fired in run_due(sessions, clock, actor="scheduler"):
-        yield f"timer fired: {fired.title} (case {fired.case_id})"
+        yield f"timer fired: {fired.title}"
     yield "try: dhr cases list · dhr tasks list · dhr timers list · dhr clock advance P14D · dhr timers run-due"

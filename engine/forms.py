@@ -66,3 +66,30 @@ def validate_submission(schema: dict[str, Any] | None, data: dict[str, Any]) -> 
     if errors:
         raise FormDataInvalid(errors)
     return dict(data)
+
+
+def example_answers(schema: dict[str, Any], today: str) -> dict[str, Any]:
+    """Plausible answers to a form's required questions (for demo data and tests; fictional)."""
+    return {name: _example(schema["properties"][name], today) for name in schema.get("required", [])}
+
+
+def _example(node: dict[str, Any], today: str) -> Any:
+    if "enum" in node:
+        return node["enum"][0]
+    kind = node.get("type")
+    if kind == "string":
+        return {"date": today, "email": "someone@example.org", "uri": "https://www.example.org/dhr",
+                "data-url": "data:text/plain;name=report.txt;base64,UmVwb3J0"}.get(node.get("format", ""),
+                                                                                  "Example text")
+    if kind == "boolean":
+        return True
+    if kind == "integer":
+        minimum = node.get("minimum", 0)
+        return 2025 if minimum >= 2000 else max(minimum, 1)
+    if kind == "number":
+        return 1000
+    if kind == "array":
+        return [_example(node["items"], today) for _ in range(max(node.get("minItems", 1), 1))]
+    if kind == "object":
+        return example_answers(node, today)
+    raise ValueError(f"no example answer for {node}")

@@ -20,6 +20,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from engine import runtime
+from engine.forms import example_answers
 from engine.models import OpenTask, Timer
 from engine.timers import run_due
 
@@ -98,7 +99,7 @@ class Dhr:
     # -- acting -----------------------------------------------------------------------------
     def complete(self, task: OpenTask, overrides: dict[str, Any] | None = None) -> None:
         schema = self._schema(task)
-        answers = sample(schema, self.today())
+        answers = example_answers(schema, self.today())
         answers.update(overrides or {})
         user = LANE_USERS[task.lane or ""]
         with self.world.uow() as s:
@@ -144,33 +145,6 @@ class Dhr:
         if not task.form:
             return {"type": "object", "properties": {}}
         return json.loads((PROCESSES / task.form).read_text())
-
-
-def sample(schema: dict[str, Any], today: str) -> dict[str, Any]:
-    """Plausible answers to a form's required questions."""
-    return {name: _value(schema["properties"][name], today) for name in schema.get("required", [])}
-
-
-def _value(node: dict[str, Any], today: str) -> Any:
-    if "enum" in node:
-        return node["enum"][0]
-    kind = node.get("type")
-    if kind == "string":
-        return {"date": today, "email": "someone@example.org", "uri": "https://www.example.org/dhr",
-                "data-url": "data:text/plain;name=report.txt;base64,UmVwb3J0"}.get(node.get("format", ""),
-                                                                                  "Example text")
-    if kind == "boolean":
-        return True
-    if kind == "integer":
-        minimum = node.get("minimum", 0)
-        return 2025 if minimum >= 2000 else max(minimum, 1)
-    if kind == "number":
-        return 1000
-    if kind == "array":
-        return [_value(node["items"], today) for _ in range(max(node.get("minItems", 1), 1))]
-    if kind == "object":
-        return sample(node, today)
-    raise ValueError(f"no sample for {node}")
 
 
 def base_policy(d: Dhr, task: OpenTask, ctx: dict[str, Any]) -> dict[str, Any]:

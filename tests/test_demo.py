@@ -1,12 +1,13 @@
-"""The quick start's demo data: cases at several stages, one overdue, on the simulated clock."""
+"""The quick start's demo data: DHR cases at several stages, one overdue, on the simulated clock."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
-from engine.demo import seed
-from engine.models import Case, OpenTask, SimulatedTime
+from engine import access
+from engine.demo import DEMO_USERS, seed
+from engine.models import Case, OpenTask, SimulatedTime, User
 from engine.settings import Settings
 
 from .conftest import Db
@@ -15,12 +16,17 @@ from .conftest import Db
 def test_demo_seeds_cases_at_several_stages_once(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DHR_CLOCK", "simulated")
     lines = list(seed(db.sessions, Settings()))
-    assert "case Rosemary/2026" in lines
+    assert "case Juniper/2026: completed" in lines
     with db.sessions() as s:
         cases = {c.reference: c for c in s.scalars(select(Case))}
-        assert {c.status for c in cases.values()} == {"open", "completed"}
-        assert {c.stage for c in cases.values() if c.status == "open"} == {"Test review", "Panel work"}
-        tasks = {t.title for t in s.scalars(select(OpenTask))}
-        assert "Decide (overdue)" in tasks
+        assert {c.stage for c in cases.values() if c.status == "open"} == {"Commissioning the review",
+                                                                           "Conducting the review"}
+        assert cases["Juniper/2026"].status == "completed"
+        tasks = {(t.case_id, t.bpmn_id) for t in s.scalars(select(OpenTask))}
+        assert (cases["Iris/2026"].id, "escalate_overdue_decision") in tasks  # the overdue decision
+        assert (cases["Rosemary/2026"].id, "draft_terms_of_reference") in tasks
+        assert {u.username for u in s.scalars(select(User))} == {name for name, _, _ in DEMO_USERS}
+        panel = s.scalars(select(User).where(User.username == "panel.police")).one()
+        assert access.may_see_case(s, panel, cases["Rosemary/2026"].id)
         assert s.get(SimulatedTime, 1) is not None
     assert list(seed(db.sessions, Settings()))[0].startswith("the database already has cases")
