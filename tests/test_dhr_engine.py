@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from engine.library import load_bundle, read_folder
 
 from .conftest import World
-from .dhr_driver import LANE_USERS, PROCESSES, Dhr, base_policy
+from .dhr_driver import LANE_USERS, LONDON, PROCESSES, Dhr, base_policy
 
 START = datetime(2025, 8, 31, 8, 0, tzinfo=UTC)  # 09:00 in London
 
@@ -42,11 +43,17 @@ def test_happy_path_from_notification_to_closure(dhr: World) -> None:
     case.drive(base_policy, ctx, step=None, until=lambda d: d.find("draft_terms_of_reference") is not None)
     # six calendar months after the chair's decision on 31 August: 28 February; breach the next morning
     assert case.timers()["deadline_passed"] == [datetime(2026, 3, 1, 9, 0, tzinfo=UTC)]
+    case.drive(base_policy, ctx, step=None, until=lambda d: "quarterly_update_due" in d.timers())
+    [first_quarter] = case.timers()["quarterly_update_due"]
+    published = dhr.clock.now().astimezone(LONDON).date()
+    assert first_quarter.astimezone(LONDON).date() == published + relativedelta(months=3)  # calendar quarters
     case.drive(base_policy, ctx)
     assert case.status() == "completed"
-    for name in ("notify_home_office_of_decision", "publish_report", "give_action_update",
-                 "review_action_plan_progress"):
+    for name in ("notify_home_office_of_decision", "publish_report", "review_action_plan_progress"):
         assert case.count(name) >= 1, name
+    # two actions: one complete after its first quarterly update, the other after its second
+    assert case.count("give_action_update") == 3
+    assert {lane for name, lane, _ in case.done if name == "give_action_update"} == {"Action Holder"}
     assert case.count("tell_home_office_of_delay") == 0
 
 
