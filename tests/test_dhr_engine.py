@@ -163,10 +163,20 @@ def test_deadline_paused_breached_extended_and_on_hold(dhr: World) -> None:
 
 def test_a_publication_date_on_the_anniversary_or_birthday_is_rejected(dhr: World) -> None:
     case = Dhr(dhr)
-    ctx = {"publication_dates": ["2026-08-20", "2027-03-04", "2026-09-15"]}
-    case.drive(base_policy, ctx, step=None, until=lambda d: d.find("prepare_media_plan") is not None)
-    assert ctx["pub_rounds"] == 3
-    assert case.count("agree_publication_date") == 3
+    case.drive(base_policy, {}, step=None, until=lambda d: d.find("agree_publication_date") is not None)
+    messages = []
+    for day in ("2026-08-20", "2027-03-04"):  # the anniversary of the death; the victim's birthday
+        case.complete(case.find("agree_publication_date"), {"publication_date": day})
+        again = case.find("agree_publication_date")
+        assert again is not None and again.lane == "Independent Chair"
+        messages.append(case.data(again)["publication_date_error"])
+    assert messages == [
+        "The date 2026-08-20 falls on the anniversary of the death. Please agree another date with the family.",
+        "The date 2027-03-04 falls on the victim's birthday. Please agree another date with the family.",
+    ]
+    case.complete(case.find("agree_publication_date"), {"publication_date": "2026-09-15"})
+    assert case.find("agree_publication_date") is None
+    assert case.find("prepare_media_plan") is not None
 
 
 def test_a_family_complaint_mid_review_goes_to_the_csp_chair_without_disturbing_the_review(dhr: World) -> None:
