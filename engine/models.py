@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -88,6 +88,9 @@ class Case(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # The case's deadline (e.g. the six-month completion date): the date that the diagram's waiting
+    # timer marked `caseDeadlineDate` names; None while no such timer waits (paused, or done).
+    deadline_on: Mapped[date | None]
 
     # Optimistic locking: every save is `UPDATE ... WHERE revision = <the revision read>`.
     __mapper_args__ = {"version_id_col": revision}

@@ -11,7 +11,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +44,7 @@ from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
 from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 
 SYSTEM_ACTOR = "scheduler"
+DEADLINE_PROPERTY = "caseDeadlineDate"
 
 # ---------------------------------------------------------------------------------------------
 # Process versions
@@ -197,6 +198,7 @@ class _TimerRow:
     attached_to: str | None
     interrupting: bool
     due_at: datetime
+    deadline_on: date | None = None  # if the diagram marks this timer as the case's deadline
 
 
 def _timer_due(task: Any) -> datetime | None:
@@ -232,8 +234,19 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRo
             attached_to=attached,
             interrupting=bool(getattr(spec, "cancel_activity", True)),
             due_at=due,
+            deadline_on=_deadline_date(task),
         )
     return tasks, timers
+
+
+def _deadline_date(task: Any) -> date | None:
+    """The case deadline a timer stands for: the date in the variable its `caseDeadlineDate` names."""
+    variable = task.task_spec.extensions.get("properties", {}).get(DEADLINE_PROPERTY)
+    value = task.data.get(variable) if variable else None
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _task_row(task: Any, bundle: Bundle) -> _TaskRow:
@@ -280,6 +293,9 @@ def _save(
     case.updated_at = now
     first_task = next(iter(tasks.values()), None)
     case.stage = first_task.process_name if first_task else case.stage
+    deadline_on = min((t.deadline_on for t in timers.values() if t.deadline_on), default=None)
+    if case.deadline_on != deadline_on:  # assign only a change: an assignment alone is an UPDATE
+        case.deadline_on = deadline_on
     if workflow.is_completed() and case.status != "completed":
         case.status, case.completed_at, case.stage = "completed", now, None
         record(session, AuditType.CASE_COMPLETED, actor=actor, at=now, case_id=case.id)
@@ -421,7 +437,7 @@ def start_case(
         reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
         status="open", stage=bundle.process_name(process_id), state=serialization.dumps(workflow),
         serializer_version=serialization.VERSION,
-        started_at=now, updated_at=now, completed_at=None,
+        started_at=now, updated_at=now, completed_at=None, deadline_on=None,
     )
     session.add(case)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -130,6 +130,7 @@ def test_deadline_paused_breached_extended_and_on_hold(dhr: World) -> None:
     case.drive(base_policy, ctx, step=None, until=lambda d: d.find("hold_first_panel_meeting") is not None)
     assert case.timers()["deadline_passed"] == [datetime(2026, 3, 1, 9, 0, tzinfo=UTC)]
     assert case.timers()["deadline_month_away"] == [datetime(2026, 1, 28, 9, 0, tzinfo=UTC)]
+    assert dhr.case(case.reference).deadline_on == date(2026, 2, 28)  # what the case pages show
 
     # criminal proceedings: a new timescale is agreed, which moves the deadline
     case.drive(base_policy, ctx, step=None, until=lambda d: d.find("record_new_timescale") is not None)
@@ -148,12 +149,14 @@ def test_deadline_paused_breached_extended_and_on_hold(dhr: World) -> None:
         assert task is not None and task.lane == "Community Safety Team", name
         case.complete(task, base_policy(case, task, ctx))
     assert case.timers()["deadline_passed"] == [datetime(2026, 8, 1, 8, 0, tzinfo=UTC)]  # the extension
+    assert dhr.case(case.reference).deadline_on == date(2026, 7, 31)
 
     case.drive(base_policy, ctx, step=None, hold=holding,
                until=lambda d: d.find("record_agreed_extension") is not None)
     task = case.find("record_agreed_extension")
     case.complete(task, base_policy(case, task, ctx))  # on hold: the deadline clock is paused
     assert "deadline_passed" not in case.timers()
+    assert dhr.case(case.reference).deadline_on is None  # on hold
     case.send("deadline_changed", {"completion_due_date": "2026-10-31", "agreed_on": case.today(),
                                    "agreed_by": "CSPB", "reason": "Trial concluded"})
     assert case.timers()["deadline_passed"] == [datetime(2026, 11, 1, 9, 0, tzinfo=UTC)]

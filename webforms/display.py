@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,3 +36,18 @@ def plain(value: Any) -> str:
     if text.startswith("data:"):
         return "(uploaded document)"
     return text
+
+
+def deadline(due_on: date | None, now: datetime) -> str:
+    """'28 February 2027 (96 days left)', or '(overdue by 3 days)', counted in London days."""
+    if due_on is None:
+        return ""
+    days = (due_on - now.astimezone(LONDON).date()).days
+    text = f"{due_on.day} {due_on:%B %Y}"
+    if days > 1:
+        return f"{text} ({days} days left)"
+    if days == 1:
+        return f"{text} (1 day left)"
+    if days == 0:
+        return f"{text} (due today)"
+    return f"{text} (overdue by {-days} day{'s' if days < -1 else ''})"

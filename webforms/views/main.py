@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from engine import access
 
 from .. import uow
-from ..display import london, plain
+from ..display import deadline, london, plain
 
 bp = Blueprint("main", __name__)
 
@@ -46,6 +46,11 @@ def _navigation() -> dict[str, Any]:
 @bp.app_template_filter("london")
 def _london(value: Any, with_time: bool = True) -> str:
     return london(value, with_time)
+
+
+@bp.app_template_filter("deadline")
+def _deadline(value: Any) -> str:
+    return deadline(value, uow.clock().now())
 
 
 @bp.app_template_filter("plain")

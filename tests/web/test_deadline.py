@@ -1,0 +1,33 @@
+"""The case's deadline (e.g. the six-month completion date) with the days left, on the case pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from engine.db import unit_of_work
+from engine.models import Case
+from tests.web.conftest import Web
+from webforms.display import deadline
+
+
+def test_days_left_are_counted_in_london_days() -> None:
+    late_evening = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # already 1 July in London (BST)
+    assert deadline(date(2026, 7, 1), late_evening) == "1 July 2026 (due today)"
+    assert deadline(date(2026, 7, 2), late_evening) == "2 July 2026 (1 day left)"
+    assert deadline(date(2027, 2, 28), late_evening) == "28 February 2027 (242 days left)"
+    assert deadline(date(2026, 6, 28), late_evening) == "28 June 2026 (overdue by 3 days)"
+    assert deadline(None, late_evening) == ""
+
+
+def test_the_case_list_and_page_show_the_report_deadline(web: Web) -> None:
+    web.deploy()
+    case_id = web.start()
+    with unit_of_work(web.db.sessions) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        case.deadline_on = date(2027, 2, 28)  # as the DHR diagram's deadline timer projects it
+    cst = web.as_user("cst")
+    today = web.clock.now().date()
+    expected = f"28 February 2027 ({(date(2027, 2, 28) - today).days} days left)"
+    assert expected in cst.get("/cases").get_data(as_text=True)
+    assert expected in cst.get(f"/cases/{case_id}").get_data(as_text=True)
