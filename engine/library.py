@@ -89,6 +89,12 @@ class Bundle:
             self._specs[process_id] = (self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id))
         return self._specs[process_id]
 
+    def stages(self, process_id: str) -> list[str]:
+        """The names of the processes `process_id` calls, in the order the diagram lists them."""
+        spec = self.parser.get_spec(process_id)
+        return [self.process_name(t.spec) for t in spec.task_specs.values()
+                if type(t).__name__ == "CallActivity" and t.spec in self.process_files]
+
     def process_name(self, process_id: str) -> str:
         spec = self.parser.get_spec(process_id)
         return spec.description or process_id

@@ -31,3 +31,19 @@ def test_the_case_list_and_page_show_the_report_deadline(web: Web) -> None:
     expected = f"28 February 2027 ({(date(2027, 2, 28) - today).days} days left)"
     assert expected in cst.get("/cases").get_data(as_text=True)
     assert expected in cst.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def test_the_case_page_shows_the_stages_done_current_and_to_come(web: Web) -> None:
+    from pathlib import Path
+
+    web.deploy(Path(__file__).resolve().parent.parent.parent / "processes")
+    case_id = web.start("Iris", process="dhr_review")
+    with unit_of_work(web.db.sessions) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        case.stage = "Conducting the review"  # as if commissioning were done
+    page = web.as_user("cst").get(f"/cases/{case_id}").get_data(as_text=True)
+    stages = page.split('data-testid="stages"')[1].split("</ol>")[0]
+    assert stages.count('data-state="done"') == 1 and stages.count('data-state="current"') == 1
+    assert stages.count('data-state="to come"') == 3
+    assert stages.index("Commissioning the review") < stages.index("Dissemination and learning")

@@ -104,7 +104,23 @@ def show(case_id: int) -> str:
                       if not access.is_case_wide(u) and u.id not in member_ids]
     return render_template("pages/case.html", title=case.reference, case=case, tasks=rows, timers=timers,
                            task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
-                           manage=manage, candidates=candidates)
+                           manage=manage, candidates=candidates, stages=_stages(case))
+
+
+@dataclass
+class StageRow:
+    name: str
+    state: str  # done | current | to come
+
+
+def _stages(case: Case) -> list[StageRow]:
+    """The case's stages (the processes its diagram calls), the current one and those behind it."""
+    names = runtime.bundle_for(uow.db(), case.version_id).stages(case.process_id)
+    if case.status == "completed":
+        return [StageRow(name, "done") for name in names]
+    current = names.index(case.stage) if case.stage in names else -1
+    return [StageRow(name, "done" if i < current else "current" if i == current else "to come")
+            for i, name in enumerate(names)]
 
 
 @bp.route("/cases/<int:case_id>/members", methods=["POST"])
