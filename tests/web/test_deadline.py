@@ -47,3 +47,22 @@ def test_the_case_page_shows_the_stages_done_current_and_to_come(web: Web) -> No
     assert stages.count('data-state="done"') == 1 and stages.count('data-state="current"') == 1
     assert stages.count('data-state="to come"') == 3
     assert stages.index("Commissioning the review") < stages.index("Dissemination and learning")
+
+
+def test_uploaded_documents_are_listed_and_download_as_attachments(web: Web) -> None:
+    from engine import runtime
+
+    web.deploy()
+    with unit_of_work(web.db.sessions) as s:
+        case = runtime.start_case(s, process_id="review_demo", pseudonym="Docs", year=2026, actor="test",
+                                  clock=web.clock, data={"imr": {"report": "data:text/plain;name=imr.txt;base64,SU1S"}})
+        case_id = case.id
+    cst = web.as_user("cst")
+    page = cst.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "imr.txt" in page and "(imr.report)" in page
+    link = page.split('data-testid="document-link"')[0].rsplit('href="', 1)[1].split('"')[0]
+    response = cst.get(link)
+    assert response.status_code == 200 and response.data == b"IMR"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="imr.txt"'
+    assert cst.get(f"/cases/{case_id}/documents/0000").status_code == 404
+    assert web.as_user("panel").get(link).status_code == 404  # not a member of the case

@@ -17,7 +17,7 @@ from engine.audit import events_for_case
 from engine.errors import DhrError
 from engine.models import Case, OpenTask, Timer, User
 
-from .. import diagram, history, uow
+from .. import diagram, documents, history, uow
 from ..auth import me, roles_required
 from ..guard import case_or_404, users_for_lane, visible_case_ids
 
@@ -104,7 +104,26 @@ def show(case_id: int) -> str:
                       if not access.is_case_wide(u) and u.id not in member_ids]
     return render_template("pages/case.html", title=case.reference, case=case, tasks=rows, timers=timers,
                            task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
-                           manage=manage, candidates=candidates, stages=_stages(case))
+                           manage=manage, candidates=candidates, stages=_stages(case),
+                           documents=documents.case_documents(case))
+
+
+@bp.route("/cases/<int:case_id>/documents/<key>")
+@login_required
+def document(case_id: int, key: str) -> Response:
+    """Download an uploaded document (always as an attachment, never shown as a page)."""
+    case = case_or_404(case_id)
+    found = next((d for d in documents.case_documents(case) if d.key == key), None)
+    if found is None:
+        abort(404)
+    try:
+        media_type, content = found.content()
+    except ValueError:
+        abort(404)
+    response = Response(content, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.name}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @dataclass
