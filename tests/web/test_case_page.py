@@ -1,4 +1,4 @@
-"""The case's deadline (e.g. the six-month completion date) with the days left, on the case pages."""
+"""The case pages: the report deadline with the days left, the stages, and uploaded documents."""
 
 from __future__ import annotations
 
