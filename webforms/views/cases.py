@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -26,7 +26,7 @@ MEMBERSHIP_MANAGERS = ("Community Safety Team",)
 # Case data worth seeing at a glance (never the victim's identifiers).
 KEY_DATA = [
     ("review_type", "Decision"), ("decision_due_date", "Decision due"), ("decision_date", "Decided on"),
-    ("clock_start_date", "Six-month clock started"), ("completion_due_date", "Report due"),
+    ("clock_start_date", "Six-month clock started"),  # the report's due date is the case's deadline row
     ("publication_date", "Publication date"), ("published_on", "Published on"),
 ]
 
@@ -74,7 +74,16 @@ def _key_data(case: Case) -> list[tuple[str, Any]]:
     for task in tasks:
         if task is not None:
             data.update(task.data)
-    return [(label, data[key]) for key, label in KEY_DATA if data.get(key) not in (None, "")]
+    return [(label, _as_date(data[key])) for key, label in KEY_DATA if data.get(key) not in (None, "")]
+
+
+def _as_date(value: Any) -> Any:
+    """An ISO date as people read it ('11 June 2026'); anything else as it is."""
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    return f"{day.day} {day:%B %Y}" if day else value
 
 
 @dataclass
