@@ -447,7 +447,7 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     scheduler = TimerScheduler(app.sessions, live, watch_seconds=watch_seconds, sweep_seconds=sweep_seconds,
-                               on_fired=report)
+                               on_fired=report, settings=app.settings)
     scheduler.start()
     click.echo(f"scheduler running ({app.settings.clock} clock)")
     sys.stdout.flush()

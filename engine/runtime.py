@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import serialization
-from .audit import AuditType, record
+from .audit import AuditType, record, take_new
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
 from .errors import (
@@ -42,6 +42,7 @@ from .errors import (
 from .forms import validate_submission
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
 from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
+from .notifications import queue_for_events
 
 SYSTEM_ACTOR = "scheduler"
 DEADLINE_PROPERTY = "caseDeadlineDate"
@@ -346,6 +347,7 @@ def _save(
         session.flush()
     except StaleDataError as exc:  # a writer that did not take the row lock got there first
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
+    queue_for_events(session, case, take_new(session), now)
     WORKFLOWS.put(case.id, state, workflow)
 
 

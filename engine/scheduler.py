@@ -20,6 +20,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock, SettableClock
+from .notifications import send_due
+from .settings import Settings
 from .timers import FiredTimer, next_wake, run_due
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,12 @@ class TimerScheduler:
         sweep_seconds: float = 60.0,
         actor: str = "scheduler",
         on_fired: Callable[[FiredTimer], None] | None = None,
+        settings: Settings | None = None,
+        outbox_seconds: float = 5.0,
     ) -> None:
         self._sessions, self._clock, self._actor, self._on_fired = sessions, clock, actor, on_fired
         self._watch, self._sweep = watch_seconds, sweep_seconds
+        self._settings, self._outbox = settings, outbox_seconds
         self._aps = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
         )
@@ -56,6 +61,8 @@ class TimerScheduler:
         self._aps.start()
         self._aps.add_job(self._plan, "interval", seconds=self._watch, id="watch")
         self._aps.add_job(self._fire, "interval", seconds=self._sweep, id="sweep")
+        if self._settings is not None:  # also send the e-mails that units of work queued
+            self._aps.add_job(self._send, "interval", seconds=self._outbox, id="outbox")
         self.wake()
 
     def wake(self) -> None:
@@ -69,6 +76,13 @@ class TimerScheduler:
             self._clock.unsubscribe(self.wake)
         if self._aps.running:
             self._aps.shutdown(wait=True)
+
+    def _send(self) -> None:
+        assert self._settings is not None
+        try:
+            send_due(self._sessions, self._clock, self._settings)
+        except Exception:  # never let the job die: it runs again shortly
+            log.exception("sending e-mails failed")
 
     def _fire(self) -> None:
         self._pending = True

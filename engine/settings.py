@@ -32,6 +32,13 @@ class Settings:
     )
     env: str = field(default_factory=lambda: _env("DHR_ENV", "development"))
     secret_key: str = field(default_factory=lambda: _env("DHR_SECRET_KEY", ""))
+    base_url: str = field(default_factory=lambda: _env("DHR_BASE_URL", "http://127.0.0.1:8000"))
+    smtp_host: str = field(default_factory=lambda: _env("DHR_SMTP_HOST", ""))  # empty: e-mails go to the log
+    smtp_port: int = field(default_factory=lambda: int(_env("DHR_SMTP_PORT", "25") or "25"))
+    smtp_user: str = field(default_factory=lambda: _env("DHR_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("DHR_SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(default_factory=lambda: _env("DHR_SMTP_STARTTLS", "0") == "1")
+    mail_from: str = field(default_factory=lambda: _env("DHR_MAIL_FROM", "dhr-notifications@localhost"))
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "simulated"):

@@ -26,7 +26,8 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
     scheduler = None
     # Under the reloader the parent process only watches files: the scheduler runs in the child alone.
     if not no_scheduler and (not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
-        scheduler = TimerScheduler(app.extensions["dhr"].sessions, app.extensions["dhr"].clock)
+        state = app.extensions["dhr"]
+        scheduler = TimerScheduler(state.sessions, state.clock, settings=state.settings)
         scheduler.start()
     click.echo(f"Domestic Homicide Reviews: http://{host}:{port}/ (Ctrl-C to stop)")
     try:

@@ -1,0 +1,149 @@
+"""E-mail notifications: queued in the outbox in the unit of work that causes them, sent later.
+
+When a task is created for a role (including the tasks a reminder, an escalation or a breached
+deadline creates in the DHR diagrams), every active user of that role who may see the case and
+has an e-mail address gets one message with the case reference and a link: never a personal name.
+Sending claims each message first (`sending`, committed), then sends, then marks it `sent`: a
+sender that dies mid-way leaves it `sending` for an administrator rather than ever sending twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from .audit import AuditType
+from .clock import Clock
+from .db import unit_of_work
+from .models import AuditEvent, Base, Case, User
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+LONDON = ZoneInfo("Europe/London")
+MAX_ATTEMPTS = 5
+CASE_WIDE = {"community safety team", "csp chair", "steering group", "process owner", "auditor"}
+
+
+class OutboxMessage(Base):
+    """An e-mail waiting to be sent (or sent), with the event that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def _may_see(session: Session, user: User, case_id: int) -> bool:
+    if user.role.casefold() in CASE_WIDE:
+        return True
+    from .access import is_member  # the membership table lives with the web's access rules
+
+    return is_member(session, user, case_id)
+
+
+def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now: datetime,
+                     settings: Settings | None = None) -> int:
+    """Queue the e-mails the unit of work's events call for; return how many."""
+    settings = settings or Settings()
+    created = [e for e in events if e.event_type == AuditType.TASK_CREATED.value and e.case_id == case.id]
+    if not created:
+        return 0
+    people = list(session.scalars(select(User).where(User.active.is_(True), User.email.is_not(None))))
+    queued = 0
+    for event in created:
+        lane = str((event.details or {}).get("lane") or "")
+        due = (event.details or {}).get("due_at")
+        for user in people:
+            if user.role.casefold() != lane.casefold() or not _may_see(session, user, case.id):
+                continue
+            when = ""
+            if due:
+                local = datetime.fromisoformat(due).astimezone(LONDON)
+                when = f"It is due by {local.day} {local:%B %Y, %H:%M} (UK time).\n\n"
+            session.add(OutboxMessage(
+                dedupe_key=f"task:{event.task_id}:{user.id}", case_id=case.id, recipient=str(user.email),
+                subject=f"New task for the {lane}: {event.task_name} ({case.reference})",
+                body=(f"A task is waiting for the {lane} on case {case.reference}: {event.task_name}.\n\n{when}"
+                      f"Open it: {settings.base_url.rstrip('/')}/tasks/{event.task_id}\n\n"
+                      "This message was sent by the DHR case system. Do not reply to it."),
+                status="queued", attempts=0, created_at=now))
+            queued += 1
+    return queued
+
+
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[dict[str, Any]]:
+    with unit_of_work(sessions) as session:
+        rows = list(session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "queued",
+                   or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+            .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)))
+        for row in rows:
+            row.status = "sending"
+        return [{"id": r.id, "to": r.recipient, "subject": r.subject, "body": r.body, "key": r.dedupe_key}
+                for r in rows]
+
+
+def send_due(sessions: sessionmaker[Session], clock: Clock, settings: Settings, limit: int = 50) -> tuple[int, int]:
+    """Send queued e-mails; return (sent, failed attempts). Safe to run from several processes."""
+    sent = failed = 0
+    for message in _claim(sessions, clock.now(), limit):
+        error = None
+        try:
+            _deliver(message, settings)
+        except (OSError, smtplib.SMTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        with unit_of_work(sessions) as session:
+            row = session.get(OutboxMessage, message["id"])
+            assert row is not None
+            now = clock.now()
+            if error is None:
+                row.status, row.sent_at = "sent", now
+                sent += 1
+                continue
+            failed += 1
+            row.attempts += 1
+            row.last_error = error[:2000]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+            else:
+                row.status, row.next_attempt_at = "queued", now + timedelta(minutes=2 ** row.attempts)
+            log.warning("e-mail %s not sent (attempt %s): %s", row.id, row.attempts, error)
+    return sent, failed
+
+
+def _deliver(message: dict[str, Any], settings: Settings) -> None:
+    email = EmailMessage()
+    email["From"], email["To"], email["Subject"] = settings.mail_from, message["to"], message["subject"]
+    email["Message-ID"] = f"<{message['key'].replace(':', '.')}@dhr>"  # the same message, the same id
+    email.set_content(message["body"])
+    if not settings.smtp_host:
+        log.info("e-mail (no DHR_SMTP_HOST set) to %s: %s", message["to"], message["subject"])
+        return
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        smtp.send_message(email)
+
+
+def counts(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
