@@ -24,6 +24,7 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from .calendar import add_working_days
 from .clock import SystemClock, _current, as_utc, parse_duration
 
 LONDON = ZoneInfo("Europe/London")
@@ -68,6 +69,10 @@ def _add_period(value: str, duration: str) -> str:
     return (start + parse_duration(duration)).isoformat()
 
 
+def _add_working_days(value: str, days: int) -> str:
+    return add_working_days(_date(value), int(days)).isoformat()
+
+
 def _same_day_of_year(a: str, b: str) -> bool:
     first, second = _date(a), _date(b)
     return (first.month, first.day) == (second.month, second.day)
@@ -78,6 +83,7 @@ HELPERS: dict[str, Any] = {
     "today": _today,
     "add_months": _add_months,
     "add_days": _add_days,
+    "add_working_days": _add_working_days,
     "add_period": _add_period,
     "london_time": _london_time,
     "same_day_of_year": _same_day_of_year,
