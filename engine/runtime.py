@@ -40,6 +40,7 @@ from .errors import (
     TaskAlreadyCompleted,
 )
 from .forms import validate_submission
+from .letters import write_letters
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
 from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 from .notifications import queue_for_events
@@ -347,6 +348,8 @@ def _save(
         session.flush()
     except StaleDataError as exc:  # a writer that did not take the row lock got there first
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
+    created = [(task_id, info.title) for task_id, info in tasks.items() if task_id not in existing_tasks]
+    write_letters(session, case, workflow, created, now)
     queue_for_events(session, case, take_new(session), now)
     WORKFLOWS.put(case.id, state, workflow)
 

@@ -3,6 +3,7 @@
 from alembic import context
 
 from engine.access import CaseMember  # noqa: F401  (its module's tables: membership, agencies, lock-out)
+from engine.letters import Letter  # noqa: F401  (the letter table)
 from engine.models import Base
 from engine.notifications import OutboxMessage  # noqa: F401  (the outbox table)
 

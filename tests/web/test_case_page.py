@@ -66,3 +66,27 @@ def test_uploaded_documents_are_listed_and_download_as_attachments(web: Web) -> 
     assert response.headers["Content-Disposition"] == 'attachment; filename="imr.txt"'
     assert cst.get(f"/cases/{case_id}/documents/0000").status_code == 404
     assert web.as_user("panel").get(link).status_code == 404  # not a member of the case
+
+
+def test_letters_are_listed_and_download_as_pdf_and_word(web: Web) -> None:
+    import io
+    from pathlib import Path
+
+    import pypdf
+
+    from engine import letters
+
+    web.deploy(Path(__file__).resolve().parent.parent.parent / "processes")
+    case_id = web.start("Iris", process="dhr_review")
+    with unit_of_work(web.db.sessions) as s:
+        s.add(letters.Letter(case_id=case_id, task_id="t", kind="reminder", title="Reminder to the agency",
+                             text="To: Police\nReminder: records\n", created_at=web.clock.now()))
+    cst = web.as_user("cst")
+    page = cst.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Reminder to the agency" in page
+    pdf_link = page.split('data-testid="letter-pdf"')[0].rsplit('href="', 1)[1].split('"')[0]
+    response = cst.get(pdf_link)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "To: Police" in pypdf.PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert cst.get(pdf_link.replace(".pdf", ".docx")).status_code == 200
+    assert cst.get(pdf_link.replace(".pdf", ".exe")).status_code == 404

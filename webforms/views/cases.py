@@ -12,7 +12,7 @@ from flask_login import login_required
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import access, runtime
+from engine import access, letters, runtime
 from engine.audit import events_for_case
 from engine.errors import DhrError
 from engine.models import Case, OpenTask, Timer, User
@@ -114,7 +114,25 @@ def show(case_id: int) -> str:
     return render_template("pages/case.html", title=case.reference, case=case, tasks=rows, timers=timers,
                            task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
                            manage=manage, candidates=candidates, stages=_stages(case),
-                           documents=documents.case_documents(case))
+                           documents=documents.case_documents(case), letters=letters.letters_for(db, case.id))
+
+
+@bp.route("/cases/<int:case_id>/letters/<int:letter_id>.<fmt>")
+@login_required
+def letter(case_id: int, letter_id: int, fmt: str) -> Response:
+    """Download a letter as PDF or as an editable Word document."""
+    case = case_or_404(case_id)
+    found = uow.db().get(letters.Letter, letter_id)
+    if found is None or found.case_id != case.id or fmt not in ("pdf", "docx"):
+        abort(404)
+    content, mimetype = ((letters.as_pdf(found), "application/pdf") if fmt == "pdf" else
+                         (letters.as_docx(found),
+                          "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+    response = Response(content, mimetype=mimetype)
+    name = f"{case.reference.replace('/', '-')}-{found.kind}-{found.id}.{fmt}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/cases/<int:case_id>/documents/<key>")

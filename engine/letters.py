@@ -1,0 +1,108 @@
+"""Letters the process produces (to the Home Office, the family, agencies, the Steering Group, chief
+executives): written into the case's documents when the task that sends them is created.
+
+A user task names its letter in the diagram, like its form:
+`<spiffworkflow:property name="letterTemplate" value="chief_executive_letter"/>` renders
+`templates/letters/chief_executive_letter.txt` over the task's data. The letter is stored as text and
+downloaded as PDF or as an editable Word document. Letters use the case's pseudonym, never a name.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, Undefined
+from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .models import Base, Case
+from .settings import PROJECT_ROOT
+
+LONDON = ZoneInfo("Europe/London")
+LETTER_PROPERTY = "letterTemplate"
+_jinja = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")), autoescape=False,
+                     undefined=Undefined, keep_trailing_newline=True)
+
+
+class Letter(Base):
+    """A letter written for a case, kept as text; rendered to PDF or DOCX on download."""
+
+    __tablename__ = "letter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+def _date(value: Any) -> str:
+    try:
+        day = date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return str(value)
+    return f"{day.day} {day:%B %Y}" if day else ""
+
+
+def _add(value: Any, days: Any) -> str:
+    try:
+        return (date.fromisoformat(str(value)[:10]) + timedelta(days=int(days))).isoformat()
+    except (TypeError, ValueError):
+        return ""
+
+
+def write_letters(session: Session, case: Case, workflow: Any, created: list[tuple[str, str]],
+                  now: datetime) -> list[Letter]:
+    """Write the letters of newly created tasks (task id, title) whose diagram names a template."""
+    written = []
+    for task_id, title in created:
+        task = workflow.get_task_from_id(UUID(task_id))
+        kind = task.task_spec.extensions.get("properties", {}).get(LETTER_PROPERTY) if task else None
+        if not kind:
+            continue
+        data = dict(task.data)
+        request = data.get("chase_request") if isinstance(data.get("chase_request"), dict) else {}
+        text = _jinja.get_template(f"letters/{kind}.txt").render(
+            reference=case.reference, council="Community Safety Partnership", data=data, request=request,
+            today=_date(now.astimezone(LONDON).date().isoformat()), date=_date, add=_add)
+        letter = Letter(case_id=case.id, task_id=task_id, kind=kind, title=title, text=text.strip() + "\n",
+                        created_at=now)
+        session.add(letter)
+        written.append(letter)
+    return written
+
+
+def letters_for(session: Session, case_id: int) -> list[Letter]:
+    return list(session.scalars(select(Letter).where(Letter.case_id == case_id).order_by(Letter.id)))
+
+
+def as_pdf(letter: Letter) -> bytes:
+    """The letter as a PDF (A4, plain text)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_margins(25, 25, 25)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for paragraph in letter.text.split("\n"):
+        text = paragraph.encode("latin-1", "replace").decode("latin-1")  # the core fonts are Latin-1
+        pdf.multi_cell(0, 6, text or " ", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def as_docx(letter: Letter) -> bytes:
+    """The letter as an editable Word document."""
+    from docx import Document
+
+    document = Document()
+    for paragraph in letter.text.split("\n"):
+        document.add_paragraph(paragraph)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
