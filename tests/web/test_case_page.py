@@ -90,3 +90,28 @@ def test_letters_are_listed_and_download_as_pdf_and_word(web: Web) -> None:
     assert "To: Police" in pypdf.PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
     assert cst.get(pdf_link.replace(".pdf", ".docx")).status_code == 200
     assert cst.get(pdf_link.replace(".pdf", ".exe")).status_code == 404
+
+
+def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web) -> None:
+    from datetime import timedelta
+    from pathlib import Path
+
+    from engine import runtime, timers
+
+    web.deploy(Path(__file__).resolve().parent.parent / "timers")
+    due = web.clock.now() + timedelta(hours=1)
+    with unit_of_work(web.db.sessions) as s:
+        case_id = runtime.start_case(s, process_id="waiting", pseudonym="Broken", year=2026, actor="test",
+                                     clock=web.clock, data={"due": due.isoformat(), "divisor": 0}).id
+    web.clock.set(due)
+    for _ in range(timers.MAX_ATTEMPTS):
+        timers.run_due(web.db.sessions, web.clock)
+        web.clock.advance(timedelta(hours=1))
+    owner = web.as_user("owner")
+    page = owner.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'data-testid="stuck"' in page and "division by zero" in page and 'data-testid="retry"' in page
+    assert 'data-testid="retry"' not in web.as_user("cst").get(f"/cases/{case_id}").get_data(as_text=True)
+    timer_id = page.split("/timers/")[1].split("/retry")[0]
+    assert web.as_user("cst").post(f"/cases/{case_id}/timers/{timer_id}/retry").status_code == 403
+    assert owner.post(f"/cases/{case_id}/timers/{timer_id}/retry").status_code == 302
+    assert 'data-testid="stuck"' not in owner.get(f"/cases/{case_id}").get_data(as_text=True)

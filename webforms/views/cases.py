@@ -12,7 +12,7 @@ from flask_login import login_required
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import access, letters, runtime
+from engine import access, letters, runtime, timers
 from engine.audit import events_for_case
 from engine.errors import DhrError
 from engine.models import Case, OpenTask, Timer, User
@@ -23,6 +23,7 @@ from ..guard import case_or_404, users_for_lane, visible_case_ids
 
 bp = Blueprint("cases", __name__)
 MEMBERSHIP_MANAGERS = ("Community Safety Team",)
+TIMER_FIXERS = (access.ADMINISTRATOR, access.PROCESS_OWNER)
 # Case data worth seeing at a glance (never the victim's identifiers).
 KEY_DATA = [
     ("review_type", "Decision"), ("decision_due_date", "Decision due"), ("decision_date", "Decided on"),
@@ -114,7 +115,21 @@ def show(case_id: int) -> str:
     return render_template("pages/case.html", title=case.reference, case=case, tasks=rows, timers=timers,
                            task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
                            manage=manage, candidates=candidates, stages=_stages(case),
-                           documents=documents.case_documents(case), letters=letters.letters_for(db, case.id))
+                           documents=documents.case_documents(case), letters=letters.letters_for(db, case.id),
+                           may_retry=me().role in TIMER_FIXERS)
+
+
+@bp.route("/cases/<int:case_id>/timers/<timer_id>/retry", methods=["POST"])
+@roles_required(*TIMER_FIXERS)
+def retry_timer(case_id: int, timer_id: str) -> Response:
+    """Let a stuck timer fire again (after whatever made it fail has been put right)."""
+    case = case_or_404(case_id)
+    timer = uow.db().get(Timer, timer_id)
+    if timer is None or timer.case_id != case.id:
+        abort(404)
+    timers.retry(uow.db(), timer_id, actor=me().username, clock=uow.clock())
+    flash(f"'{timer.title}' will be tried again within a minute.", "success")
+    return redirect(url_for("cases.show", case_id=case.id))
 
 
 @bp.route("/cases/<int:case_id>/letters/<int:letter_id>.<fmt>")
