@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from .access import may_see_case
 from .audit import AuditType
 from .clock import Clock
 from .db import unit_of_work
@@ -28,7 +29,6 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 LONDON = ZoneInfo("Europe/London")
 MAX_ATTEMPTS = 5
-CASE_WIDE = {"community safety team", "csp chair", "steering group", "process owner", "auditor"}
 
 
 class OutboxMessage(Base):
@@ -50,14 +50,6 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-def _may_see(session: Session, user: User, case_id: int) -> bool:
-    if user.role.casefold() in CASE_WIDE:
-        return True
-    from .access import is_member  # the membership table lives with the web's access rules
-
-    return is_member(session, user, case_id)
-
-
 def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now: datetime,
                      settings: Settings | None = None) -> int:
     """Queue the e-mails the unit of work's events call for; return how many."""
@@ -71,7 +63,7 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
         lane = str((event.details or {}).get("lane") or "")
         due = (event.details or {}).get("due_at")
         for user in people:
-            if user.role.casefold() != lane.casefold() or not _may_see(session, user, case.id):
+            if user.role.casefold() != lane.casefold() or not may_see_case(session, user, case.id):
                 continue
             when = ""
             if due:

@@ -143,9 +143,13 @@ def letter(case_id: int, letter_id: int, fmt: str) -> Response:
     content, mimetype = ((letters.as_pdf(found), "application/pdf") if fmt == "pdf" else
                          (letters.as_docx(found),
                           "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+    return _attachment(content, mimetype, f"{case.reference.replace('/', '-')}-{found.kind}-{found.id}.{fmt}")
+
+
+def _attachment(content: bytes, mimetype: str, filename: str) -> Response:
+    """A download, never shown as a page."""
     response = Response(content, mimetype=mimetype)
-    name = f"{case.reference.replace('/', '-')}-{found.kind}-{found.id}.{fmt}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -162,10 +166,7 @@ def document(case_id: int, key: str) -> Response:
         media_type, content = found.content()
     except ValueError:
         abort(404)
-    response = Response(content, mimetype=media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{found.name}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _attachment(content, media_type, found.name)
 
 
 @dataclass
