@@ -194,7 +194,8 @@ def test_two_scheduler_processes_fire_each_of_1000_timers_exactly_once(db: Db, w
     counts = fired_counts(db)
     assert set(counts) == expected  # zero misses
     assert set(counts.values()) == {1}  # zero doubles
-    assert lines.by_process.get(0) and lines.by_process.get(1), "both schedulers should have fired some"
+    if db.backend == "postgresql":  # SKIP LOCKED lets both work at once (SQLite queues them on its write lock)
+        assert lines.by_process.get(0) and lines.by_process.get(1), "both schedulers should have fired some"
 
 
 @pytest.mark.slow
