@@ -162,3 +162,16 @@ def world(db: Db, clock: SettableClock) -> World:
     w.user("chair", "CSP Chair")
     w.user("pat", "Panel")
     return w
+
+
+@pytest.fixture
+def dhr(world: World) -> World:
+    """The DHR process (processes/) deployed, a user for every lane, the clock at the start of a review."""
+    from .dhr_driver import LANE_USERS, PROCESSES, START
+
+    world.deploy(PROCESSES)
+    for lane, name in LANE_USERS.items():
+        if name not in world.users:
+            world.user(name, lane)
+    world.clock.set(START)
+    return world

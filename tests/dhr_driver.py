@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -37,6 +37,9 @@ LANE_USERS = {
     "Steering Group": "steering",
     "Action Holder": "holder",
 }
+
+START = datetime(2025, 8, 31, 8, 0, tzinfo=UTC)  # 09:00 in London (the `dhr` fixture's clock)
+
 
 Policy = Callable[["Dhr", OpenTask, dict[str, Any]], dict[str, Any]]
 

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
 from dateutil.relativedelta import relativedelta
 
 from engine.library import load_bundle, read_folder
 
 from .conftest import World
-from .dhr_driver import LANE_USERS, LONDON, PROCESSES, Dhr, base_policy
-
-START = datetime(2025, 8, 31, 8, 0, tzinfo=UTC)  # 09:00 in London
-
-
-@pytest.fixture
-def dhr(world: World) -> World:
-    world.deploy(PROCESSES)
-    for lane, name in LANE_USERS.items():
-        if name not in world.users:
-            world.user(name, lane)
-    world.clock.set(START)
-    return world
+from .dhr_driver import LONDON, PROCESSES, Dhr, base_policy
 
 
 def test_the_process_folder_validates() -> None:

@@ -10,11 +10,10 @@ import pypdf
 from engine import letters
 
 from .conftest import World
-from .dhr_driver import Dhr, base_policy
-from .test_dhr_engine import START, dhr  # noqa: F401 - the fixture
+from .dhr_driver import START, Dhr, base_policy
 
 
-def test_the_chief_executive_letter_names_the_agency_and_what_it_owes_since_when(dhr: World) -> None:  # noqa: F811
+def test_the_chief_executive_letter_names_the_agency_and_what_it_owes_since_when(dhr: World) -> None:
     case = Dhr(dhr)
 
     def nhs(task) -> bool:
