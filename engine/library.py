@@ -91,12 +91,16 @@ class Bundle:
 
     def stages(self, process_id: str) -> list[str]:
         """The names of the processes `process_id` calls, in the order the diagram lists them."""
-        spec = self.parser.get_spec(process_id)
-        return [self.process_name(t.spec) for t in spec.task_specs.values()
+        return [self.process_name(p) for p in self.stage_ids(process_id)]
+
+    def stage_ids(self, process_id: str) -> list[str]:
+        """The ids of the processes `process_id` calls, in the order the diagram lists them."""
+        spec, _ = self.specs(process_id)
+        return [t.spec for t in spec.task_specs.values()
                 if type(t).__name__ == "CallActivity" and t.spec in self.process_files]
 
     def process_name(self, process_id: str) -> str:
-        spec = self.parser.get_spec(process_id)
+        spec, _ = self.specs(process_id)
         return spec.description or process_id
 
 

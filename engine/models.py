@@ -91,9 +91,24 @@ class Case(Base):
     # The case's deadline (e.g. the six-month completion date): the date that the diagram's waiting
     # timer marked `caseDeadlineDate` names; None while no such timer waits (paused, or done).
     deadline_on: Mapped[date | None]
+    # Projection of the case variables that reports read (`runtime.FACT_VARIABLES`), as the live
+    # branches of the instance last had them.
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     # Optimistic locking: every save is `UPDATE ... WHERE revision = <the revision read>`.
     __mapper_args__ = {"version_id_col": revision}
+
+
+class CaseStage(Base):
+    """Projection: when a case entered and left each stage (the process its diagram calls)."""
+
+    __tablename__ = "case_stage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
 
 
 class OpenTask(Base):

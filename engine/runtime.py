@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import serialization
+from . import register, serialization
 from .audit import AuditType, record, take_new
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
@@ -42,11 +43,14 @@ from .errors import (
 from .forms import validate_submission
 from .letters import write_letters
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
-from .models import AuditEvent, Case, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
+from .models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 from .notifications import queue_for_events
 
 SYSTEM_ACTOR = "scheduler"
 DEADLINE_PROPERTY = "caseDeadlineDate"
+# The case variables that reports read, projected into `case_instance.facts` (processes/README.md).
+FACT_VARIABLES = ("notification_date", "decision_date", "review_type", "clock_start_date",
+                  "completion_due_date", "report_approved_on", "published_on")
 
 # ---------------------------------------------------------------------------------------------
 # Process versions
@@ -212,17 +216,29 @@ def _timer_due(task: Any) -> datetime | None:
     return TimerEventDefinition.get_datetime(value)
 
 
-def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRow], dict[str, _TimerRow]]:
-    """Read the open user tasks and waiting timers off the instance, in one walk of its tree."""
+def _snapshot(
+    workflow: BpmnWorkflow, bundle: Bundle
+) -> tuple[dict[str, _TaskRow], dict[str, _TimerRow], dict[str, Any]]:
+    """Read the open user tasks, waiting timers and facts off the instance, in one walk of its tree."""
     tasks: dict[str, _TaskRow] = {}
     timers: dict[str, _TimerRow] = {}
+    facts: dict[str, Any] = {}
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
         spec = task.task_spec
+        for name in FACT_VARIABLES:
+            value = task.data.get(name)
+            if value is not None and isinstance(value, str | int | float | bool) and name not in facts:
+                facts[name] = value
         if task.state == TaskState.READY:
             if spec.manual:
                 tasks[str(task.id)] = _task_row(task, bundle)
             continue
         event = getattr(spec, "event_definition", None)
+        named = spec
+        if isinstance(event, MultipleEventDefinition):  # an event-based gateway: name it by its timer
+            timers_of = [i for i, e in enumerate(event.event_definitions) if isinstance(e, TimerEventDefinition)]
+            if timers_of and len(spec.outputs) == len(event.event_definitions):
+                event, named = event.event_definitions[timers_of[0]], spec.outputs[timers_of[0]]
         due = _timer_due(task) if isinstance(event, TimerEventDefinition) else None
         if due is None:
             continue
@@ -231,14 +247,36 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> tuple[dict[str, _TaskRo
             attached = next((str(c.id) for c in task.parent.children if c is not task
                              and not hasattr(c.task_spec, "cancel_activity")), None)
         timers[str(task.id)] = _TimerRow(
-            bpmn_id=spec.bpmn_id,
-            title=spec.bpmn_name or spec.bpmn_id,
+            bpmn_id=named.bpmn_id,
+            title=named.bpmn_name or named.bpmn_id,
             attached_to=attached,
             interrupting=bool(getattr(spec, "cancel_activity", True)),
             due_at=due,
             deadline_on=_deadline_date(task),
         )
-    return tasks, timers
+    return tasks, timers, facts
+
+
+def _running_stage(workflow: BpmnWorkflow, bundle: Bundle, process_id: str) -> str | None:
+    """The name of the stage (a process the top level calls) running now, if one is."""
+    stages = bundle.stage_ids(process_id)
+    running = [t.task_spec.spec for t in workflow.tasks.values()
+               if t.state == TaskState.STARTED and getattr(t.task_spec, "spec", None) in stages]
+    if not running:
+        return None
+    return bundle.process_name(max(running, key=stages.index))
+
+
+def _record_stage(session: Session, case: Case, now: datetime) -> None:
+    """Close the case's current stage row and open one for its new stage, if the stage changed."""
+    current = session.scalars(
+        select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.left_at.is_(None))).first()
+    if current is not None and current.stage == case.stage:
+        return
+    if current is not None:
+        current.left_at = now
+    if case.stage is not None:
+        session.add(CaseStage(case_id=case.id, stage=case.stage, entered_at=now, left_at=None))
 
 
 def _deadline_date(task: Any) -> date | None:
@@ -288,19 +326,25 @@ def _save(
     """Write the instance, rewrite its projections and audit what appeared and went."""
     compact(workflow)
     state = serialization.dumps(workflow)
-    tasks, timers = _snapshot(workflow, bundle)
+    tasks, timers, facts = _snapshot(workflow, bundle)
 
     case.state = state
     case.serializer_version = serialization.VERSION
     case.updated_at = now
-    first_task = next(iter(tasks.values()), None)
-    case.stage = first_task.process_name if first_task else case.stage
+    if facts and {**(case.facts or {}), **facts} != case.facts:
+        case.facts = {**(case.facts or {}), **facts}
+    if bundle.stage_ids(case.process_id):
+        case.stage = _running_stage(workflow, bundle, case.process_id) or case.stage
+    else:  # a process without stages: the process of its first open task
+        first_task = next(iter(tasks.values()), None)
+        case.stage = first_task.process_name if first_task else case.stage
     deadline_on = min((t.deadline_on for t in timers.values() if t.deadline_on), default=None)
     if case.deadline_on != deadline_on:  # assign only a change: an assignment alone is an UPDATE
         case.deadline_on = deadline_on
     if workflow.is_completed() and case.status != "completed":
         case.status, case.completed_at, case.stage = "completed", now, None
         record(session, AuditType.CASE_COMPLETED, actor=actor, at=now, case_id=case.id)
+    _record_stage(session, case, now)
 
     existing_tasks = {t.id: t for t in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
     closed = [task_id for task_id in existing_tasks if task_id not in tasks]
@@ -350,6 +394,7 @@ def _save(
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
     created = [(task_id, info.title) for task_id, info in tasks.items() if task_id not in existing_tasks]
     write_letters(session, case, workflow, created, now)
+    register.tasks_created(session, case, workflow, [task_id for task_id, _ in created], actor=actor, now=now)
     queue_for_events(session, case, take_new(session), now)
     WORKFLOWS.put(case.id, state, workflow)
 
@@ -442,7 +487,7 @@ def start_case(
         reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
         status="open", stage=bundle.process_name(process_id), state=serialization.dumps(workflow),
         serializer_version=serialization.VERSION,
-        started_at=now, updated_at=now, completed_at=None, deadline_on=None,
+        started_at=now, updated_at=now, completed_at=None, deadline_on=None, facts={},
     )
     session.add(case)
     try:
@@ -513,6 +558,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
         task.run()
 
     _run_engine(workflow, clock, run)
+    register.task_completed(session, case, task, actor=user.username, now=now)
     record(session, AuditType.TASK_COMPLETED, actor=user.username, at=now, case_id=case.id, task_id=task_id,
            task_name=task_row.title, details={"bpmn_id": task_row.bpmn_id, "lane": task_row.lane, "changed": changed})
     _save(session, case, workflow, bundle, actor=user.username, now=now, finished_task=task_id)

@@ -3,9 +3,12 @@
 from alembic import context
 
 from engine.access import CaseMember  # noqa: F401  (its module's tables: membership, agencies, lock-out)
+from engine.costs import CaseCost  # noqa: F401  (costs and budgets)
 from engine.letters import Letter  # noqa: F401  (the letter table)
+from engine.meetings import Meeting  # noqa: F401  (Steering Group meetings)
 from engine.models import Base
 from engine.notifications import OutboxMessage  # noqa: F401  (the outbox table)
+from engine.register import Recommendation  # noqa: F401  (the recommendation register)
 
 config = context.config
 engine = config.attributes["engine"]

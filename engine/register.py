@@ -1,0 +1,279 @@
+"""The recommendation register: every recommendation of every case's action plan, and its updates.
+
+The register is written by the engine, never keyed in. A user task whose diagram gives it the
+property `recommendationRegister`:
+
+- `plan` (the action-plan form): on completion, its `recommendations` list becomes the case's
+  register entries, numbered from 1 in the order given (a revised plan revises them);
+- `update` (an action holder's quarterly update, inside the chase): when the task appears, the
+  recommendation it asks about (`chase_request.reference`, 0-based) is awaiting feedback; on
+  completion its `action_status` and `progress_update` become the recommendation's status.
+
+Status changes only through those events, each recorded in `recommendation_event` and audited.
+A recommendation starts as awaiting feedback (the lead agency owes progress from the day the plan
+is agreed); an unanswered request keeps the date it has been awaited since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from .audit import AuditType, record
+from .models import Base, Case
+
+REGISTER_PROPERTY = "recommendationRegister"
+
+THEMES = (
+    "Awareness Raising and Communication",
+    "Awareness and Training for Healthcare Professionals",
+    "Complex Needs (Alcohol, Drugs, Mental Health)",
+    "Information Sharing and Multi-Agency Working",
+    "Perpetrators and Bail Issues",
+    "Risk Assessment",
+    "Safeguarding Children",
+    "Agency Specific Policies/Issues",
+)
+
+COMPLETED = "completed"
+IN_PROGRESS = "in_progress"
+AWAITING = "awaiting_feedback"
+STATUSES = {COMPLETED: "Completed", IN_PROGRESS: "Part completed / in progress", AWAITING: "Awaiting feedback"}
+_FROM_FORM = {label.casefold(): key for key, label in STATUSES.items()}
+
+
+class Recommendation(Base):
+    """One recommendation of a case's action plan, with its current status."""
+
+    __tablename__ = "recommendation"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... in the action plan's order
+    text: Mapped[str] = mapped_column(Text)
+    theme: Mapped[str] = mapped_column(String(100))
+    lead_agency: Mapped[str] = mapped_column(String(200), index=True)
+    scope: Mapped[str] = mapped_column(String(20))  # Local | National
+    national_body: Mapped[str | None] = mapped_column(String(200))
+    smart_action: Mapped[str] = mapped_column(Text)
+    action_holder: Mapped[str | None] = mapped_column(String(200))
+    target_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    awaiting_since: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    case: Mapped[Case] = relationship(lazy="joined")
+    events: Mapped[list[RecommendationEvent]] = relationship(
+        back_populates="recommendation", order_by="RecommendationEvent.id", lazy="selectin")
+
+    @property
+    def label(self) -> str:
+        return f"{self.case.reference} R{self.number}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUSES.get(self.status, self.status)
+
+    def overdue(self, today: date) -> bool:
+        return self.status != COMPLETED and self.target_date is not None and self.target_date < today
+
+
+class RecommendationEvent(Base):
+    """What happened to a recommendation: created, revised, requested, update (with its status)."""
+
+    __tablename__ = "recommendation_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str | None] = mapped_column(String(30))  # the status after this event
+    progress: Mapped[str | None] = mapped_column(Text)
+    update_date: Mapped[date | None] = mapped_column(Date)  # the date the agency gave its update
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    recommendation: Mapped[Recommendation] = relationship(back_populates="events")
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _property(task: Any) -> str | None:
+    value = task.task_spec.extensions.get("properties", {}).get(REGISTER_PROPERTY)
+    return str(value) if value else None
+
+
+def _for_case(session: Session, case_id: int) -> dict[int, Recommendation]:
+    return {r.number: r for r in session.scalars(select(Recommendation).where(Recommendation.case_id == case_id))}
+
+
+def _fields(item: dict[str, Any]) -> dict[str, Any]:
+    scope = str(item.get("scope") or "Local")
+    return {
+        "text": str(item.get("recommendation") or ""),
+        "theme": str(item.get("theme") or ""),
+        "lead_agency": str(item.get("lead_agency") or "").strip(),
+        "scope": scope,
+        "national_body": (str(item.get("national_body") or "").strip() or None) if scope == "National" else None,
+        "smart_action": str(item.get("smart_action") or ""),
+        "action_holder": str(item.get("action_holder") or "") or None,
+        "target_date": _date(item.get("target_date")),
+    }
+
+
+def _event(session: Session, rec: Recommendation, kind: str, *, actor: str, at: datetime, **values: Any) -> None:
+    session.add(RecommendationEvent(recommendation=rec, kind=kind, at=at, actor=actor, status=rec.status, **values))
+
+
+def task_completed(session: Session, case: Case, task: Any, *, actor: str, now: datetime) -> None:
+    """Write what a completed `plan` or `update` task says into the register."""
+    kind = _property(task)
+    if kind == "plan":
+        _write_plan(session, case, task, actor=actor, now=now)
+    elif kind == "update":
+        _write_update(session, case, task, actor=actor, now=now)
+
+
+def tasks_created(session: Session, case: Case, workflow: Any, created: Iterable[str], *, actor: str,
+                  now: datetime) -> None:
+    """Mark the recommendations that new `update` tasks ask about as awaiting feedback."""
+    for task_id in created:
+        task = workflow.get_task_from_id(UUID(task_id))
+        if task is None or _property(task) != "update":
+            continue
+        rec = _asked_about(session, case, task)
+        if rec is None or rec.status == COMPLETED:
+            continue
+        if rec.status != AWAITING:
+            rec.status, rec.awaiting_since = AWAITING, now
+        rec.updated_at = now
+        _event(session, rec, "requested", actor=actor, at=now, task_id=task_id)
+        record(session, AuditType.RECOMMENDATION_REQUESTED, actor=actor, at=now, case_id=case.id, task_id=task_id,
+               details={"recommendation": rec.number, "lead_agency": rec.lead_agency})
+
+
+def _asked_about(session: Session, case: Case, task: Any) -> Recommendation | None:
+    request = task.data.get("chase_request")
+    reference = request.get("reference") if isinstance(request, dict) else None
+    if not isinstance(reference, int):
+        return None
+    return session.scalars(select(Recommendation).where(
+        Recommendation.case_id == case.id, Recommendation.number == reference + 1)).one_or_none()
+
+
+def _write_plan(session: Session, case: Case, task: Any, *, actor: str, now: datetime) -> None:
+    items = task.data.get("recommendations") or []
+    existing = _for_case(session, case.id)
+    for number, item in enumerate(items, start=1):
+        fields = _fields(item)
+        rec = existing.get(number)
+        if rec is None:
+            rec = Recommendation(case_id=case.id, number=number, status=AWAITING, awaiting_since=now,
+                                 created_at=now, updated_at=now, **fields)
+            session.add(rec)
+            _event(session, rec, "created", actor=actor, at=now, task_id=str(task.id))
+            record(session, AuditType.RECOMMENDATION_ADDED, actor=actor, at=now, case_id=case.id,
+                   task_id=str(task.id), details={"recommendation": number, "theme": rec.theme,
+                                                  "lead_agency": rec.lead_agency, "scope": rec.scope})
+            continue
+        changed = {name: [str(getattr(rec, name)), str(value)] for name, value in fields.items()
+                   if getattr(rec, name) != value}
+        if changed:
+            for name, value in fields.items():
+                setattr(rec, name, value)
+            rec.updated_at = now
+            _event(session, rec, "revised", actor=actor, at=now, task_id=str(task.id))
+            record(session, AuditType.RECOMMENDATION_REVISED, actor=actor, at=now, case_id=case.id,
+                   task_id=str(task.id), details={"recommendation": number, "changed": sorted(changed)})
+
+
+def _write_update(session: Session, case: Case, task: Any, *, actor: str, now: datetime) -> None:
+    rec = _asked_about(session, case, task)
+    status = _FROM_FORM.get(str(task.data.get("action_status", "")).casefold())
+    if rec is None or status is None:
+        return
+    before = rec.status
+    rec.status, rec.awaiting_since, rec.updated_at = status, None, now
+    _event(session, rec, "update", actor=actor, at=now, task_id=str(task.id),
+           progress=str(task.data.get("progress_update") or ""), update_date=_date(task.data.get("update_date")))
+    record(session, AuditType.RECOMMENDATION_UPDATED, actor=actor, at=now, case_id=case.id, task_id=str(task.id),
+           details={"recommendation": rec.number, "status": [before, status]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the register
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the register page filters on; empty values filter nothing."""
+
+    case: str = ""  # a case reference
+    theme: str = ""
+    agency: str = ""
+    status: str = ""
+    overdue: bool = False
+    national: bool = False
+
+
+def status_on(rec: Recommendation, moment: datetime) -> str | None:
+    """The recommendation's status at `moment` (None if it did not exist yet), from its events."""
+    status = None
+    for event in rec.events:
+        if event.at > moment:
+            break
+        status = event.status
+    return status
+
+
+def awaited_since_on(rec: Recommendation, moment: datetime) -> datetime | None:
+    """Since when the recommendation was awaiting feedback at `moment` (None if it was not)."""
+    since = None
+    for event in rec.events:
+        if event.at > moment:
+            break
+        if event.status != AWAITING:
+            since = None
+        elif since is None:
+            since = event.at
+    return since
+
+
+def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] | None = None) -> list[Recommendation]:
+    """The register's entries matching `filters`, oldest case first; `case_ids` limits the cases."""
+    query = select(Recommendation).join(Case).order_by(Case.started_at, Case.id, Recommendation.number)
+    if case_ids is not None:
+        query = query.where(Recommendation.case_id.in_(case_ids))
+    if filters.case:
+        query = query.where(Case.reference == filters.case)
+    if filters.theme:
+        query = query.where(Recommendation.theme == filters.theme)
+    if filters.agency:
+        query = query.where(Recommendation.lead_agency == filters.agency)
+    if filters.status:
+        query = query.where(Recommendation.status == filters.status)
+    if filters.national:
+        query = query.where(Recommendation.scope == "National")
+    found = list(session.scalars(query))
+    if filters.overdue:
+        found = [r for r in found if r.overdue(today)]
+    return found
+
+
+def lead_agencies(session: Session) -> list[str]:
+    return list(session.scalars(select(Recommendation.lead_agency).distinct().order_by(Recommendation.lead_agency)))
+
+
+def get(session: Session, recommendation_id: int) -> Recommendation | None:
+    return session.get(Recommendation, recommendation_id)

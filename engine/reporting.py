@@ -1,0 +1,328 @@
+"""The Steering Group's report for a period (seed 001), and dashboard figures.
+
+The report counts, for the period chosen:
+- reviews considered (the CSP chair's decision fell in the period), commissioned (the decision was
+  a DHR or a joint review), completed (the report was approved in the period), and of those
+  completed, how many within 6 and within 12 calendar months of the decision;
+- every recommendation made up to the end of the period, by its status at the end of the period
+  (so a past period's report reads the same later), by theme, by lead agency; the ones awaiting
+  feedback by agency; the national ones; and the costs incurred in the period.
+
+`rows()` is the one list of figures that the page, the CSV, the XLSX and the PDF all show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import parse_duration
+from .costs import CATEGORIES, costs_between, pounds
+from .models import Case, CaseStage
+from .register import AWAITING, STATUSES, THEMES, Recommendation, awaited_since_on, status_on
+
+LONDON = ZoneInfo("Europe/London")
+COMMISSIONED = ("DHR", "Joint or parallel review")
+
+
+def plus_months(day: date, months: int) -> date:
+    """Calendar months: 31 August + 6 = 28 February (the last day when the month is shorter)."""
+    result: date = day + parse_duration(f"P{months}M")
+    return result
+
+
+def end_of_day(day: date) -> datetime:
+    """The last moment of a London day, in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), LONDON).astimezone(UTC) - timedelta(microseconds=1)
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    count: int
+    share: float  # percent of the section's whole, 0-100
+
+    @property
+    def percent(self) -> str:
+        return f"{self.share:.0f}%"
+
+
+def _figures(counts: Counter[str], order: list[str] | tuple[str, ...] | None = None) -> list[Figure]:
+    whole = sum(counts.values())
+    labels = list(order) if order is not None else [k for k, _ in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]
+    return [Figure(label, counts.get(label, 0), 100.0 * counts.get(label, 0) / whole if whole else 0.0)
+            for label in labels]
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    reference: str
+    number: int
+    lead_agency: str
+    since: str  # ISO date, London
+
+
+@dataclass(frozen=True)
+class National:
+    reference: str
+    number: int
+    national_body: str
+    text: str
+    status: str
+
+
+@dataclass
+class SteeringReport:
+    start: date
+    end: date
+    considered: int = 0
+    commissioned: int = 0
+    completed: int = 0
+    completed_within_6_months: int = 0
+    completed_within_12_months: int = 0
+    recommendations: int = 0
+    by_status: list[Figure] = field(default_factory=list)
+    by_theme: list[Figure] = field(default_factory=list)
+    by_agency: list[Figure] = field(default_factory=list)
+    awaiting_by_agency: list[Figure] = field(default_factory=list)
+    awaiting: list[Awaiting] = field(default_factory=list)
+    national: list[National] = field(default_factory=list)
+    costs_by_category: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def costs_total(self) -> int:
+        return sum(self.costs_by_category.values())
+
+    def rows(self) -> list[tuple[str, str, int | str, str]]:
+        """(section, item, figure, share) for every figure of the report, in the page's order."""
+        out: list[tuple[str, str, int | str, str]] = [
+            ("Reviews", "Considered", self.considered, ""),
+            ("Reviews", "Commissioned", self.commissioned, ""),
+            ("Reviews", "Completed", self.completed, ""),
+            ("Reviews", "Completed within 6 months of the decision", self.completed_within_6_months, ""),
+            ("Reviews", "Completed within 12 months of the decision", self.completed_within_12_months, ""),
+            ("Recommendations", "Total", self.recommendations, ""),
+            ("Recommendations", "National", len(self.national), ""),
+        ]
+        for section, figures in (("Status", self.by_status), ("Theme", self.by_theme),
+                                 ("Lead agency", self.by_agency), ("Awaiting feedback by agency",
+                                                                   self.awaiting_by_agency)):
+            out += [(section, f.label, f.count, f.percent) for f in figures]
+        out += [("Costs", category, pounds(pence), "") for category, pence in self.costs_by_category.items()]
+        out.append(("Costs", "Total", pounds(self.costs_total), ""))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (kept with a meeting as the report it tabled)."""
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+
+def steering_report(session: Session, start: date, end: date) -> SteeringReport:
+    """Compute the Steering Group's report for the London days `start` to `end` inclusive."""
+    report = SteeringReport(start=start, end=end)
+    for case in session.scalars(select(Case)):
+        facts = case.facts or {}
+        decided = _day(facts.get("decision_date"))
+        if decided and start <= decided <= end:
+            report.considered += 1
+            report.commissioned += facts.get("review_type") in COMMISSIONED
+        approved = _day(facts.get("report_approved_on"))
+        if approved and start <= approved <= end:
+            report.completed += 1
+            if decided:
+                report.completed_within_6_months += approved <= plus_months(decided, 6)
+                report.completed_within_12_months += approved <= plus_months(decided, 12)
+
+    moment = end_of_day(end)
+    statuses: Counter[str] = Counter()
+    themes: Counter[str] = Counter()
+    agencies: Counter[str] = Counter()
+    awaiting: Counter[str] = Counter()
+    for rec in session.scalars(select(Recommendation).order_by(Recommendation.case_id, Recommendation.number)):
+        status = status_on(rec, moment)
+        if status is None:
+            continue
+        statuses[STATUSES[status]] += 1
+        themes[rec.theme] += 1
+        agencies[rec.lead_agency] += 1
+        if status == AWAITING:
+            awaiting[rec.lead_agency] += 1
+            since = awaited_since_on(rec, moment)
+            report.awaiting.append(Awaiting(rec.case.reference, rec.number, rec.lead_agency,
+                                            since.astimezone(LONDON).date().isoformat() if since else ""))
+        if rec.scope == "National":
+            report.national.append(National(rec.case.reference, rec.number, rec.national_body or "",
+                                            rec.text, STATUSES[status]))
+    report.recommendations = sum(statuses.values())
+    report.by_status = _figures(statuses, list(STATUSES.values()))
+    report.by_theme = _figures(themes, [*THEMES, *sorted(set(themes) - set(THEMES))])
+    report.by_agency = _figures(agencies)
+    report.awaiting_by_agency = _figures(awaiting)
+    report.awaiting.sort(key=lambda a: (a.lead_agency, a.since, a.reference, a.number))
+    spent = dict.fromkeys(CATEGORIES, 0)
+    for cost in costs_between(session, start, end):
+        spent[cost.category] = spent.get(cost.category, 0) + cost.amount_pence
+    report.costs_by_category = spent
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads
+
+HEADER = ("Section", "Item", "Figure", "Share")
+
+
+def as_csv(report: SteeringReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    writer.writerows(report.rows())
+    return buffer.getvalue()
+
+
+def as_xlsx(report: SteeringReport) -> bytes:
+    """A workbook: the figures (as the CSV), the recommendations awaiting feedback, the national ones."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Figures"
+    sheet.append(["DHR Steering Group report", f"{report.start.isoformat()} to {report.end.isoformat()}"])
+    sheet.append(list(HEADER))
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in report.rows():
+        sheet.append(list(row))
+    for column, width in zip("ABCD", (30, 50, 14, 8), strict=True):
+        sheet.column_dimensions[column].width = width
+    waiting = book.create_sheet("Awaiting feedback")
+    waiting.append(["Case", "Recommendation", "Lead agency", "Awaiting since"])
+    for item in report.awaiting:
+        waiting.append([item.reference, item.number, item.lead_agency, item.since])
+    national = book.create_sheet("National")
+    national.append(["Case", "Recommendation", "National body", "Status", "Text"])
+    for nat in report.national:
+        national.append([nat.reference, nat.number, nat.national_body, nat.status, nat.text])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _latin(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")  # the PDF core fonts are Latin-1
+
+
+def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") -> bytes:
+    """The report on A4: the figures, a bar chart per breakdown, the awaiting and national lists."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_margins(18, 18, 18)
+    pdf.set_auto_page_break(True, 18)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, _latin(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    pdf.cell(0, 7, f"{report.start:%d %B %Y} to {report.end:%d %B %Y}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+    def heading(text: str) -> None:
+        pdf.ln(2)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.cell(0, 8, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=10)
+
+    def line(label: str, value: str) -> None:
+        pdf.cell(120, 6, _latin(label))
+        pdf.cell(0, 6, _latin(value), new_x="LMARGIN", new_y="NEXT")
+
+    heading("Reviews")
+    for _, item, value, _ in report.rows()[:5]:
+        line(item, str(value))
+    heading("Recommendations")
+    line("Total", str(report.recommendations))
+    line("National", str(len(report.national)))
+    for name, figures in (("By status", report.by_status), ("By theme", report.by_theme),
+                          ("By lead agency", report.by_agency),
+                          ("Awaiting feedback, by lead agency", report.awaiting_by_agency)):
+        heading(name)
+        _bars(pdf, figures)
+    if report.national:
+        heading("National recommendations")
+        for nat in report.national:
+            pdf.multi_cell(0, 5, _latin(f"{nat.reference} R{nat.number} ({nat.national_body}, {nat.status}): "
+                                        f"{nat.text}"), new_x="LMARGIN", new_y="NEXT")
+    heading("Costs in the period")
+    for category, pence in report.costs_by_category.items():
+        line(category, pounds(pence))
+    line("Total", pounds(report.costs_total))
+    return bytes(pdf.output())
+
+
+def _bars(pdf: Any, figures: list[Figure]) -> None:
+    """Horizontal bars: label, bar scaled to the largest figure, count and share."""
+    largest = max((f.count for f in figures), default=0) or 1
+    label_width, bar_width = 78.0, 70.0
+    for figure in figures:
+        if pdf.will_page_break(6):
+            pdf.add_page()
+        x, y = pdf.get_x(), pdf.get_y()
+        pdf.cell(label_width, 6, _latin(figure.label[:48]))
+        pdf.set_fill_color(29, 112, 184)  # GOV.UK blue
+        if figure.count:
+            pdf.rect(x + label_width, y + 1, bar_width * figure.count / largest, 4, style="F")
+        pdf.set_xy(x + label_width + bar_width + 2, y)
+        pdf.cell(0, 6, f"{figure.count} ({figure.percent})", new_x="LMARGIN", new_y="NEXT")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboards
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: str
+    cases: int  # how many cases have been in the stage
+    open_now: int
+    median_days: float | None  # over stage visits that have ended
+    longest_open_days: float | None  # the longest current stay
+
+
+def stage_times(session: Session, now: datetime, stage_order: list[str]) -> list[StageTime]:
+    """Time spent in each stage: finished stays (median) and the longest stay still running."""
+    finished: dict[str, list[float]] = {}
+    running: dict[str, list[float]] = {}
+    cases: dict[str, set[int]] = {}
+    for row in session.scalars(select(CaseStage)):
+        cases.setdefault(row.stage, set()).add(row.case_id)
+        days = ((row.left_at or now) - row.entered_at).total_seconds() / 86400
+        (finished if row.left_at else running).setdefault(row.stage, []).append(days)
+    names = [s for s in stage_order if s in cases] + sorted(set(cases) - set(stage_order))
+    return [StageTime(name, len(cases[name]), len(running.get(name, [])), _median(finished.get(name, [])),
+                      max(running[name]) if running.get(name) else None) for name in names]
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
