@@ -38,8 +38,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
 
-    from .views import admin, cases, inbox, main, processes, tasks
+    from .views import admin, cases, costs, dashboard, inbox, main, meetings, processes, register, reports, tasks
 
-    for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp):
+    for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp, dashboard.bp, register.bp,
+                      reports.bp, meetings.bp, costs.bp):
         app.register_blueprint(blueprint)
     return app

@@ -14,6 +14,7 @@ from engine import access
 
 from .. import uow
 from ..display import deadline, london, plain
+from ..roles import COST_VIEWERS, DASHBOARD_ROLES, MEETING_VIEWERS, REPORT_ROLES
 
 bp = Blueprint("main", __name__)
 
@@ -33,6 +34,15 @@ def _navigation() -> dict[str, Any]:
             return []
         role = current_user.user.role
         items = [("inbox", "Inbox", url_for("inbox.index")), ("cases", "Cases", url_for("cases.index"))]
+        if role in DASHBOARD_ROLES:
+            items.append(("dashboard", "Dashboard", url_for("dashboard.index")))
+        items.append(("register", "Recommendations", url_for("register.index")))
+        if role in REPORT_ROLES:
+            items.append(("reports", "Reports", url_for("reports.steering_group")))
+        if role in MEETING_VIEWERS:
+            items.append(("meetings", "Meetings", url_for("meetings.index")))
+        if role in COST_VIEWERS:
+            items.append(("costs", "Costs", url_for("costs.index")))
         if role == access.PROCESS_OWNER:
             items.append(("processes", "Processes", url_for("processes.index")))
         if role == access.ADMINISTRATOR:

@@ -1,0 +1,14 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import login_required
+
+bp = Blueprint("meetings", __name__)
+
+
+@bp.route("/meetings")
+@login_required
+def index() -> str:
+    return "Not written yet"
