@@ -225,10 +225,7 @@ def _snapshot(
     facts: dict[str, Any] = {}
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
         spec = task.task_spec
-        for name in FACT_VARIABLES:
-            value = task.data.get(name)
-            if value is not None and isinstance(value, str | int | float | bool) and name not in facts:
-                facts[name] = value
+        _collect_facts(task, facts)
         if task.state == TaskState.READY:
             if spec.manual:
                 tasks[str(task.id)] = _task_row(task, bundle)
@@ -255,6 +252,14 @@ def _snapshot(
             deadline_on=_deadline_date(task),
         )
     return tasks, timers, facts
+
+
+def _collect_facts(task: Any, facts: dict[str, Any]) -> None:
+    """Add the task's values of the fact variables that `facts` does not have yet."""
+    for name in FACT_VARIABLES:
+        value = task.data.get(name)
+        if name not in facts and value is not None and isinstance(value, str | int | float | bool):
+            facts[name] = value
 
 
 def _running_stage(workflow: BpmnWorkflow, bundle: Bundle, process_id: str) -> str | None:
@@ -331,6 +336,9 @@ def _save(
     case.state = state
     case.serializer_version = serialization.VERSION
     case.updated_at = now
+    if workflow.is_completed():  # no live branch is left to read: the data the instance ended with
+        for task in reversed(workflow.get_tasks(state=TaskState.COMPLETED)):
+            _collect_facts(task, facts)
     if facts and {**(case.facts or {}), **facts} != case.facts:
         case.facts = {**(case.facts or {}), **facts}
     if bundle.stage_ids(case.process_id):
