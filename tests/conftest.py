@@ -175,3 +175,12 @@ def dhr(world: World) -> World:
             world.user(name, lane)
     world.clock.set(START)
     return world
+
+
+@pytest.fixture
+def seeded(world: World) -> World:
+    """Seed 001's reviews and recommendations, run through the engine (tests/seed_001.py)."""
+    from . import seed_001
+
+    world.user("holder", "Action Holder")
+    return seed_001.build(world, cst="carol", holder="holder")

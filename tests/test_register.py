@@ -1,19 +1,12 @@
-"""The recommendation register and the Steering Group's report, computed from cases run by the engine.
-
-The fixture reproduces seed 001's figures: 13 reviews considered, 12 commissioned, 9 completed,
-84 recommendations (47 completed, 13 part completed / in progress, 24 awaiting feedback), 12 of them
-national. Every recommendation is created by completing the real action-plan form and every
-status by the real quarterly-update form, on a cut-down review diagram (tests/register).
-"""
+"""The recommendation register and the Steering Group's report, computed from cases run by the engine
+(the `seed_001` fixture: tests/seed_001.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import pytest
@@ -23,138 +16,17 @@ from sqlalchemy import func, select
 
 from engine import chasing, reporting, runtime
 from engine.audit import AuditType
-from engine.library import read_folder
 from engine.models import AuditEvent, CaseStage, OpenTask
-from engine.register import AWAITING, COMPLETED, IN_PROGRESS, Filters, Recommendation, find
+from engine.register import AWAITING, COMPLETED, Filters, Recommendation, find
 
+from . import seed_001
 from .conftest import World
-from .dhr_driver import PROCESSES, Dhr, base_policy
-
-FIXTURE = Path(__file__).parent / "register"
-THEME_COUNTS = {
-    "Information Sharing and Multi-Agency Working": 19,
-    "Agency Specific Policies/Issues": 13,
-    "Complex Needs (Alcohol, Drugs, Mental Health)": 12,
-    "Awareness Raising and Communication": 11,
-    "Awareness and Training for Healthcare Professionals": 8,
-    "Risk Assessment": 8,
-    "Safeguarding Children": 7,
-    "Perpetrators and Bail Issues": 6,
-}
-# lead agency -> (recommendations, of which awaiting feedback)
-AGENCY_COUNTS = {
-    "Kent Police": (20, 8),
-    "Kent and Medway CCGs": (9, 3),
-    "KCC Specialist Children's Services": (8, 8),
-    "NHS England (Kent)": (8, 3),
-    "Kent Probation": (8, 0),
-    "Medway Council": (7, 2),
-    "Kent Fire and Rescue": (6, 0),
-    "Housing Association": (6, 0),
-    "Home Office": (6, 0),  # national
-    "Department of Health and Social Care": (6, 0),  # national
-}
-NATIONAL = {"Home Office", "Department of Health and Social Care"}
-PERIOD = (date(2024, 4, 1), date(2026, 3, 31))
-PLANS_AGREED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-UPDATES_GIVEN = datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
-# the nine completed reviews: months from the decision to the approval of the report
-MONTHS_TO_APPROVAL = [5, 6, 7, 8, 9, 10, 12, 13, 14]
+from .dhr_driver import Dhr, base_policy
 
 
-@dataclass
-class Planned:
-    agency: str
-    theme: str
-    status: str  # the register's status key once the updates are in
-
-
-def planned_recommendations() -> list[Planned]:
-    themes = [theme for theme, count in THEME_COUNTS.items() for _ in range(count)]
-    agencies: list[tuple[str, bool]] = []
-    for agency, (count, awaiting) in AGENCY_COUNTS.items():
-        agencies += [(agency, i < awaiting) for i in range(count)]
-    plans, in_progress = [], 0
-    for (agency, awaiting), theme in zip(agencies, themes, strict=True):
-        if awaiting:
-            status = AWAITING
-        elif in_progress < 13:
-            status, in_progress = IN_PROGRESS, in_progress + 1
-        else:
-            status = COMPLETED
-        plans.append(Planned(agency, theme, status))
-    return plans
-
-
-def _item(plan: Planned, number: int) -> dict[str, Any]:
-    national = plan.agency in NATIONAL
-    item = {"recommendation": f"Recommendation {number} for {plan.agency}", "theme": plan.theme,
-            "lead_agency": plan.agency, "scope": "National" if national else "Local",
-            "smart_action": f"Action {number}", "action_holder": "A. Holder",
-            "action_holder_email": "holder@example.org", "target_date": "2026-06-30"}
-    if national:
-        item["national_body"] = plan.agency
-    return item
-
-
-def _deploy(world: World) -> None:
-    files = read_folder(FIXTURE)
-    for name in ("action_plan.schema.json", "action_update.schema.json"):
-        files[name] = (PROCESSES / name).read_text()
-    with world.uow() as s:
-        runtime.deploy(s, files, actor="test", clock=world.clock)
-
-
-@pytest.fixture
-def seed_001(world: World) -> World:
-    """13 reviews considered, 12 commissioned, 9 completed with 84 recommendations, 60 updates given."""
-    _deploy(world)
-    world.user("holder", "Action Holder")
-    world.clock.set(PLANS_AGREED)
-    plans = planned_recommendations()
-    status_of: dict[tuple[str, int], str] = {}
-    for index in range(13):
-        reference = world.start(f"Case{index:02d}", 2024, process="review_fixture")
-        decided = date(2024, 5, 1) + timedelta(days=index)
-        review_type = "No review" if index == 12 else "DHR"
-        world.complete("decide", {"review_type": review_type, "decision_date": decided.isoformat()}, "carol",
-                       reference)
-        if index >= 9:
-            continue
-        take = 10 if index < 3 else 9
-        mine, plans = plans[:take], plans[take:]
-        world.complete("agree_action_plan", {
-            "recommendations": [_item(p, n) for n, p in enumerate(mine, start=1)],
-            "action_plan_agreed_on": PLANS_AGREED.date().isoformat()}, "carol", reference)
-        approved = reporting.plus_months(decided, MONTHS_TO_APPROVAL[index])
-        world.complete("approve", {"report_approved_on": approved.isoformat()}, "carol", reference)
-        for number, plan in enumerate(mine, start=1):
-            status_of[(reference, number - 1)] = plan.status
-    assert not plans
-    world.clock.set(UPDATES_GIVEN)
-    labels = {COMPLETED: "Completed", IN_PROGRESS: "Part completed / in progress"}
-    for task in world.tasks():
-        if task.bpmn_id != "give_action_update":
-            continue
-        with world.db.sessions() as s:
-            case = s.get(runtime.Case, task.case_id)
-            assert case is not None
-            reference = case.reference
-            workflow = runtime.load_workflow(case, s)
-        number = workflow.get_task_from_id(runtime.UUID(task.id)).data["chase_request"]["reference"]
-        status = status_of[(reference, number)]
-        if status == AWAITING:
-            continue
-        with world.uow() as s:
-            runtime.complete_task(s, task.id, {"action_status": labels[status], "progress_update": "Done so far",
-                                               "update_date": UPDATES_GIVEN.date().isoformat()},
-                                  user=world.users["holder"], clock=world.clock)
-    return world
-
-
-def test_the_steering_group_report_reproduces_seed_001(seed_001: World) -> None:
-    with seed_001.db.sessions() as s:
-        report = reporting.steering_report(s, *PERIOD)
+def test_the_steering_group_report_reproduces_seed_001(seeded: World) -> None:
+    with seeded.db.sessions() as s:
+        report = reporting.steering_report(s, *seed_001.PERIOD)
     assert (report.considered, report.commissioned, report.completed) == (13, 12, 9)
     # approval 5 and 6 calendar months after the decision are within 6 months; 12 is within 12
     assert (report.completed_within_6_months, report.completed_within_12_months) == (2, 7)
@@ -175,21 +47,21 @@ def test_the_steering_group_report_reproduces_seed_001(seed_001: World) -> None:
     assert awaiting["Kent Police"] == (8, "33%") and awaiting["KCC Specialist Children's Services"] == (8, "33%")
     assert sum(count for count, _ in awaiting.values()) == 24
     assert len(report.national) == 12
-    assert {n.national_body for n in report.national} == NATIONAL
+    assert {n.national_body for n in report.national} == seed_001.NATIONAL
     assert all(a.since == "2026-01-05" for a in report.awaiting)  # awaited since the plan was agreed
 
 
-def test_a_past_period_reads_the_status_as_it_was_then(seed_001: World) -> None:
-    with seed_001.db.sessions() as s:
+def test_a_past_period_reads_the_status_as_it_was_then(seeded: World) -> None:
+    with seeded.db.sessions() as s:
         before_updates = reporting.steering_report(s, date(2024, 4, 1), date(2026, 1, 31))
         before_plans = reporting.steering_report(s, date(2024, 4, 1), date(2026, 1, 4))
     assert [f.count for f in before_updates.by_status] == [0, 0, 84]
     assert before_plans.recommendations == 0
 
 
-def test_csv_xlsx_and_pdf_carry_the_figures_of_the_page(seed_001: World) -> None:
-    with seed_001.db.sessions() as s:
-        report = reporting.steering_report(s, *PERIOD)
+def test_csv_xlsx_and_pdf_carry_the_figures_of_the_page(seeded: World) -> None:
+    with seeded.db.sessions() as s:
+        report = reporting.steering_report(s, *seed_001.PERIOD)
     expected = [[str(v) for v in row] for row in report.rows()]
 
     rows = list(csv.reader(io.StringIO(reporting.as_csv(report))))
@@ -208,9 +80,9 @@ def test_csv_xlsx_and_pdf_carry_the_figures_of_the_page(seed_001: World) -> None
     assert "Awaiting feedback" in text and "24 (29%)" in text and "47 (56%)" in text
 
 
-def test_the_register_filters(seed_001: World) -> None:
+def test_the_register_filters(seeded: World) -> None:
     today = date(2026, 11, 24)
-    with seed_001.db.sessions() as s:
+    with seeded.db.sessions() as s:
         everything = find(s, Filters(), today=today)
         police = find(s, Filters(agency="Kent Police"), today=today)
         awaiting = find(s, Filters(status=AWAITING), today=today)
@@ -226,8 +98,8 @@ def test_the_register_filters(seed_001: World) -> None:
     assert len(mixed) == 8
 
 
-def test_status_changes_only_through_audited_updates(seed_001: World) -> None:
-    with seed_001.db.sessions() as s:
+def test_status_changes_only_through_audited_updates(seeded: World) -> None:
+    with seeded.db.sessions() as s:
         recs = list(s.scalars(select(Recommendation)))
         kinds = Counter(e.kind for r in recs for e in r.events)
         audited = Counter(s.scalars(select(AuditEvent.event_type).where(
@@ -237,18 +109,18 @@ def test_status_changes_only_through_audited_updates(seed_001: World) -> None:
     assert kinds == {"created": 84, "requested": 84, "update": 60}
     assert audited == {"RECOMMENDATION_ADDED": 84, "RECOMMENDATION_REQUESTED": 84, "RECOMMENDATION_UPDATED": 60}
     assert [e.kind for e in answered.events] == ["created", "requested", "update"]
-    assert answered.events[-1].actor == "holder" and answered.events[-1].at == UPDATES_GIVEN
+    assert answered.events[-1].actor == "holder" and answered.events[-1].at == seed_001.UPDATES_GIVEN
     assert answered.events[-1].progress == "Done so far" and answered.awaiting_since is None
-    assert waiting.awaiting_since == PLANS_AGREED
+    assert waiting.awaiting_since == seed_001.PLANS_AGREED
 
 
 def test_a_national_recommendation_needs_its_national_body(world: World) -> None:
     from engine.errors import FormDataInvalid
 
-    _deploy(world)
+    seed_001.deploy(world)
     reference = world.start("Case", 2024, process="review_fixture")
     world.complete("decide", {"review_type": "DHR", "decision_date": "2024-05-01"}, "carol", reference)
-    item = _item(Planned("Home Office", "Risk Assessment", AWAITING), 1)
+    item = seed_001.item(seed_001.Planned("Home Office", "Risk Assessment", AWAITING), 1)
     del item["national_body"]
     with pytest.raises(FormDataInvalid) as raised:
         world.complete("agree_action_plan", {"recommendations": [item], "action_plan_agreed_on": "2026-01-05"},

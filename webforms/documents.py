@@ -8,6 +8,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Response
+
 from engine import runtime
 from engine.models import Case
 
@@ -62,3 +64,11 @@ def _collect(value: Any, path: str, found: dict[str, Document]) -> None:
     elif isinstance(value, list):
         for item in value:
             _collect(item, path, found)
+
+
+def attachment(content: bytes, mimetype: str, filename: str) -> Response:
+    """A download, never shown as a page."""
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

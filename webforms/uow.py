@@ -49,6 +49,17 @@ def clock() -> Clock:
     return state().clock
 
 
+def sessions() -> sessionmaker[Session]:
+    """For work that runs its own units of work (one per case), after `end_transaction`."""
+    return state().sessions
+
+
+def end_transaction() -> None:
+    """Commit what this request has done so far and end its transaction (on SQLite: its write lock)."""
+    if "db_session" in g:
+        g.db_session.commit()
+
+
 def rollback() -> None:
     """Undo what this request wrote so far (an engine call refused the change)."""
     if "db_session" in g:

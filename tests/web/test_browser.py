@@ -126,3 +126,44 @@ def test_a_process_owner_edits_a_diagram_in_the_modeler_and_deploys_it(server: s
     assert "Deployed as version 2" in page.get_by_test_id("flash").inner_text()
     page.get_by_test_id("diff-link").click()
     assert "record_notification" in page.get_by_test_id("diff-elements").inner_text()
+
+
+def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web, server: str, page: Any) -> None:
+    from engine.users import find_user
+    from tests import seed_001
+    from tests.conftest import World
+
+    world = World(web.db, web.clock)
+    with web.db.sessions() as s:
+        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
+    seed_001.build(world, cst="cst", holder="holder")
+    _sign_in(page, server, "steering")
+    page.get_by_test_id("nav-reports").click()
+    page.get_by_test_id("period-form").wait_for()
+    for part, value in (("day", "1"), ("month", "4"), ("year", "2024")):
+        page.get_by_test_id(f"field-start-{part}").fill(value)
+    for part, value in (("day", "31"), ("month", "3"), ("year", "2026")):
+        page.get_by_test_id(f"field-end-{part}").fill(value)
+    page.get_by_test_id("show-period").click()
+    page.get_by_test_id("report-period").wait_for()
+    assert "1 April 2024 to 31 March 2026" in page.get_by_test_id("report-period").inner_text()
+    widths = {}
+    for chart in ("status", "theme", "agency"):
+        svg = page.locator(f'svg[data-chart="{chart}"]')
+        assert svg.is_visible()
+        box = svg.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 50
+        bars = svg.locator("rect.dhr-chart__bar")
+        widths[chart] = {bars.nth(i).get_attribute("data-label"): bars.nth(i).bounding_box()["width"]
+                         for i in range(bars.count())}
+    status = widths["status"]  # drawn to scale: 47, 13 and 24 recommendations
+    assert status["Completed"] > status["Awaiting feedback"] > status["Part completed / in progress"] > 0
+    assert abs(status["Awaiting feedback"] / status["Completed"] - 24 / 47) < 0.02
+    assert len(widths["theme"]) == 8 and len(widths["agency"]) == 10
+    assert _axe(page) == []
+    with page.expect_download() as download:
+        page.get_by_test_id("download-xlsx").click()
+    assert download.value.suggested_filename == "dhr-steering-group-report-2024-04-01-to-2026-03-31.xlsx"
+    page.emulate_media(media="print")
+    assert not page.get_by_test_id("period-form").is_visible()  # the printed page is the report alone
+    assert page.locator('svg[data-chart="status"]').is_visible()

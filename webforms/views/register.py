@@ -1,14 +1,109 @@
-"""Placeholder: being written."""
+"""The recommendation register: filtered list (and CSV), a recommendation with its updates, what an
+agency owes, and the Steering Group's request for updates from every action holder at once."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from engine import chasing, register
+from engine.register import AWAITING, COMPLETED, STATUSES, THEMES, Filters, Recommendation
+
+from .. import uow
+from ..auth import me, roles_required
+from ..display import LONDON, london
+from ..documents import attachment
+from ..guard import case_or_404, visible_case_ids
+from ..roles import UPDATE_REQUESTERS
+
 bp = Blueprint("register", __name__)
+
+
+def _filters() -> Filters:
+    args = request.args
+    status = args.get("status", "")
+    return Filters(case=args.get("case", "").strip(), theme=args.get("theme", "") if args.get("theme") in THEMES
+                   else "", agency=args.get("agency", "").strip(), status=status if status in STATUSES else "",
+                   overdue=args.get("overdue") == "1", national=args.get("national") == "1")
+
+
+def _today() -> date:
+    return uow.clock().now().astimezone(LONDON).date()
+
+
+def _visible(filters: Filters) -> list[Recommendation]:
+    return register.find(uow.db(), filters, today=_today(), case_ids=visible_case_ids(me()))
 
 
 @bp.route("/register")
 @login_required
 def index() -> str:
-    return "Not written yet"
+    filters = _filters()
+    found = _visible(filters)
+    args = {k: v for k, v in request.args.items() if v}
+    return render_template(
+        "pages/register.html", title="Recommendations", recommendations=found, filters=filters, themes=THEMES,
+        statuses=STATUSES, agencies=register.lead_agencies(uow.db()), today=_today(), args=args,
+        may_request=me().role in UPDATE_REQUESTERS, awaiting=AWAITING, completed=COMPLETED)
+
+
+@bp.route("/register.csv")
+@login_required
+def index_csv() -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Case", "Number", "Recommendation", "Theme", "Lead agency", "Local or national", "National body",
+                     "SMART action", "Action holder", "Target date", "Status", "Awaiting feedback since",
+                     "Last update"])
+    for rec in _visible(_filters()):
+        last = next((e for e in reversed(rec.events) if e.kind == "update"), None)
+        writer.writerow([rec.case.reference, rec.number, rec.text, rec.theme, rec.lead_agency, rec.scope,
+                         rec.national_body or "", rec.smart_action, rec.action_holder or "",
+                         rec.target_date.isoformat() if rec.target_date else "", rec.status_label,
+                         london(rec.awaiting_since, with_time=False), london(last.at, with_time=False) if last else ""])
+    return attachment(buffer.getvalue().encode(), "text/csv; charset=utf-8", "dhr-recommendations.csv")
+
+
+@bp.route("/register/<int:recommendation_id>")
+@login_required
+def show(recommendation_id: int) -> str:
+    rec = register.get(uow.db(), recommendation_id)
+    if rec is None:
+        abort(404)
+    case_or_404(rec.case_id)  # 404 unless the user may see the case; reads by non-members are audited
+    return render_template("pages/recommendation.html", title=f"{rec.label}", rec=rec, today=_today(),
+                           awaiting=AWAITING, completed=COMPLETED)
+
+
+@bp.route("/register/agency")
+@login_required
+def agency() -> str:
+    name = request.args.get("name", "").strip()
+    if not name:
+        abort(404)
+    owed = [r for r in _visible(Filters(agency=name)) if r.status != COMPLETED]
+    completed_count = len(_visible(Filters(agency=name, status=COMPLETED)))
+    return render_template("pages/agency_owes.html", title=f"What {name} owes", agency=name, owed=owed,
+                           completed_count=completed_count, today=_today(), awaiting=AWAITING, completed=COMPLETED)
+
+
+@bp.route("/register/request-updates", methods=["POST"])
+@roles_required(*UPDATE_REQUESTERS)
+def request_updates() -> Response:
+    actor = me().username
+    uow.end_transaction()  # the request's own transaction ends here: each case is asked in a unit of its own
+    outcome = chasing.request_updates(uow.sessions(), uow.clock(), actor=actor)
+    parts = [f"Update requests sent for {len(outcome.asked)} case{'s' if len(outcome.asked) != 1 else ''}"]
+    if outcome.already_asked:
+        parts.append(f"{len(outcome.already_asked)} already being asked ({', '.join(outcome.already_asked)})")
+    if outcome.not_yet:
+        parts.append(f"{len(outcome.not_yet)} not published yet, so not monitored ({', '.join(outcome.not_yet)})")
+    if outcome.failed:
+        parts.append(f"{len(outcome.failed)} could not be asked: "
+                     + "; ".join(f"{ref}: {why}" for ref, why in outcome.failed.items()))
+    flash(". ".join(parts) + ".", "success" if not outcome.failed else "error")
+    return redirect(url_for("register.index"))
