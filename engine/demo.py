@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import access, runtime, users
+from . import access, chasing, costs, meetings, reporting, runtime, users
 from .clock import Clock, SettableClock, SimulatedClock
 from .db import unit_of_work
 from .forms import example_answers
@@ -58,6 +58,60 @@ def _answers(pseudonym: str, notified: str, review_type: str) -> dict[str, dict[
         "decide_on_review": dict(review_type=review_type),
         "record_home_office_response": dict(home_office_response="Home Office accepts the decision"),
     }
+
+
+_ACTION_PLAN = {"recommendations": [
+    {"recommendation": "Every domestic abuse risk assessment is shared with the GP within 5 working days.",
+     "theme": "Information Sharing and Multi-Agency Working", "lead_agency": "Police", "scope": "Local",
+     "smart_action": "Add GP notification to the DASH workflow; audit 20 cases a quarter.",
+     "action_holder": "Detective Inspector, Public Protection", "action_holder_email": "police@example.org",
+     "target_date": "2026-12-31"},
+    {"recommendation": "Routine enquiry about domestic abuse in mental health assessments.",
+     "theme": "Complex Needs (Alcohol, Drugs, Mental Health)", "lead_agency": "NHS Trust", "scope": "Local",
+     "smart_action": "Add the question to the assessment template and train 90% of staff by March.",
+     "action_holder": "Named Nurse for Safeguarding", "action_holder_email": "nhs@example.org",
+     "target_date": "2026-09-30"},
+    {"recommendation": "Housing officers are trained to recognise coercive control.",
+     "theme": "Awareness Raising and Communication", "lead_agency": "Borough Council", "scope": "Local",
+     "smart_action": "Half-day training for every housing officer by June.",
+     "action_holder": "Head of Housing", "action_holder_email": "housing@example.org",
+     "target_date": "2026-06-30"},
+    {"recommendation": "Statutory guidance to say how to involve families who do not speak English.",
+     "theme": "Agency Specific Policies/Issues", "lead_agency": "Home Office", "scope": "National",
+     "national_body": "Home Office", "smart_action": "The CSP chair writes to the Home Office DHR team.",
+     "action_holder": "CSP Chair", "action_holder_email": "csp@example.org", "target_date": "2026-12-31"},
+], "action_plan_agreed_on": "2026-05-20"}
+
+
+def _steering_group(sessions: sessionmaker[Session], clock: Clock, by_role: dict[str, str],
+                    reference: str) -> Iterator[str]:
+    """Ask Willow's action holders now; two answer. Record a meeting, the review's costs and a budget."""
+    outcome = chasing.request_updates(sessions, clock, actor=by_role["Steering Group"])
+    yield f"update requests sent for {', '.join(outcome.asked) or 'no case'}"
+    answers = [("Completed", "Training delivered to all housing officers."),
+               ("Part completed / in progress", "Template changed; 60% of staff trained.")]
+    for task in [t for t in _open_tasks(sessions, reference) if t.bpmn_id == "give_action_update"][:2]:
+        status, progress = answers.pop()
+        with unit_of_work(sessions) as s:
+            runtime.complete_task(s, task.id, {"action_status": status, "progress_update": progress,
+                                               "update_date": clock.now().astimezone(LONDON).date().isoformat()},
+                                  user=users.find_user(s, by_role["Action Holder"]), clock=clock)
+    today = clock.now().astimezone(LONDON).date()
+    with unit_of_work(sessions) as s:
+        case = runtime.get_case(s, reference)
+        for category, pence in (("Independent chair fee", 650000), ("Overview report author fee", 400000),
+                                ("Other", 35000)):
+            costs.add_cost(s, case, category=category, description="Demo", amount_pence=pence, incurred_on=today,
+                           actor=ACTOR, at=clock.now())
+        costs.set_budget(s, costs.financial_year(today), 1000000, actor=ACTOR, at=clock.now())
+        start = date(costs.financial_year(today), 4, 1)
+        meetings.record_meeting(
+            s, held_on=today, attendees=meetings.parse_attendees(
+                "Chris Example, Borough Council\nJo Sample, Police\nAlex Demo, NHS Trust\nSam Test, Probation"),
+            decisions="The police to report on GP notification at the next meeting.", report_from=start,
+            report_to=today, report=reporting.steering_report(s, start, today).as_dict(), actor=ACTOR,
+            at=clock.now())
+    yield "costs, a budget and a Steering Group meeting recorded"
 
 
 def _open_tasks(sessions: sessionmaker[Session], reference: str) -> list[OpenTask]:
@@ -119,6 +173,7 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
         ("Iris", "2026-04-20", "DHR", "decide_on_review"),  # the chair's decision is overdue
         ("Rosemary", "2026-05-11", "DHR", "draft_terms_of_reference"),
         ("Juniper", "2026-05-18", "No review", None),
+        ("Willow", "2026-01-12", "DHR", None),  # runs on to publication: its action plan is monitored
     ]
     for pseudonym, notified, decision, until in plans:
         reference = f"{pseudonym}/{year}"
@@ -129,10 +184,13 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
                                       actor=ACTOR, clock=clock)
             for name in MEMBERS:
                 access.add_member(s, case, users.find_user(s, name), actor=ACTOR, at=clock.now())
-        _advance(sessions, clock, reference, until, _answers(pseudonym, notified, decision), by_role)
+        answers = {**_answers(pseudonym, notified, decision), "agree_action_plan": _ACTION_PLAN,
+                   "agree_publication_date": {"publication_date": (today + timedelta(days=14)).isoformat()}}
+        _advance(sessions, clock, reference, until, answers, by_role)
         with sessions() as s:
             case = runtime.get_case(s, reference)
             yield f"case {reference}: {case.status}" + (f", {case.stage}" if case.stage else "")
     for fired in run_due(sessions, clock, actor="scheduler"):
         yield f"timer fired: {fired.title}"
+    yield from _steering_group(sessions, clock, by_role, f"Willow/{year}")
     yield "try: dhr cases list · dhr tasks list · dhr timers list · dhr clock advance P14D · dhr timers run-due"

@@ -104,3 +104,23 @@ def test_errors_from_the_installed_command_are_one_line(db: Db, tmp_path: Path) 
     assert result.returncode == 1
     assert result.stderr == ("error: no deployed process has the id 'nope' "
                              "(deploy it with 'dhr processes deploy')\n")
+
+
+def test_the_register_and_the_steering_group_report_from_the_command_line(dhr, seeded, tmp_path: Path) -> None:
+    rows = as_json(dhr("register", "list", "--agency", "Kent Police", "--status", "awaiting_feedback", "--json"))
+    assert len(rows) == 8 and {r["lead_agency"] for r in rows} == {"Kent Police"}
+    assert len(as_json(dhr("register", "list", "--national", "--json"))) == 12
+    text = dhr("report", "steering-group", "--from", "2024-04-01", "--to", "2026-03-31").output
+    assert any(line.split() == ["Status", "Completed", "47", "56%"] for line in text.splitlines())
+    csv_text = dhr("report", "steering-group", "--from", "2024-04-01", "--to", "2026-03-31", "--format", "csv").output
+    assert "Awaiting feedback,24,29%" in csv_text
+    target = tmp_path / "report.xlsx"
+    dhr("report", "steering-group", "--from", "2024-04-01", "--to", "2026-03-31", "--format", "xlsx",
+        "--output", str(target))
+    assert target.read_bytes()[:2] == b"PK"
+    wrong = dhr("report", "steering-group", "--from", "2026-04-01", "--to", "2026-13-01", ok=False)
+    assert wrong.exit_code == 1 and "--to must be a date like 2026-04-01, not '2026-13-01'" in wrong.output
+    backwards = dhr("report", "steering-group", "--from", "2026-04-01", "--to", "2026-03-01", ok=False)
+    assert "--to must be on or after --from" in backwards.output
+    asked = dhr("register", "request-updates").output
+    assert "asked: none" in asked and "already being asked: Case00/2024" in asked

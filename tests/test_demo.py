@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from sqlalchemy import select
 
-from engine import access
+from engine import access, costs
 from engine.demo import DEMO_USERS, seed
+from engine.meetings import Meeting
 from engine.models import Case, OpenTask, SimulatedTime, User
+from engine.register import Recommendation
 from engine.settings import Settings
 
 from .conftest import Db
@@ -19,8 +23,13 @@ def test_demo_seeds_cases_at_several_stages_once(db: Db, monkeypatch: pytest.Mon
     assert "case Juniper/2026: completed" in lines
     with db.sessions() as s:
         cases = {c.reference: c for c in s.scalars(select(Case))}
-        assert {c.stage for c in cases.values() if c.status == "open"} == {"Commissioning the review",
-                                                                           "Conducting the review"}
+        assert {c.stage for c in cases.values() if c.status == "open"} == {
+            "Commissioning the review", "Conducting the review", "Dissemination and learning"}
+        statuses = Counter(r.status for r in s.scalars(select(Recommendation)))
+        assert statuses == {"awaiting_feedback": 2, "in_progress": 1, "completed": 1}  # Willow's action plan
+        [meeting] = s.scalars(select(Meeting)).all()
+        assert meeting.quorate and meeting.report is not None
+        assert sum(t.total for t in costs.totals_by_year(s)) == 1085000
         assert cases["Juniper/2026"].status == "completed"
         tasks = {(t.case_id, t.bpmn_id) for t in s.scalars(select(OpenTask))}
         assert (cases["Iris/2026"].id, "escalate_overdue_decision") in tasks  # the overdue decision
