@@ -636,8 +636,10 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
     if fmt == "text":
         content = "".join(f"{section:<28} {item:<50} {figure!s:>10} {share:>5}".rstrip() + "\n"
                           for section, item, figure, share in report.rows())
+    elif fmt == "csv":
+        content = reporting.as_csv(report)
     else:
-        content = {"csv": reporting.as_csv, "xlsx": reporting.as_xlsx, "pdf": reporting.as_pdf}[fmt](report)
+        content = reporting.as_xlsx(report) if fmt == "xlsx" else reporting.as_pdf(report)
     if output is None:
         click.echo(content, nl=False)
     elif isinstance(content, bytes):
