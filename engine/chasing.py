@@ -28,7 +28,7 @@ MESSAGE = "action_updates_requested"
 class RequestOutcome:
     asked: list[str] = field(default_factory=list)  # case references
     already_asked: list[str] = field(default_factory=list)  # a round of requests is running already
-    not_yet: list[str] = field(default_factory=list)  # the action plan is not monitored yet (not published)
+    not_waiting: list[str] = field(default_factory=list)  # not published yet, or its last round in review
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -52,13 +52,13 @@ def request_updates(sessions: sessionmaker[Session], clock: Clock, *, actor: str
         except NothingWaiting:
             with sessions() as session:
                 running = _being_asked(session, runtime.get_case(session, reference).id)
-            (outcome.already_asked if running else outcome.not_yet).append(reference)
+            (outcome.already_asked if running else outcome.not_waiting).append(reference)
         except DhrError as exc:
             outcome.failed[reference] = str(exc)
     with unit_of_work(sessions) as session:
         record(session, AuditType.UPDATES_REQUESTED, actor=actor, at=clock.now(),
-               details={"asked": outcome.asked, "already_asked": outcome.already_asked, "not_yet": outcome.not_yet,
-                        "failed": sorted(outcome.failed)})
+               details={"asked": outcome.asked, "already_asked": outcome.already_asked,
+                        "not_waiting": outcome.not_waiting, "failed": sorted(outcome.failed)})
     return outcome
 
 

@@ -597,8 +597,9 @@ def register_request_updates(app: App) -> None:
     click.echo(f"asked: {', '.join(outcome.asked) or 'none'}")
     if outcome.already_asked:
         click.echo(f"already being asked: {', '.join(outcome.already_asked)}")
-    if outcome.not_yet:
-        click.echo(f"not published yet (not monitored): {', '.join(outcome.not_yet)}")
+    if outcome.not_waiting:
+        click.echo(f"not waiting for a request now (not published yet, or the last round is being reviewed): "
+                   f"{', '.join(outcome.not_waiting)}")
     for reference, why in outcome.failed.items():
         click.echo(f"could not ask {reference}: {why}", err=True)
     if outcome.failed:

@@ -168,6 +168,6 @@ def test_nothing_to_ask_before_an_action_plan_is_monitored(dhr: World) -> None:
     with dhr.db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Recommendation)) == 2
     outcome = chasing.request_updates(dhr.db.sessions, dhr.clock, actor="steering")
-    assert outcome.not_yet == [case.reference] and outcome.asked == []
+    assert outcome.not_waiting == [case.reference] and outcome.asked == []
     with dhr.db.sessions() as s:
         assert not s.scalars(select(OpenTask).where(OpenTask.bpmn_id == "give_action_update")).first()

@@ -100,8 +100,9 @@ def request_updates() -> Response:
     parts = [f"Update requests sent for {len(outcome.asked)} case{'s' if len(outcome.asked) != 1 else ''}"]
     if outcome.already_asked:
         parts.append(f"{len(outcome.already_asked)} already being asked ({', '.join(outcome.already_asked)})")
-    if outcome.not_yet:
-        parts.append(f"{len(outcome.not_yet)} not published yet, so not monitored ({', '.join(outcome.not_yet)})")
+    if outcome.not_waiting:
+        parts.append(f"{len(outcome.not_waiting)} not waiting for a request now: not published yet, or the last "
+                     f"round of updates is being reviewed ({', '.join(outcome.not_waiting)})")
     if outcome.failed:
         parts.append(f"{len(outcome.failed)} could not be asked: "
                      + "; ".join(f"{ref}: {why}" for ref, why in outcome.failed.items()))
