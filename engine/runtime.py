@@ -566,9 +566,9 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
         task.run()
 
     _run_engine(workflow, clock, run)
-    register.task_completed(session, case, task, actor=user.username, now=now)
     record(session, AuditType.TASK_COMPLETED, actor=user.username, at=now, case_id=case.id, task_id=task_id,
            task_name=task_row.title, details={"bpmn_id": task_row.bpmn_id, "lane": task_row.lane, "changed": changed})
+    register.task_completed(session, case, task, actor=user.username, now=now)
     _save(session, case, workflow, bundle, actor=user.username, now=now, finished_task=task_id)
     return case
 
