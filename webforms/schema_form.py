@@ -18,6 +18,8 @@ from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from engine.forms import field_errors
+
 RADIO_LIMIT = 6  # more options than this: a select
 TEXTAREA_OVER = 500  # strings longer than this (or unbounded) get a textarea
 UPLOAD_TYPES = {".pdf", ".doc", ".docx", ".odt", ".rtf", ".txt"}
@@ -415,3 +417,24 @@ def attach(form_fields: list[Field], errors: dict[str, str]) -> None:
     """Put each message next to its field."""
     for item in _walk(form_fields):
         item.error = errors.get(item.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# A page's own form (not a task's), described by a JSON Schema
+
+
+def read_submission(schema: dict[str, Any], form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any],
+                                                                               dict[str, str]]:
+    """Read a posted form against `schema`: its data, what was typed (to show again) and the errors."""
+    state = state_from_form(schema, form, MultiDict())
+    data, parse_errors = data_from_state(schema, state)
+    return data, state, {**field_errors(schema, data), **parse_errors}
+
+
+def draw(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]) -> tuple[list[Field],
+                                                                                        list[SummaryError]]:
+    """The fields to draw, each with its error, and the error summary."""
+    form_fields = fields(schema, state, {})
+    errors = plain_messages(form_fields, errors)
+    attach(form_fields, errors)
+    return form_fields, summary(form_fields, errors)
