@@ -69,14 +69,14 @@ def parse_amount(text: str, field: str) -> int:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise FormDataInvalid({field: "Enter an amount in pounds, like 1250 or 1,250.50"}) from None
+        raise FormDataInvalid({field: "The amount must be in pounds, like 1250 or 1,250.50"}) from None
     if not value.is_finite():
-        raise FormDataInvalid({field: "Enter an amount in pounds, like 1250 or 1,250.50"})
+        raise FormDataInvalid({field: "The amount must be in pounds, like 1250 or 1,250.50"})
     if value != value.quantize(Decimal("0.01")):
-        raise FormDataInvalid({field: "Enter an amount in pounds and pence, with at most 2 decimal places"})
+        raise FormDataInvalid({field: "The amount can have at most 2 decimal places (pence)"})
     pence = int(value * 100)
     if pence <= 0 or pence > LIMIT_PENCE:
-        raise FormDataInvalid({field: "Enter an amount more than £0 and no more than £100,000,000"})
+        raise FormDataInvalid({field: "The amount must be more than £0 and no more than £100,000,000"})
     return pence
 
 

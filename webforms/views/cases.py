@@ -12,7 +12,7 @@ from flask_login import login_required
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import access, letters, runtime, timers
+from engine import access, costs, letters, register, runtime, timers
 from engine.audit import events_for_case
 from engine.errors import DhrError
 from engine.models import Case, OpenTask, Timer, User
@@ -20,6 +20,7 @@ from engine.models import Case, OpenTask, Timer, User
 from .. import diagram, documents, history, uow
 from ..auth import me, roles_required
 from ..guard import case_or_404, users_for_lane, visible_case_ids
+from ..roles import COST_RECORDERS, COST_VIEWERS
 
 bp = Blueprint("cases", __name__)
 MEMBERSHIP_MANAGERS = ("Community Safety Team",)
@@ -116,7 +117,10 @@ def show(case_id: int) -> str:
                            task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
                            manage=manage, candidates=candidates, stages=_stages(case),
                            documents=documents.case_documents(case), letters=letters.letters_for(db, case.id),
-                           may_retry=me().role in TIMER_FIXERS)
+                           may_retry=me().role in TIMER_FIXERS, show_costs=me().role in COST_VIEWERS,
+                           costs=costs.costs_for_case(db, case.id), may_record_costs=me().role in COST_RECORDERS,
+                           pounds=costs.pounds, recommendation_count=len(register.find(
+                               db, register.Filters(case=case.reference), today=now.date())))
 
 
 @bp.route("/cases/<int:case_id>/timers/<timer_id>/retry", methods=["POST"])
@@ -143,15 +147,8 @@ def letter(case_id: int, letter_id: int, fmt: str) -> Response:
     content, mimetype = ((letters.as_pdf(found), "application/pdf") if fmt == "pdf" else
                          (letters.as_docx(found),
                           "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
-    return _attachment(content, mimetype, f"{case.reference.replace('/', '-')}-{found.kind}-{found.id}.{fmt}")
-
-
-def _attachment(content: bytes, mimetype: str, filename: str) -> Response:
-    """A download, never shown as a page."""
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return documents.attachment(content, mimetype,
+                                f"{case.reference.replace('/', '-')}-{found.kind}-{found.id}.{fmt}")
 
 
 @bp.route("/cases/<int:case_id>/documents/<key>")
@@ -166,7 +163,7 @@ def document(case_id: int, key: str) -> Response:
         media_type, content = found.content()
     except ValueError:
         abort(404)
-    return _attachment(content, media_type, found.name)
+    return documents.attachment(content, media_type, found.name)
 
 
 @dataclass
@@ -240,8 +237,7 @@ def history_csv(case_id: int) -> Response:
     case = case_or_404(case_id)
     rows, _ = _history_rows(case)
     filename = f"history-{case.reference.replace('/', '-')}.csv"
-    return Response(history.to_csv(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return documents.attachment(history.to_csv(rows).encode(), "text/csv", filename)
 
 
 def _files(case: Case) -> dict[str, str]:
