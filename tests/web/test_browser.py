@@ -167,3 +167,38 @@ def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web,
     page.emulate_media(media="print")
     assert not page.get_by_test_id("period-form").is_visible()  # the printed page is the report alone
     assert page.locator('svg[data-chart="status"]').is_visible()
+
+
+def test_the_steering_group_pages_pass_axe(web: Web, server: str, page: Any) -> None:
+    from engine.users import find_user
+    from tests import seed_001
+    from tests.conftest import World
+
+    world = World(web.db, web.clock)
+    with web.db.sessions() as s:
+        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
+    seed_001.build(world, cst="cst", holder="holder")
+    _sign_in(page, server, "cst")
+    page.get_by_test_id("nav-register").click()
+    page.get_by_test_id("register-table").wait_for()
+    assert _axe(page) == []
+    page.get_by_test_id("filter-agency").select_option("Kent Police")
+    page.get_by_test_id("filter-status").select_option("awaiting_feedback")
+    page.get_by_test_id("filter").click()
+    assert page.get_by_test_id("register-count").inner_text().startswith("8 recommendations")
+    page.get_by_test_id("rec-link").first.click()
+    page.get_by_test_id("rec-history").wait_for()
+    assert _axe(page) == []
+    page.get_by_test_id("nav-dashboard").click()
+    page.get_by_test_id("deadlines").wait_for()
+    assert _axe(page) == []
+    page.get_by_test_id("nav-meetings").click()
+    page.get_by_test_id("record-meeting").click()
+    page.get_by_test_id("field-attendees").fill("Sam Example, Kent Police\nno organisation here")
+    page.get_by_test_id("submit").click()
+    page.get_by_test_id("error-summary").wait_for()
+    assert "Line 2 must be" in page.get_by_test_id("error-attendees").inner_text()
+    assert _axe(page) == []
+    page.get_by_test_id("nav-costs").click()
+    page.get_by_test_id("budget-form").wait_for()
+    assert _axe(page) == []
