@@ -24,6 +24,9 @@ def test_who_sees_and_who_records_meetings(web: Web) -> None:
         client = web.as_user(username)
         assert client.get("/meetings").status_code == (200 if username in VIEWERS else 403), username
         assert client.get("/meetings/new").status_code == (200 if username in RECORDERS else 403), username
+        if username in VIEWERS:  # the Steering Group (or the team for it) asks every action holder from here too
+            page = client.get("/meetings").get_data(as_text=True)
+            assert ('data-testid="request-updates"' in page) is (username in ("cst", "steering")), username
 
 
 @pytest.mark.parametrize(("present", "quorate", "organisations"), [

@@ -13,7 +13,7 @@ from engine.errors import FormDataInvalid
 
 from .. import schema_form, uow
 from ..auth import me, roles_required
-from ..roles import MEETING_RECORDERS, MEETING_VIEWERS
+from ..roles import MEETING_RECORDERS, MEETING_VIEWERS, UPDATE_REQUESTERS
 
 bp = Blueprint("meetings", __name__)
 
@@ -37,7 +37,8 @@ MEETING_FORM: dict[str, Any] = {
 @roles_required(*MEETING_VIEWERS)
 def index() -> str:
     return render_template("pages/meetings.html", title="Steering Group meetings",
-                           meetings=meetings.meetings(uow.db()), may_record=me().role in MEETING_RECORDERS)
+                           meetings=meetings.meetings(uow.db()), may_record=me().role in MEETING_RECORDERS,
+                           may_request=me().role in UPDATE_REQUESTERS)
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
