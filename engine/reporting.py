@@ -108,14 +108,15 @@ class SteeringReport:
     def costs_total(self) -> int:
         return sum(self.costs_by_category.values())
 
+    def reviews(self) -> list[tuple[str, int]]:
+        return [("Considered", self.considered), ("Commissioned", self.commissioned), ("Completed", self.completed),
+                ("Completed within 6 months of the decision", self.completed_within_6_months),
+                ("Completed within 12 months of the decision", self.completed_within_12_months)]
+
     def rows(self) -> list[tuple[str, str, int | str, str]]:
         """(section, item, figure, share) for every figure of the report, in the page's order."""
-        out: list[tuple[str, str, int | str, str]] = [
-            ("Reviews", "Considered", self.considered, ""),
-            ("Reviews", "Commissioned", self.commissioned, ""),
-            ("Reviews", "Completed", self.completed, ""),
-            ("Reviews", "Completed within 6 months of the decision", self.completed_within_6_months, ""),
-            ("Reviews", "Completed within 12 months of the decision", self.completed_within_12_months, ""),
+        out: list[tuple[str, str, int | str, str]] = [("Reviews", item, figure, "") for item, figure in self.reviews()]
+        out += [
             ("Recommendations", "Total", self.recommendations, ""),
             ("Recommendations", "National", len(self.national), ""),
         ]
@@ -255,8 +256,8 @@ def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") 
         pdf.cell(0, 6, _latin(value), new_x="LMARGIN", new_y="NEXT")
 
     heading("Reviews")
-    for _, item, value, _ in report.rows()[:5]:
-        line(item, str(value))
+    for item, figure in report.reviews():
+        line(item, str(figure))
     heading("Recommendations")
     line("Total", str(report.recommendations))
     line("National", str(len(report.national)))
