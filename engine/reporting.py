@@ -108,6 +108,14 @@ class SteeringReport:
     def costs_total(self) -> int:
         return sum(self.costs_by_category.values())
 
+    def top_agencies(self, shown: int = 5) -> list[Figure]:
+        """The lead agencies with the most recommendations, the rest as "All other agencies" (seed 001)."""
+        if len(self.by_agency) <= shown + 1:
+            return self.by_agency
+        rest = self.by_agency[shown:]
+        return [*self.by_agency[:shown], Figure("All other agencies", sum(f.count for f in rest),
+                                                sum(f.share for f in rest))]
+
     def reviews(self) -> list[tuple[str, int]]:
         return [("Considered", self.considered), ("Commissioned", self.commissioned), ("Completed", self.completed),
                 ("Completed within 6 months of the decision", self.completed_within_6_months),
@@ -262,7 +270,7 @@ def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") 
     line("Total", str(report.recommendations))
     line("National", str(len(report.national)))
     for name, figures in (("By status", report.by_status), ("By theme", report.by_theme),
-                          ("By lead agency", report.by_agency),
+                          ("By lead agency", report.top_agencies()),
                           ("Awaiting feedback, by lead agency", report.awaiting_by_agency)):
         heading(name)
         _bars(pdf, figures)

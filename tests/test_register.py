@@ -43,6 +43,8 @@ def test_the_steering_group_report_reproduces_seed_001(seeded: World) -> None:
     assert agencies["Kent Police"] == (20, "24%")  # seed 001: 20 recommendations, 24%
     assert agencies["Kent and Medway CCGs"] == (9, "11%")  # 9, 11%
     assert report.by_agency[0].label == "Kent Police"
+    top = [(f.label, f.count) for f in report.top_agencies()]
+    assert top[-1] == ("All other agencies", 84 - 20 - 9 - 8 - 8 - 8) and len(top) == 6
     awaiting = {f.label: (f.count, f.percent) for f in report.awaiting_by_agency}
     assert awaiting["Kent Police"] == (8, "33%") and awaiting["KCC Specialist Children's Services"] == (8, "33%")
     assert sum(count for count, _ in awaiting.values()) == 24

@@ -74,7 +74,7 @@ def steering_group() -> str:
     charts = {
         "status": bar_chart("status", "Recommendations by status", report.by_status),
         "theme": bar_chart("theme", "Recommendations by theme", report.by_theme),
-        "agency": bar_chart("agency", "Recommendations by lead agency", report.by_agency),
+        "agency": bar_chart("agency", "Recommendations by lead agency", report.top_agencies()),
     }
     return render_template("pages/report.html", title="Steering Group report", report=report, charts=charts,
                            form_fields=form_fields, errors_list=schema_form.summary(form_fields, errors),
