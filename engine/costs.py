@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Date, ForeignKey, Integer, String, select
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .audit import AuditType, record
@@ -29,7 +29,7 @@ class CaseCost(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
     category: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(String(300), default="")
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
     incurred_on: Mapped[date] = mapped_column(Date, index=True)
     recorded_by: Mapped[str] = mapped_column(String(120))
     recorded_at: Mapped[datetime]
@@ -40,7 +40,7 @@ class Budget(Base):
     __tablename__ = "dhr_budget"
 
     financial_year: Mapped[int] = mapped_column(Integer, primary_key=True)  # the year it starts in
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
     set_by: Mapped[str] = mapped_column(String(120))
     set_at: Mapped[datetime]
 

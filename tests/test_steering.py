@@ -98,6 +98,21 @@ def test_totals_per_financial_year_against_the_budget(world: World) -> None:
     assert years["2025-26"].by_category["Independent chair fee"] == 600000 and years["2025-26"].budget is None
 
 
+def test_the_largest_amount_allowed_is_stored_and_read_back(world: World) -> None:
+    reference = world.start()
+    largest = costs.parse_amount("100,000,000", "amount")
+    at = datetime(2026, 9, 1, tzinfo=UTC)
+    with world.uow() as s:
+        case = s.get(reporting.Case, world.case(reference).id)
+        assert case is not None
+        costs.add_cost(s, case, category="Other", description="", amount_pence=largest, incurred_on=date(2026, 5, 1),
+                       actor="carol", at=at)
+        costs.set_budget(s, 2026, largest, actor="chair", at=at)
+    with world.db.sessions() as s:
+        (year,) = costs.totals_by_year(s)
+    assert (year.total, year.budget) == (largest, largest) == (10_000_000_000, 10_000_000_000)
+
+
 def test_calendar_months_from_the_decision() -> None:
     assert reporting.plus_months(date(2025, 8, 31), 6) == date(2026, 2, 28)
     assert reporting.plus_months(date(2024, 8, 31), 6) == date(2025, 2, 28)

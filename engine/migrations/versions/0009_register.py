@@ -100,7 +100,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("category", sa.String(length=60), nullable=False),
         sa.Column("description", sa.String(length=300), nullable=False),
-        sa.Column("amount_pence", sa.Integer(), nullable=False),
+        sa.Column("amount_pence", sa.BigInteger(), nullable=False),
         sa.Column("incurred_on", sa.Date(), nullable=False),
         sa.Column("recorded_by", sa.String(length=120), nullable=False),
         sa.Column("recorded_at", UTC(), nullable=False),
@@ -112,7 +112,7 @@ def upgrade() -> None:
     op.create_table(
         "dhr_budget",
         sa.Column("financial_year", sa.Integer(), nullable=False),
-        sa.Column("amount_pence", sa.Integer(), nullable=False),
+        sa.Column("amount_pence", sa.BigInteger(), nullable=False),
         sa.Column("set_by", sa.String(length=120), nullable=False),
         sa.Column("set_at", UTC(), nullable=False),
         sa.PrimaryKeyConstraint("financial_year"),
