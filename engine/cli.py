@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, chasing, register, reporting, runtime, timers, users
+from . import audit, chasing, register, report_files, reporting, runtime, timers, users
 from .clock import Clock, SettableClock, SimulatedClock, SystemClock, as_utc, parse_duration
 from .db import make_engine, session_factory, unit_of_work, upgrade
 from .errors import DhrError, FormDataInvalid
@@ -638,9 +638,9 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
         content = "".join(f"{section:<28} {item:<50} {figure!s:>10} {share:>5}".rstrip() + "\n"
                           for section, item, figure, share in report.rows())
     elif fmt == "csv":
-        content = reporting.as_csv(report)
+        content = report_files.as_csv(report)
     else:
-        content = reporting.as_xlsx(report) if fmt == "xlsx" else reporting.as_pdf(report)
+        content = report_files.as_xlsx(report) if fmt == "xlsx" else report_files.as_pdf(report)
     if output is None:
         click.echo(content, nl=False)
     elif isinstance(content, bytes):

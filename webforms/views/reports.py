@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from engine import reporting
+from engine import report_files, reporting
 from engine.costs import financial_year, pounds
 
 from .. import schema_form, uow
@@ -27,9 +27,9 @@ PERIOD_FORM: dict[str, Any] = {
     },
 }
 FORMATS = {
-    "csv": ("text/csv; charset=utf-8", lambda r: reporting.as_csv(r).encode()),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", reporting.as_xlsx),
-    "pdf": ("application/pdf", reporting.as_pdf),
+    "csv": ("text/csv; charset=utf-8", lambda r: report_files.as_csv(r).encode()),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", report_files.as_xlsx),
+    "pdf": ("application/pdf", report_files.as_pdf),
 }
 
 
