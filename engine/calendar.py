@@ -1,11 +1,36 @@
-"""Working days in England and Wales: weekends and bank holidays (from the maintained `holidays` package)."""
+"""Dates as the law and the council count them: London days, calendar months, and working days in
+England and Wales (weekends and bank holidays, from the maintained `holidays` package)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import holidays
+from dateutil.relativedelta import relativedelta
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def parse_day(value: Any) -> date | None:
+    """The date an ISO date or datetime string starts with; None if there is none."""
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months: 31 August + 6 = 28 February (the month's last day when it is shorter)."""
+    result: date = day + relativedelta(months=months)
+    return result
+
+
+def long_date(day: date) -> str:
+    """1 April 2026."""
+    return f"{day.day} {day:%B %Y}"
 
 
 @lru_cache(maxsize=64)

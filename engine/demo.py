@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import access, chasing, costs, meetings, reporting, runtime, users
+from .calendar import LONDON
 from .clock import Clock, SettableClock, SimulatedClock
 from .db import unit_of_work
 from .forms import example_answers
@@ -41,7 +41,6 @@ DEMO_USERS = [
 ]
 MEMBERS = ("independent.chair", "panel.police", "family.liaison", "action.holder")
 ACTOR = "demo"
-LONDON = ZoneInfo("Europe/London")
 
 
 def _answers(pseudonym: str, notified: str, review_type: str) -> dict[str, dict[str, Any]]:

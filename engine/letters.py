@@ -13,16 +13,15 @@ import io
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, Undefined
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .calendar import LONDON, long_date, parse_day
 from .models import Base, Case
 from .settings import PROJECT_ROOT
 
-LONDON = ZoneInfo("Europe/London")
 LETTER_PROPERTY = "letterTemplate"
 _jinja = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")), autoescape=False,
                      undefined=Undefined, keep_trailing_newline=True)
@@ -43,11 +42,8 @@ class Letter(Base):
 
 
 def _date(value: Any) -> str:
-    try:
-        day = date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return str(value)
-    return f"{day.day} {day:%B %Y}" if day else ""
+    day = parse_day(value)
+    return long_date(day) if day else ("" if not value else str(value))
 
 
 def _add(value: Any, days: Any) -> str:

@@ -14,20 +14,19 @@ import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from .access import may_see_case
 from .audit import AuditType
+from .calendar import LONDON
 from .clock import Clock
 from .db import unit_of_work
 from .models import AuditEvent, Base, Case, User
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 MAX_ATTEMPTS = 5
 
 

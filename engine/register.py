@@ -26,6 +26,7 @@ from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .audit import AuditType, record
+from .calendar import parse_day
 from .models import Base, Case
 
 REGISTER_PROPERTY = "recommendationRegister"
@@ -102,13 +103,6 @@ class RecommendationEvent(Base):
     recommendation: Mapped[Recommendation] = relationship(back_populates="events")
 
 
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
 def _property(task: Any) -> str | None:
     value = task.task_spec.extensions.get("properties", {}).get(REGISTER_PROPERTY)
     return str(value) if value else None
@@ -128,7 +122,7 @@ def _fields(item: dict[str, Any]) -> dict[str, Any]:
         "national_body": (str(item.get("national_body") or "").strip() or None) if scope == "National" else None,
         "smart_action": str(item.get("smart_action") or ""),
         "action_holder": str(item.get("action_holder") or "") or None,
-        "target_date": _date(item.get("target_date")),
+        "target_date": parse_day(item.get("target_date")),
     }
 
 
@@ -206,7 +200,7 @@ def _write_update(session: Session, case: Case, task: Any, *, actor: str, now: d
     before = rec.status
     rec.status, rec.awaiting_since, rec.updated_at = status, None, now
     _event(session, rec, "update", actor=actor, at=now, task_id=str(task.id),
-           progress=str(task.data.get("progress_update") or ""), update_date=_date(task.data.get("update_date")))
+           progress=str(task.data.get("progress_update") or ""), update_date=parse_day(task.data.get("update_date")))
     record(session, AuditType.RECOMMENDATION_UPDATED, actor=actor, at=now, case_id=case.id, task_id=str(task.id),
            details={"recommendation": rec.number, "status": [before, status]})
 

@@ -17,36 +17,21 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .clock import parse_duration
+from .calendar import LONDON, add_months, parse_day
 from .costs import CATEGORIES, costs_between, pounds
 from .models import Case, CaseStage
 from .register import AWAITING, STATUSES, THEMES, Recommendation, awaited_since_on, status_on
 
-LONDON = ZoneInfo("Europe/London")
 COMMISSIONED = ("DHR", "Joint or parallel review")
-
-
-def plus_months(day: date, months: int) -> date:
-    """Calendar months: 31 August + 6 = 28 February (the last day when the month is shorter)."""
-    result: date = day + parse_duration(f"P{months}M")
-    return result
 
 
 def end_of_day(day: date) -> datetime:
     """The last moment of a London day, in UTC."""
     return datetime.combine(day + timedelta(days=1), time(0), LONDON).astimezone(UTC) - timedelta(microseconds=1)
-
-
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -146,16 +131,16 @@ def steering_report(session: Session, start: date, end: date) -> SteeringReport:
     report = SteeringReport(start=start, end=end)
     for case in session.scalars(select(Case)):
         facts = case.facts or {}
-        decided = _day(facts.get("decision_date"))
+        decided = parse_day(facts.get("decision_date"))
         if decided and start <= decided <= end:
             report.considered += 1
             report.commissioned += facts.get("review_type") in COMMISSIONED
-        approved = _day(facts.get("report_approved_on"))
+        approved = parse_day(facts.get("report_approved_on"))
         if approved and start <= approved <= end:
             report.completed += 1
             if decided:
-                report.completed_within_6_months += approved <= plus_months(decided, 6)
-                report.completed_within_12_months += approved <= plus_months(decided, 12)
+                report.completed_within_6_months += approved <= add_months(decided, 6)
+                report.completed_within_12_months += approved <= add_months(decided, 12)
 
     moment = end_of_day(end)
     statuses: Counter[str] = Counter()

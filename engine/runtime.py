@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import register, serialization
 from .audit import AuditType, record, take_new
+from .calendar import parse_day
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
 from .errors import (
@@ -287,11 +288,7 @@ def _record_stage(session: Session, case: Case, now: datetime) -> None:
 def _deadline_date(task: Any) -> date | None:
     """The case deadline a timer stands for: the date in the variable its `caseDeadlineDate` names."""
     variable = task.task_spec.extensions.get("properties", {}).get(DEADLINE_PROPERTY)
-    value = task.data.get(variable) if variable else None
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
+    return parse_day(task.data.get(variable)) if variable else None
 
 
 def _task_row(task: Any, bundle: Bundle) -> _TaskRow:

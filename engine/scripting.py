@@ -12,7 +12,6 @@ import operator
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -24,10 +23,8 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-from .calendar import add_working_days
+from .calendar import LONDON, add_months, add_working_days
 from .clock import SystemClock, _current, as_utc, parse_duration
-
-LONDON = ZoneInfo("Europe/London")
 
 
 class RestrictedCodeError(Exception):
@@ -49,9 +46,7 @@ def _date(value: str) -> date:
 
 
 def _add_months(value: str, months: int) -> str:
-    return (_date(value) + parse_duration(f"P{int(months)}M")).isoformat() if months >= 0 else (
-        _date(value) - parse_duration(f"P{-int(months)}M")
-    ).isoformat()
+    return add_months(_date(value), int(months)).isoformat()
 
 
 def _add_days(value: str, days: int) -> str:

@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import reporting, runtime
+from engine import runtime
+from engine.calendar import add_months
 from engine.library import read_folder
 from engine.register import AWAITING, COMPLETED, IN_PROGRESS
 
@@ -116,7 +117,7 @@ def build(world: World, cst: str, holder: str) -> World:
         world.complete("agree_action_plan", {
             "recommendations": [item(p, n) for n, p in enumerate(mine, start=1)],
             "action_plan_agreed_on": PLANS_AGREED.date().isoformat()}, cst, reference)
-        approved = reporting.plus_months(decided, MONTHS_TO_APPROVAL[index])
+        approved = add_months(decided, MONTHS_TO_APPROVAL[index])
         world.complete("approve", {"report_approved_on": approved.isoformat()}, cst, reference)
         for number, plan in enumerate(mine, start=1):
             status_of[(reference, number - 1)] = plan.status

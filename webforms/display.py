@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from engine.calendar import LONDON
 
 
 def london(value: datetime | None, with_time: bool = True) -> str:
