@@ -7,6 +7,7 @@ case-wide (the offices and the lanes that run every review) or they are a member
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
@@ -51,6 +52,16 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
+
+
+def name_key(name: str) -> str:
+    """An organisation's name as compared: case and spacing do not make another organisation."""
+    return re.sub(r"\s+", " ", name).strip().casefold()
+
+
+def tidy_name(name: str) -> str:
+    """An organisation's name as kept: spacing collapsed, nothing else changed."""
+    return re.sub(r"\s+", " ", name).strip()
 
 
 class LoginThrottle(Base):

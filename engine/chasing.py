@@ -19,7 +19,7 @@ from .clock import Clock
 from .db import unit_of_work
 from .errors import DhrError, NothingWaiting
 from .models import Case, OpenTask
-from .register import COMPLETED, Recommendation, RecommendationEvent
+from .register import OPEN, Recommendation, RecommendationEvent
 
 MESSAGE = "action_updates_requested"
 
@@ -33,7 +33,7 @@ class RequestOutcome:
 
 
 def cases_with_open_actions(session: Session) -> list[Case]:
-    ids = select(Recommendation.case_id).where(Recommendation.status != COMPLETED).distinct()
+    ids = select(Recommendation.case_id).where(Recommendation.status.in_(OPEN)).distinct()
     return list(session.scalars(select(Case).where(Case.id.in_(ids), Case.status == "open").order_by(Case.id)))
 
 

@@ -6,13 +6,13 @@ representing different organisations, are present. Two people from one organisat
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from .access import name_key, tidy_name
 from .audit import AuditType, record
 from .errors import FormDataInvalid
 from .models import Base
@@ -53,13 +53,9 @@ class Attendee(Base):
     meeting: Mapped[Meeting] = relationship(back_populates="attendees")
 
 
-def _key(organisation: str) -> str:
-    return re.sub(r"\s+", " ", organisation).strip().casefold()
-
-
 def organisations(attendees: list[Attendee]) -> set[str]:
     """The different organisations present (case and spacing do not make a new one)."""
-    return {_key(a.organisation) for a in attendees if a.organisation.strip()}
+    return {name_key(a.organisation) for a in attendees if a.organisation.strip()}
 
 
 def is_quorate(attendees: list[Attendee]) -> bool:
@@ -82,7 +78,7 @@ def parse_attendees(text: str) -> list[Attendee]:
             raise FormDataInvalid({"attendees": f"Line {number} must be 'Name, Organisation'"})
         if len(name.strip()) > 200 or len(organisation.strip()) > 200:
             raise FormDataInvalid({"attendees": f"Line {number} is too long (200 characters at most each)"})
-        found.append(Attendee(name=name.strip(), organisation=re.sub(r"\s+", " ", organisation).strip()))
+        found.append(Attendee(name=name.strip(), organisation=tidy_name(organisation)))
     if not found:
         raise FormDataInvalid({"attendees": "Enter the members present, one 'Name, Organisation' per line"})
     return found

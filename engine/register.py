@@ -4,14 +4,20 @@ The register is written by the engine, never keyed in. A user task whose diagram
 property `recommendationRegister`:
 
 - `plan` (the action-plan form): on completion, its `recommendations` list becomes the case's
-  register entries, numbered from 1 in the order given (a revised plan revises them);
+  register entries, numbered from 1 in the order given. Numbers are what the diagram's update
+  requests refer to, so a revised plan (the task completed again) revises R1, R2... in place, and
+  a recommendation it no longer lists is withdrawn: kept with its history, counted nowhere;
 - `update` (an action holder's quarterly update, inside the chase): when the task appears, the
   recommendation it asks about (`chase_request.reference`, 0-based) is awaiting feedback; on
   completion its `action_status` and `progress_update` become the recommendation's status.
 
 Status changes only through those events, each recorded in `recommendation_event` and audited.
-A recommendation starts as awaiting feedback (the lead agency owes progress from the day the plan
-is agreed); an unanswered request keeps the date it has been awaited since.
+A recommendation starts as awaiting feedback (nothing has been heard from its lead agency), not
+yet asked; it is awaited since the first request that has not been answered.
+
+Lead agencies are compared as the Steering Group's quorum compares organisations (case and
+spacing aside): a name typed another way takes the spelling of the agency list or of the
+register's earlier entries, so one agency is counted once.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
+from .access import Agency, name_key, tidy_name
 from .audit import AuditType, record
 from .calendar import parse_day
 from .models import Base, Case
@@ -45,8 +52,15 @@ THEMES = (
 COMPLETED = "completed"
 IN_PROGRESS = "in_progress"
 AWAITING = "awaiting_feedback"
+WITHDRAWN = "withdrawn"
+# seed 001's statuses, in its order: what the report counts
 STATUSES = {COMPLETED: "Completed", IN_PROGRESS: "Part completed / in progress", AWAITING: "Awaiting feedback"}
+LABELS = {**STATUSES, WITHDRAWN: "Withdrawn"}
+OPEN = (IN_PROGRESS, AWAITING)  # what a lead agency still owes
 _FROM_FORM = {label.casefold(): key for key, label in STATUSES.items()}
+EVENT_LABELS = {"created": "Agreed in the action plan", "revised": "Action plan revised",
+                "withdrawn": "Withdrawn from the action plan", "requested": "Update requested",
+                "update": "Update given"}
 
 
 class Recommendation(Base):
@@ -80,10 +94,10 @@ class Recommendation(Base):
 
     @property
     def status_label(self) -> str:
-        return STATUSES.get(self.status, self.status)
+        return LABELS.get(self.status, self.status)
 
     def overdue(self, today: date) -> bool:
-        return self.status != COMPLETED and self.target_date is not None and self.target_date < today
+        return self.status in OPEN and self.target_date is not None and self.target_date < today
 
 
 class RecommendationEvent(Base):
@@ -100,7 +114,20 @@ class RecommendationEvent(Base):
     progress: Mapped[str | None] = mapped_column(Text)
     update_date: Mapped[date | None] = mapped_column(Date)  # the date the agency gave its update
     task_id: Mapped[str | None] = mapped_column(String(36))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a revision: field -> [before, after]
     recommendation: Mapped[Recommendation] = relationship(back_populates="events")
+
+    @property
+    def kind_label(self) -> str:
+        return EVENT_LABELS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return LABELS.get(self.status or "", self.status or "")
+
+
+# Lists of recommendations name their cases but never need a case's serialized instance (40 KB and more).
+WITHOUT_STATE = joinedload(Recommendation.case).defer(Case.state)
 
 
 def _property(task: Any) -> str | None:
@@ -112,18 +139,29 @@ def _for_case(session: Session, case_id: int) -> dict[int, Recommendation]:
     return {r.number: r for r in session.scalars(select(Recommendation).where(Recommendation.case_id == case_id))}
 
 
-def _fields(item: dict[str, Any]) -> dict[str, Any]:
+def _fields(item: dict[str, Any], agency_names: dict[str, str]) -> dict[str, Any]:
     scope = str(item.get("scope") or "Local")
+    agency = tidy_name(str(item.get("lead_agency") or ""))
+    agency = agency_names.setdefault(name_key(agency), agency)
     return {
         "text": str(item.get("recommendation") or ""),
         "theme": str(item.get("theme") or ""),
-        "lead_agency": str(item.get("lead_agency") or "").strip(),
+        "lead_agency": agency,
         "scope": scope,
-        "national_body": (str(item.get("national_body") or "").strip() or None) if scope == "National" else None,
+        "national_body": (tidy_name(str(item.get("national_body") or "")) or None) if scope == "National" else None,
         "smart_action": str(item.get("smart_action") or ""),
         "action_holder": str(item.get("action_holder") or "") or None,
         "target_date": parse_day(item.get("target_date")),
     }
+
+
+def _agency_names(session: Session) -> dict[str, str]:
+    """Each known lead agency's spelling by its name key: the agency list's, else the register's first."""
+    names: dict[str, str] = {}
+    for name in session.scalars(select(Recommendation.lead_agency).order_by(Recommendation.id)):
+        names.setdefault(name_key(name), name)
+    names.update({name_key(name): name for name in session.scalars(select(Agency.name))})
+    return names
 
 
 def _event(session: Session, rec: Recommendation, kind: str, *, actor: str, at: datetime, **values: Any) -> None:
@@ -141,20 +179,23 @@ def task_completed(session: Session, case: Case, task: Any, *, actor: str, now: 
 
 def tasks_created(session: Session, case: Case, workflow: Any, created: Iterable[str], *, actor: str,
                   now: datetime) -> None:
-    """Mark the recommendations that new `update` tasks ask about as awaiting feedback."""
+    """Mark the recommendations that new `update` tasks ask about as awaiting feedback, since now
+    unless an earlier request is still unanswered."""
     for task_id in created:
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or _property(task) != "update":
             continue
         rec = _asked_about(session, case, task)
-        if rec is None or rec.status == COMPLETED:
+        if rec is None or rec.status not in OPEN:
             continue
-        if rec.status != AWAITING:
+        before = rec.status
+        if rec.status != AWAITING or rec.awaiting_since is None:
             rec.status, rec.awaiting_since = AWAITING, now
         rec.updated_at = now
         _event(session, rec, "requested", actor=actor, at=now, task_id=task_id)
         record(session, AuditType.RECOMMENDATION_REQUESTED, actor=actor, at=now, case_id=case.id, task_id=task_id,
-               details={"recommendation": rec.number, "lead_agency": rec.lead_agency})
+               details={"recommendation": rec.number, "lead_agency": rec.lead_agency, "status": [before, rec.status],
+                        "awaiting_since": rec.awaiting_since.isoformat()})
 
 
 def _asked_about(session: Session, case: Case, task: Any) -> Recommendation | None:
@@ -169,11 +210,12 @@ def _asked_about(session: Session, case: Case, task: Any) -> Recommendation | No
 def _write_plan(session: Session, case: Case, task: Any, *, actor: str, now: datetime) -> None:
     items = task.data.get("recommendations") or []
     existing = _for_case(session, case.id)
+    agency_names = _agency_names(session)
     for number, item in enumerate(items, start=1):
-        fields = _fields(item)
-        rec = existing.get(number)
+        fields = _fields(item, agency_names)
+        rec = existing.pop(number, None)
         if rec is None:
-            rec = Recommendation(case_id=case.id, number=number, status=AWAITING, awaiting_since=now,
+            rec = Recommendation(case_id=case.id, number=number, status=AWAITING, awaiting_since=None,
                                  created_at=now, updated_at=now, **fields)
             session.add(rec)
             _event(session, rec, "created", actor=actor, at=now, task_id=str(task.id))
@@ -181,21 +223,37 @@ def _write_plan(session: Session, case: Case, task: Any, *, actor: str, now: dat
                    task_id=str(task.id), details={"recommendation": number, "theme": rec.theme,
                                                   "lead_agency": rec.lead_agency, "scope": rec.scope})
             continue
-        changed = {name: [str(getattr(rec, name)), str(value)] for name, value in fields.items()
+        changes = {name: [_plain(getattr(rec, name)), _plain(value)] for name, value in fields.items()
                    if getattr(rec, name) != value}
-        if changed:
-            for name, value in fields.items():
-                setattr(rec, name, value)
-            rec.updated_at = now
-            _event(session, rec, "revised", actor=actor, at=now, task_id=str(task.id))
-            record(session, AuditType.RECOMMENDATION_REVISED, actor=actor, at=now, case_id=case.id,
-                   task_id=str(task.id), details={"recommendation": number, "changed": sorted(changed)})
+        if rec.status == WITHDRAWN:  # listed again: owed again, not asked yet
+            changes["status"] = [WITHDRAWN, AWAITING]
+            rec.status, rec.awaiting_since = AWAITING, None
+        if not changes:
+            continue
+        for name, value in fields.items():
+            setattr(rec, name, value)
+        rec.updated_at = now
+        _event(session, rec, "revised", actor=actor, at=now, task_id=str(task.id), changes=changes)
+        record(session, AuditType.RECOMMENDATION_REVISED, actor=actor, at=now, case_id=case.id,
+               task_id=str(task.id), details={"recommendation": number, "changed": changes})
+    for rec in existing.values():  # no longer in the plan
+        if rec.status == WITHDRAWN:
+            continue
+        before = rec.status
+        rec.status, rec.awaiting_since, rec.updated_at = WITHDRAWN, None, now
+        _event(session, rec, "withdrawn", actor=actor, at=now, task_id=str(task.id))
+        record(session, AuditType.RECOMMENDATION_WITHDRAWN, actor=actor, at=now, case_id=case.id,
+               task_id=str(task.id), details={"recommendation": rec.number, "status": [before, WITHDRAWN]})
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _write_update(session: Session, case: Case, task: Any, *, actor: str, now: datetime) -> None:
     rec = _asked_about(session, case, task)
     status = _FROM_FORM.get(str(task.data.get("action_status", "")).casefold())
-    if rec is None or status is None:
+    if rec is None or status is None or rec.status == WITHDRAWN:
         return
     before = rec.status
     rec.status, rec.awaiting_since, rec.updated_at = status, None, now
@@ -232,31 +290,35 @@ def status_on(rec: Recommendation, moment: datetime) -> str | None:
 
 
 def awaited_since_on(rec: Recommendation, moment: datetime) -> datetime | None:
-    """Since when the recommendation was awaiting feedback at `moment` (None if it was not)."""
+    """Since when the recommendation had been asked about without an answer at `moment` (None if
+    it was not awaiting feedback, or had not been asked yet)."""
     since = None
     for event in rec.events:
         if event.at > moment:
             break
         if event.status != AWAITING:
             since = None
-        elif since is None:
+        elif since is None and event.kind == "requested":
             since = event.at
     return since
 
 
 def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] | None = None) -> list[Recommendation]:
     """The register's entries matching `filters`, oldest case first; `case_ids` limits the cases."""
-    query = select(Recommendation).join(Case).order_by(Case.started_at, Case.id, Recommendation.number)
+    query = (select(Recommendation).join(Case).options(WITHOUT_STATE)
+             .order_by(Case.started_at, Case.id, Recommendation.number))
     if case_ids is not None:
         query = query.where(Recommendation.case_id.in_(case_ids))
     if filters.case:
-        query = query.where(Case.reference == filters.case)
+        query = query.where(func.lower(Case.reference) == filters.case.strip().lower())
     if filters.theme:
         query = query.where(Recommendation.theme == filters.theme)
     if filters.agency:
         query = query.where(Recommendation.lead_agency == filters.agency)
     if filters.status:
         query = query.where(Recommendation.status == filters.status)
+    else:  # a withdrawn recommendation is shown only when asked for
+        query = query.where(Recommendation.status != WITHDRAWN)
     if filters.national:
         query = query.where(Recommendation.scope == "National")
     found = list(session.scalars(query))
@@ -265,8 +327,12 @@ def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] 
     return found
 
 
-def lead_agencies(session: Session) -> list[str]:
-    return list(session.scalars(select(Recommendation.lead_agency).distinct().order_by(Recommendation.lead_agency)))
+def lead_agencies(session: Session, case_ids: set[int] | None = None) -> list[str]:
+    """The lead agencies of the register (of the cases `case_ids`, if given), by name."""
+    query = select(Recommendation.lead_agency).distinct().order_by(Recommendation.lead_agency)
+    if case_ids is not None:
+        query = query.where(Recommendation.case_id.in_(case_ids))
+    return list(session.scalars(query))
 
 
 def get(session: Session, recommendation_id: int) -> Recommendation | None:

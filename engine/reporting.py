@@ -4,9 +4,11 @@ The report counts, for the period chosen:
 - reviews considered (the CSP chair's decision fell in the period), commissioned (the decision was
   a DHR or a joint review), completed (the report was approved in the period), and of those
   completed, how many within 6 and within 12 calendar months of the decision;
-- every recommendation made up to the end of the period, by its status at the end of the period
-  (so a past period's report reads the same later), by theme, by lead agency; the ones awaiting
-  feedback by agency; the national ones; and the costs incurred in the period.
+- the recommendations of the reviews completed by the end of the period (seed 001 considers "the
+  recommendations within all 9 completed DHRs"), each by its status at the end of the period (so
+  a past period's statuses read the same later; text, theme and lead agency are as the plan
+  stands now), by theme, by lead agency; the ones awaiting feedback by agency, with since when;
+  the national ones; and the costs incurred in the period.
 
 `rows()` is the one list of figures that the page and the files (`report_files`) all show.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session
 from .calendar import LONDON, add_months, parse_day
 from .costs import CATEGORIES, costs_between, pounds
 from .models import Case, CaseStage
-from .register import AWAITING, STATUSES, THEMES, Recommendation, awaited_since_on, status_on
+from .register import AWAITING, STATUSES, THEMES, WITHOUT_STATE, Recommendation, awaited_since_on, status_on
 
 COMMISSIONED = ("DHR", "Joint or parallel review")
 
@@ -42,7 +45,8 @@ class Figure:
 
     @property
     def percent(self) -> str:
-        return f"{self.share:.0f}%"
+        """The share in whole percent, halves rounded up (1 of 8 is 13%)."""
+        return f"{Decimal(self.share).quantize(Decimal(1), ROUND_HALF_UP)}%"
 
 
 def _figures(counts: Counter[str], order: list[str] | tuple[str, ...] | None = None) -> list[Figure]:
@@ -129,13 +133,16 @@ class SteeringReport:
 def steering_report(session: Session, start: date, end: date) -> SteeringReport:
     """Compute the Steering Group's report for the London days `start` to `end` inclusive."""
     report = SteeringReport(start=start, end=end)
-    for case in session.scalars(select(Case)):
-        facts = case.facts or {}
+    completed_by_end: set[int] = set()  # seed 001 counts the recommendations of completed reviews
+    for case_id, facts in session.execute(select(Case.id, Case.facts)):
+        facts = facts or {}
         decided = parse_day(facts.get("decision_date"))
         if decided and start <= decided <= end:
             report.considered += 1
             report.commissioned += facts.get("review_type") in COMMISSIONED
         approved = parse_day(facts.get("report_approved_on"))
+        if approved and approved <= end:
+            completed_by_end.add(case_id)
         if approved and start <= approved <= end:
             report.completed += 1
             if decided:
@@ -147,9 +154,10 @@ def steering_report(session: Session, start: date, end: date) -> SteeringReport:
     themes: Counter[str] = Counter()
     agencies: Counter[str] = Counter()
     awaiting: Counter[str] = Counter()
-    for rec in session.scalars(select(Recommendation).order_by(Recommendation.case_id, Recommendation.number)):
+    for rec in session.scalars(select(Recommendation).where(Recommendation.case_id.in_(completed_by_end))
+                               .options(WITHOUT_STATE).order_by(Recommendation.case_id, Recommendation.number)):
         status = status_on(rec, moment)
-        if status is None:
+        if status not in STATUSES:  # not made yet, or withdrawn
             continue
         statuses[STATUSES[status]] += 1
         themes[rec.theme] += 1

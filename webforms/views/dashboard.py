@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine import reporting, runtime
 from engine.models import Case, OpenTask, Timer
-from engine.register import COMPLETED, Recommendation
+from engine.register import OPEN, Recommendation
 
 from .. import uow
 from ..auth import me, roles_required
@@ -62,7 +62,7 @@ def _due_items(cases: dict[int, Case], today: date, now: datetime) -> list[DueIt
         items.append(DueItem("Timer", timer.title, cases[timer.case_id], timer.due_at.astimezone(LONDON).date(),
                              url_for("cases.show", case_id=timer.case_id)))
     for rec in db.scalars(select(Recommendation).where(
-            Recommendation.case_id.in_(ids), Recommendation.status != COMPLETED,
+            Recommendation.case_id.in_(ids), Recommendation.status.in_(OPEN),
             Recommendation.target_date.is_not(None), Recommendation.target_date <= until.astimezone(LONDON).date())):
         assert rec.target_date is not None
         items.append(DueItem("Recommendation", f"R{rec.number}: {rec.smart_action}", cases[rec.case_id],

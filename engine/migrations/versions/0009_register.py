@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("progress", sa.Text(), nullable=True),
         sa.Column("update_date", sa.Date(), nullable=True),
         sa.Column("task_id", sa.String(length=36), nullable=True),
+        sa.Column("changes", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["recommendation_id"], ["recommendation.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
