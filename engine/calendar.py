@@ -3,7 +3,7 @@ England and Wales (weekends and bank holidays, from the maintained `holidays` pa
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,25 @@ def add_months(day: date, months: int) -> date:
     """Calendar months: 31 August + 6 = 28 February (the month's last day when it is shorter)."""
     result: date = day + relativedelta(months=months)
     return result
+
+
+def end_of_day(day: date) -> datetime:
+    """The last moment of a London day, in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), LONDON).astimezone(UTC) - timedelta(microseconds=1)
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO datetime (London time if it has no offset) in UTC, or the end of an ISO date's London
+    day; None if the value is neither."""
+    text = str(value or "").strip()
+    if len(text) <= 10:
+        day = parse_day(text)
+        return end_of_day(day) if day else None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=LONDON)).astimezone(UTC)
 
 
 def long_date(day: date) -> str:

@@ -17,24 +17,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .calendar import LONDON, add_months, parse_day
+from .calendar import LONDON, add_months, end_of_day, parse_day
 from .costs import CATEGORIES, costs_between, pounds
 from .models import Case, CaseStage
 from .register import AWAITING, STATUSES, THEMES, WITHOUT_STATE, Recommendation, awaited_since_on, status_on
 
 COMMISSIONED = ("DHR", "Joint or parallel review")
-
-
-def end_of_day(day: date) -> datetime:
-    """The last moment of a London day, in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(0), LONDON).astimezone(UTC) - timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)

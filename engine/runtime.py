@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import register, serialization
 from .audit import AuditType, record, take_new
-from .calendar import parse_day
+from .calendar import parse_day, parse_moment
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
 from .errors import (
@@ -49,6 +49,7 @@ from .notifications import queue_for_events
 
 SYSTEM_ACTOR = "scheduler"
 DEADLINE_PROPERTY = "caseDeadlineDate"
+DUE_PROPERTY = "taskDueDate"
 # The case variables that reports read, projected into `case_instance.facts` (processes/README.md).
 FACT_VARIABLES = ("notification_date", "decision_date", "review_type", "clock_start_date",
                   "completion_due_date", "report_approved_on", "published_on")
@@ -205,7 +206,6 @@ class _TimerRow:
     attached_to: str | None
     interrupting: bool
     due_at: datetime
-    deadline_on: date | None = None  # if the diagram marks this timer as the case's deadline
 
 
 def _timer_due(task: Any) -> datetime | None:
@@ -217,19 +217,44 @@ def _timer_due(task: Any) -> datetime | None:
     return TimerEventDefinition.get_datetime(value)
 
 
-def _snapshot(
-    workflow: BpmnWorkflow, bundle: Bundle
-) -> tuple[dict[str, _TaskRow], dict[str, _TimerRow], dict[str, Any]]:
-    """Read the open user tasks, waiting timers and facts off the instance, in one walk of its tree."""
-    tasks: dict[str, _TaskRow] = {}
-    timers: dict[str, _TimerRow] = {}
-    facts: dict[str, Any] = {}
+@dataclass
+class _Snapshot:
+    tasks: dict[str, _TaskRow]
+    timers: dict[str, _TimerRow]
+    facts: dict[str, Any]
+    named_due: dict[str, datetime]  # task id -> the due time its `taskDueDate` variable holds
+    deadlines: list[date]  # what open tasks and waiting timers marked `caseDeadlineDate` hold
+
+    def task_due(self, task_id: str) -> datetime | None:
+        """A task is due when its `taskDueDate` says; else when its first interrupting boundary timer
+        falls, else its first non-interrupting one."""
+        if task_id in self.named_due:
+            return self.named_due[task_id]
+        attached = [t for t in self.timers.values() if t.attached_to == task_id]
+        interrupting = [t.due_at for t in attached if t.interrupting]
+        if interrupting:
+            return min(interrupting)
+        return min((t.due_at for t in attached), default=None)
+
+
+def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
+    """Read the open user tasks, waiting timers, due dates, deadlines and facts off the instance, in
+    one walk of its tree."""
+    found = _Snapshot({}, {}, {}, {}, [])
+    tasks, timers, facts = found.tasks, found.timers, found.facts
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
         spec = task.task_spec
         _collect_facts(task, facts)
         if task.state == TaskState.READY:
             if spec.manual:
                 tasks[str(task.id)] = _task_row(task, bundle)
+                variable = spec.extensions.get("properties", {}).get(DUE_PROPERTY)
+                due = parse_moment(task.data.get(variable)) if variable else None
+                if due is not None:
+                    found.named_due[str(task.id)] = due
+                deadline = _deadline_date(task)
+                if deadline is not None:
+                    found.deadlines.append(deadline)
             continue
         event = getattr(spec, "event_definition", None)
         named = spec
@@ -244,15 +269,17 @@ def _snapshot(
         if type(task.parent.task_spec).__name__ == "BoundaryEventSplit":
             attached = next((str(c.id) for c in task.parent.children if c is not task
                              and not hasattr(c.task_spec, "cancel_activity")), None)
+        deadline = _deadline_date(task)
         timers[str(task.id)] = _TimerRow(
             bpmn_id=named.bpmn_id,
             title=named.bpmn_name or named.bpmn_id,
             attached_to=attached,
             interrupting=bool(getattr(spec, "cancel_activity", True)),
             due_at=due,
-            deadline_on=_deadline_date(task),
         )
-    return tasks, timers, facts
+        if deadline is not None:
+            found.deadlines.append(deadline)
+    return found
 
 
 def _collect_facts(task: Any, facts: dict[str, Any]) -> None:
@@ -305,15 +332,6 @@ def _task_row(task: Any, bundle: Bundle) -> _TaskRow:
     )
 
 
-def _task_due(task_id: str, timers: dict[str, _TimerRow]) -> datetime | None:
-    """A task is due when its first interrupting boundary timer falls, else its first reminder."""
-    attached = [t for t in timers.values() if t.attached_to == task_id]
-    interrupting = [t.due_at for t in attached if t.interrupting]
-    if interrupting:
-        return min(interrupting)
-    return min((t.due_at for t in attached), default=None)
-
-
 def _save(
     session: Session,
     case: Case,
@@ -328,7 +346,8 @@ def _save(
     """Write the instance, rewrite its projections and audit what appeared and went."""
     compact(workflow)
     state = serialization.dumps(workflow)
-    tasks, timers, facts = _snapshot(workflow, bundle)
+    found = _snapshot(workflow, bundle)
+    tasks, timers, facts = found.tasks, found.timers, found.facts
 
     case.state = state
     case.serializer_version = serialization.VERSION
@@ -343,7 +362,7 @@ def _save(
     else:  # a process without stages: the process of its first open task
         first_task = next(iter(tasks.values()), None)
         case.stage = first_task.process_name if first_task else case.stage
-    deadline_on = min((t.deadline_on for t in timers.values() if t.deadline_on), default=None)
+    deadline_on = min(found.deadlines, default=None)
     if case.deadline_on != deadline_on:  # assign only a change: an assignment alone is an UPDATE
         case.deadline_on = deadline_on
     if workflow.is_completed() and case.status != "completed":
@@ -362,8 +381,10 @@ def _save(
                 record(session, AuditType.TASK_CANCELLED, actor=actor, at=now, case_id=case.id,
                        task_id=task_id, task_name=row.title, details={"bpmn_id": row.bpmn_id, "lane": row.lane})
     for task_id, task_info in tasks.items():
-        due = _task_due(task_id, timers)
         current = existing_tasks.get(task_id)
+        due = found.task_due(task_id)
+        if due is None and current is not None:  # its reminder fired: it stays due when it was
+            due = current.due_at
         if current is None:
             session.add(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
             record(session, AuditType.TASK_CREATED, actor=actor, at=now, case_id=case.id, task_id=task_id,

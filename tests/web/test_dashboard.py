@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.models import Timer
+from engine.timers import run_due
 from engine.users import find_user
 from tests import seed_001
 from tests.conftest import World
@@ -69,6 +70,9 @@ def test_stages_deadlines_and_what_falls_due(two_reviews: tuple[Web, World, Dhr,
     page = cst.get("/dashboard").get_data(as_text=True)
     assert "Rosemary/2025 Conducting the review 28 February 2026 Overdue by 5 days" in _rows(page, "deadline-row")
     assert any(row.startswith("28 January 2026 Overdue Timer") for row in _rows(page, "due-row"))
+    run_due(web.db.sessions, world.clock)  # the breach fires: the Home Office and the CSPB are to be told
+    page = cst.get("/dashboard").get_data(as_text=True)
+    assert "Rosemary/2025 Conducting the review 28 February 2026 Overdue by 5 days" in _rows(page, "deadline-row")
 
 
 def test_recommendation_target_dates_within_30_days(web: Web) -> None:
