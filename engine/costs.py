@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -66,12 +66,9 @@ def parse_amount(text: str, field: str) -> int:
         FormDataInvalid: on `field`, if it is not an amount of money from £0.01 to £100m.
     """
     cleaned = re.sub(r"[£,\s]", "", text or "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise FormDataInvalid({field: "The amount must be in pounds, like 1250 or 1,250.50"}) from None
-    if not value.is_finite():
+    if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", cleaned):  # digits and a point: not 1e3, NaN or -5
         raise FormDataInvalid({field: "The amount must be in pounds, like 1250 or 1,250.50"})
+    value = Decimal(cleaned)
     if value != value.quantize(Decimal("0.01")):
         raise FormDataInvalid({field: "The amount can have at most 2 decimal places (pence)"})
     pence = int(value * 100)

@@ -68,7 +68,7 @@ def test_amounts_in_pounds(text: str, pence: int) -> None:
     assert costs.pounds(125050) == "£1,250.50"
 
 
-@pytest.mark.parametrize("text", ["", "abc", "12.345", "0", "-5", "NaN", "Infinity", "100000000.01"])
+@pytest.mark.parametrize("text", ["", "abc", "12.345", "0", "-5", "NaN", "Infinity", "100000000.01", "1e3", "1_000"])
 def test_a_bad_amount_is_refused_on_its_field(text: str) -> None:
     with pytest.raises(FormDataInvalid) as raised:
         costs.parse_amount(text, "amount")

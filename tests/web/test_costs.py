@@ -38,6 +38,7 @@ def test_costs_of_a_case_split_by_financial_year_against_the_budget(web: Web) ->
     web.deploy()
     case_id = web.start()
     cst = web.as_user("cst")
+    web.clock.set(datetime(2027, 4, 1, 9, 0, tzinfo=UTC))  # every cost has been paid (none is in the future)
     for cost in (_cost("6,000", "31", "3", "2026"), _cost("£4,500.50", "1", "4", "2026", "Overview report author fee"),
                  _cost("600", "31", "3", "2027", "Other")):
         response = cst.post(f"/cases/{case_id}/costs/new", cost)
@@ -76,6 +77,10 @@ def test_a_bad_amount_or_date_is_shown_by_its_field_and_nothing_is_stored(web: W
         assert f'value="{amount}"' in page  # kept as typed
     no_date = cst.post(f"/cases/{case_id}/costs/new", _cost("10", "31", "2", "2026")).get_data(as_text=True)
     assert "must be a real date" in no_date
+    ahead = cst.post(f"/cases/{case_id}/costs/new", _cost("10", "1", "9", "2026"))  # the clock: 31 August
+    assert ahead.status_code == 400 and re.search(
+        r'data-testid="error-incurred_on"[^>]*>.*Date of the invoice or payment must be today or in the past',
+        ahead.get_data(as_text=True))
     bad_budget = web.as_user("chair").post("/costs/budget", {"financial_year": "2026-27", "budget": "lots"})
     assert bad_budget.status_code == 400 and 'data-testid="error-budget"' in bad_budget.get_data(as_text=True)
     with web.db.sessions() as s:

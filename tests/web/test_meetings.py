@@ -15,7 +15,7 @@ RECORDERS = {"cst", "steering"}
 
 
 def _meeting(present: str, **extra: str) -> dict[str, str]:
-    return {"held_on.day": "15", "held_on.month": "9", "held_on.year": "2026", "attendees": present,
+    return {"held_on.day": "28", "held_on.month": "8", "held_on.year": "2026", "attendees": present,  # the clock: 31 August
             "decisions": "Write to the police's chief executive.", **extra}
 
 
@@ -63,6 +63,13 @@ def test_a_wrong_line_or_period_is_shown_by_its_field_and_nothing_is_recorded(we
         "report_from.day": "1", "report_from.month": "4", "report_from.year": "2026",
         "report_to.day": "1", "report_to.month": "3", "report_to.year": "2026"}))
     assert "must end on or after the day it starts" in backwards.get_data(as_text=True)
+    ahead = cst.post("/meetings/new", _meeting("A One, Kent Police", **{
+        "held_on.day": "1", "held_on.month": "9", "report_from.day": "1", "report_from.month": "4",
+        "report_from.year": "2026", "report_to.day": "31", "report_to.month": "12", "report_to.year": "9999"}))
+    page = ahead.get_data(as_text=True)
+    assert ahead.status_code == 400
+    assert re.search(r'data-testid="error-held_on"[^>]*>.*Date of the meeting must be today or in the past', page)
+    assert re.search(r'data-testid="error-report_to"[^>]*>.*must be today or in the past', page)
     with web.db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Meeting)) == 0
 
@@ -73,7 +80,7 @@ def test_the_report_tabled_keeps_its_figures(web: Web) -> None:
         "report_from.day": "1", "report_from.month": "4", "report_from.year": "2026",
         "report_to.day": "31", "report_to.month": "8", "report_to.year": "2026"}), follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert "For 2026-04-01 to 2026-08-31, as it stood" in page
+    assert "For 1 April 2026 to 31 August 2026, as it stood" in page
     assert 'href="/reports/steering-group?start=2026-04-01&amp;end=2026-08-31"' in page
     assert "Write to the police&#39;s chief executive." in page
     with web.db.sessions() as s:

@@ -103,6 +103,8 @@ def add(case_id: int) -> Any:
         return render_template("pages/cost_new.html", title="Add a cost", case=case, fields=form_fields,
                                errors_list=errors_list)
     data, state, errors = schema_form.read_submission(COST_FORM, request.form)
+    schema_form.refuse_future_dates(COST_FORM, data, errors, uow.clock().now().astimezone(LONDON).date(),
+                                    "incurred_on")
     pence = 0
     if "amount" not in errors and data.get("amount"):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, request, url_for
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from engine import access
+from engine.calendar import long_date, parse_day
 
 from .. import uow
 from ..display import deadline, london, plain
@@ -56,6 +58,13 @@ def _navigation() -> dict[str, Any]:
 @bp.app_template_filter("london")
 def _london(value: Any, with_time: bool = True) -> str:
     return london(value, with_time)
+
+
+@bp.app_template_filter("day")
+def _day(value: Any) -> str:
+    """A date (or an ISO date) as "1 April 2026"; empty for none."""
+    day = value if isinstance(value, date) else parse_day(value)
+    return long_date(day) if day else ""
 
 
 @bp.app_template_filter("deadline")
