@@ -87,3 +87,36 @@ def test_the_report_tabled_keeps_its_figures(web: Web) -> None:
         meeting = s.scalars(select(Meeting)).one()
         assert meeting.report is not None and meeting.report["recommendations"] == 0
         assert [(a.name, a.organisation) for a in meeting.attendees][0] == ("A One", "Kent Police")
+
+
+def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(web: Web) -> None:
+    from datetime import timedelta
+
+    from engine import runtime
+    from engine.users import find_user
+    from tests import seed_001
+    from tests.conftest import World
+
+    world = World(web.db, web.clock)
+    with web.db.sessions() as s:
+        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
+    seed_001.build(world, cst="cst", holder="holder")  # the clock: 2 February 2026, 10:00
+    cst = web.as_user("cst")
+    tabled = cst.post("/meetings/new", _meeting("A One, Kent Police\nB Two, KCC\nC Three, NHS\nD Four, Probation", **{
+        "held_on.day": "2", "held_on.month": "2", "held_on.year": "2026", "report_from.day": "1",
+        "report_from.month": "4", "report_from.year": "2024", "report_to.day": "2", "report_to.month": "2",
+        "report_to.year": "2026"}), follow_redirects=True).get_data(as_text=True)
+    assert re.search(r"Completed</dt><dd[^>]*>47<", tabled)
+
+    web.clock.advance(timedelta(hours=1))  # later that day the police answer one of theirs
+    task = next(t for t in world.tasks() if t.bpmn_id == "give_action_update")
+    with world.uow() as s:
+        runtime.complete_task(s, task.id, {"action_status": "Completed", "progress_update": "Done",
+                                           "update_date": "2026-02-02"}, user=world.users["holder"], clock=web.clock)
+    live = cst.get("/reports/steering-group?start=2024-04-01&end=2026-02-02").get_data(as_text=True)
+    assert re.search(r'data-testid="row-status"><th[^>]*>Completed</th>\s*<td[^>]*>48<', live)
+    with web.db.sessions() as s:
+        meeting_id = s.scalars(select(Meeting.id)).one()
+    again = cst.get(f"/meetings/{meeting_id}").get_data(as_text=True)
+    assert re.search(r"Completed</dt><dd[^>]*>47<", again)  # as tabled
+
