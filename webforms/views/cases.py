@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import login_required
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from engine import access, costs, letters, register, runtime, timers
 from engine.audit import events_for_case
@@ -45,7 +46,7 @@ class CaseRow:
 @login_required
 def index() -> str:
     db, now = uow.db(), uow.clock().now()
-    query = select(Case).order_by(Case.started_at.desc(), Case.id.desc())
+    query = select(Case).options(defer(Case.state)).order_by(Case.started_at.desc(), Case.id.desc())
     visible = visible_case_ids(me())
     if visible is not None:
         query = query.where(Case.id.in_(visible or {-1}))

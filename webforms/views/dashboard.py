@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from flask import Blueprint, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from engine import reporting, runtime
 from engine.models import Case, OpenTask, Timer
@@ -75,8 +76,8 @@ def _due_items(cases: dict[int, Case], today: date, now: datetime) -> list[DueIt
 def index() -> str:
     db, now = uow.db(), uow.clock().now()
     today = now.astimezone(LONDON).date()
-    query = select(Case).where(Case.status == "open").order_by(Case.deadline_on.is_(None), Case.deadline_on,
-                                                                Case.started_at)
+    query = (select(Case).options(defer(Case.state)).where(Case.status == "open")
+             .order_by(Case.deadline_on.is_(None), Case.deadline_on, Case.started_at))
     visible = visible_case_ids(me())
     if visible is not None:
         query = query.where(Case.id.in_(visible or {-1}))
