@@ -566,7 +566,7 @@ def register_group() -> None:
 @register_group.command("list")
 @click.option("--case", "case_reference", default="", help="Only this case (Pseudonym/Year).")
 @click.option("--agency", default="", help="Only this lead agency.")
-@click.option("--status", type=click.Choice(list(register.STATUSES)), help="Only this status.")
+@click.option("--status", type=click.Choice(list(register.LABELS)), help="Only this status.")
 @click.option("--overdue", is_flag=True, help="Only those past their target date and not completed.")
 @click.option("--national", is_flag=True, help="Only national recommendations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -638,7 +638,7 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
         content = "".join(f"{section:<28} {item:<50} {figure!s:>10} {share:>5}".rstrip() + "\n"
                           for section, item, figure, share in report.rows())
     elif fmt == "csv":
-        content = report_files.as_csv(report)
+        content = report_files.csv_bytes(report)  # with a byte order mark, so Excel reads "£" right
     else:
         content = report_files.as_xlsx(report) if fmt == "xlsx" else report_files.as_pdf(report)
     if output is None:

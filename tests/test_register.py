@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from datetime import date
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
-from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from engine import chasing, report_files, reporting, runtime
+from engine import chasing, reporting, runtime
 from engine.audit import AuditType
 from engine.models import AuditEvent, CaseStage, OpenTask
 from engine.register import AWAITING, COMPLETED, Filters, Recommendation, find
@@ -59,27 +55,6 @@ def test_a_past_period_reads_the_status_as_it_was_then(seeded: World) -> None:
         before_plans = reporting.steering_report(s, date(2024, 4, 1), date(2026, 1, 4))
     assert [f.count for f in before_updates.by_status] == [0, 0, 84]
     assert before_plans.recommendations == 0
-
-
-def test_csv_xlsx_and_pdf_carry_the_figures_of_the_page(seeded: World) -> None:
-    with seeded.db.sessions() as s:
-        report = reporting.steering_report(s, *seed_001.PERIOD)
-    expected = [[str(v) for v in row] for row in report.rows()]
-
-    rows = list(csv.reader(io.StringIO(report_files.as_csv(report))))
-    assert rows[0] == list(report_files.HEADER)
-    assert rows[1:] == expected
-    assert ["Status", "Completed", "47", "56%"] in rows
-
-    book = load_workbook(io.BytesIO(report_files.as_xlsx(report)))
-    sheet = book["Figures"]
-    values = [[("" if c is None else str(c)) for c in row] for row in sheet.iter_rows(min_row=3, values_only=True)]
-    assert values == expected
-    assert book["Awaiting feedback"].max_row == 1 + 24
-    assert book["National"].max_row == 1 + 12
-
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(report_files.as_pdf(report))).pages)
-    assert "Awaiting feedback" in text and "24 (29%)" in text and "47 (56%)" in text
 
 
 def test_the_register_filters(seeded: World) -> None:

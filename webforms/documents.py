@@ -67,8 +67,11 @@ def _collect(value: Any, path: str, found: dict[str, Document]) -> None:
 
 
 def attachment(content: bytes, mimetype: str, filename: str) -> Response:
-    """A download, never shown as a page."""
-    response = Response(content, mimetype=mimetype)
+    """A download, never shown as a page; a text type says its charset (UTF-8) once."""
+    # `mimetype` makes Werkzeug add "; charset=utf-8" to text types; a type that already says its
+    # charset goes in as the whole Content-Type, or the charset would be given twice.
+    response = (Response(content, content_type=mimetype) if "charset=" in mimetype.lower()
+                else Response(content, mimetype=mimetype))
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -128,7 +128,21 @@ def test_a_process_owner_edits_a_diagram_in_the_modeler_and_deploys_it(server: s
     assert "record_notification" in page.get_by_test_id("diff-elements").inner_text()
 
 
+def _chart_texts(page: Any, chart: str) -> list[dict[str, Any]]:
+    """Every text of a chart as drawn: its words, its label, its lines' boxes and the chart's box."""
+    return list(page.locator(f'svg[data-chart="{chart}"] text').evaluate_all("""texts => texts.map(t => {
+        const chart = t.ownerSVGElement.getBoundingClientRect();
+        const lines = [...t.querySelectorAll('tspan')].map(s => s.getBoundingClientRect());
+        const box = t.getBoundingClientRect();
+        return {text: t.textContent, label: t.dataset.label || null, left: box.left - chart.left,
+                right: chart.right - box.right, heights: lines.length ? lines.map(l => l.height) : [box.height]};
+    })"""))
+
+
 def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web, server: str, page: Any) -> None:
+    from datetime import UTC, datetime
+
+    from engine.register import THEMES
     from engine.users import find_user
     from tests import seed_001
     from tests.conftest import World
@@ -137,6 +151,7 @@ def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web,
     with web.db.sessions() as s:
         world.users = {name: find_user(s, name) for name in ("cst", "holder")}
     seed_001.build(world, cst="cst", holder="holder")
+    web.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))  # the period below has ended
     _sign_in(page, server, "steering")
     page.get_by_test_id("nav-reports").click()
     page.get_by_test_id("period-form").wait_for()
@@ -162,13 +177,34 @@ def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web,
     assert len(widths["theme"]) == 8  # the five agencies with the most, then all the others together (seed 001)
     assert list(widths["agency"])[:2] == ["Kent Police", "Kent and Medway CCGs"] and len(widths["agency"]) == 6
     assert list(widths["agency"])[-1] == "All other agencies"
+    fills = {bar.get_attribute("data-label"): bar.get_attribute("fill")
+             for bar in page.locator('svg[data-chart="status"] rect.dhr-chart__bar').all()}
+    assert fills == {"Completed": "#cce2d8", "Part completed / in progress": "#bbd4ea",  # as the status tags
+                     "Awaiting feedback": "#fcd6c3"}
+    assert {bar.get_attribute("fill") for bar in page.locator('svg[data-chart="theme"] rect').all()} == {"#1d70b8"}
     assert _axe(page) == []
+
+    page.set_viewport_size({"width": 375, "height": 812})  # a phone: every label whole, inside its chart, readable
+    for chart in ("status", "theme", "agency"):
+        texts = _chart_texts(page, chart)
+        labels = [t for t in texts if t["label"] is not None]
+        assert [t["text"] for t in labels] == [t["label"] for t in labels] == list(widths[chart])
+        for text in texts:
+            assert text["left"] >= 0 and text["right"] >= 0, (chart, text["text"])
+            assert min(text["heights"]) >= 14, (chart, text["text"])  # text of about 15px, not 6
+    theme_labels = [t["text"] for t in _chart_texts(page, "theme") if t["label"]]
+    assert theme_labels == list(THEMES)
+    assert "Awareness and Training for Healthcare Professionals" in theme_labels  # not cut short with "…"
+    page.set_viewport_size({"width": 1280, "height": 720})
+
     with page.expect_download() as download:
         page.get_by_test_id("download-xlsx").click()
     assert download.value.suggested_filename == "dhr-steering-group-report-2024-04-01-to-2026-03-31.xlsx"
     page.emulate_media(media="print")
     assert not page.get_by_test_id("period-form").is_visible()  # the printed page is the report alone
     assert page.locator('svg[data-chart="status"]').is_visible()
+    assert page.get_by_test_id("awaiting-list").is_visible()  # the list prints: no details to open
+    assert page.get_by_test_id("awaiting-row").count() == 24
 
 
 def test_the_steering_group_pages_pass_axe(web: Web, server: str, page: Any) -> None:

@@ -15,7 +15,8 @@ RECORDERS = {"cst", "steering"}
 
 
 def _meeting(present: str, **extra: str) -> dict[str, str]:
-    return {"held_on.day": "28", "held_on.month": "8", "held_on.year": "2026", "attendees": present,  # the clock: 31 August
+    # the day before the `web` fixture's clock (31 August 2026): a meeting is recorded after it is held
+    return {"held_on.day": "28", "held_on.month": "8", "held_on.year": "2026", "attendees": present,
             "decisions": "Write to the police's chief executive.", **extra}
 
 

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import login_required
 
 from engine import chasing, register
-from engine.register import AWAITING, COMPLETED, STATUSES, THEMES, Filters, Recommendation
+from engine.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
 
 from .. import uow
 from ..auth import me, roles_required
@@ -27,7 +27,7 @@ def _filters() -> Filters:
     args = request.args
     status = args.get("status", "")
     return Filters(case=args.get("case", "").strip(), theme=args.get("theme", "") if args.get("theme") in THEMES
-                   else "", agency=args.get("agency", "").strip(), status=status if status in STATUSES else "",
+                   else "", agency=args.get("agency", "").strip(), status=status if status in LABELS else "",
                    overdue=args.get("overdue") == "1", national=args.get("national") == "1")
 
 
@@ -47,7 +47,7 @@ def index() -> str:
     args = {k: v for k, v in request.args.items() if v}
     return render_template(
         "pages/register.html", title="Recommendations", recommendations=found, filters=filters, themes=THEMES,
-        statuses=STATUSES, agencies=register.lead_agencies(uow.db()), today=_today(), args=args,
+        statuses=LABELS, agencies=register.lead_agencies(uow.db(), visible_case_ids(me())), today=_today(), args=args,
         may_request=me().role in UPDATE_REQUESTERS, awaiting=AWAITING, completed=COMPLETED)
 
 
@@ -65,7 +65,7 @@ def index_csv() -> Response:
                          rec.national_body or "", rec.smart_action, rec.action_holder or "",
                          rec.target_date.isoformat() if rec.target_date else "", rec.status_label,
                          london(rec.awaiting_since, with_time=False), london(last.at, with_time=False) if last else ""])
-    return attachment(buffer.getvalue().encode(), "text/csv; charset=utf-8", "dhr-recommendations.csv")
+    return attachment(buffer.getvalue().encode(), "text/csv", "dhr-recommendations.csv")
 
 
 @bp.route("/register/<int:recommendation_id>")
@@ -85,10 +85,23 @@ def agency() -> str:
     name = request.args.get("name", "").strip()
     if not name:
         abort(404)
-    owed = [r for r in _visible(Filters(agency=name)) if r.status != COMPLETED]
-    completed_count = len(_visible(Filters(agency=name, status=COMPLETED)))
+    everything = _visible(Filters(agency=name))
+    if not everything:
+        abort(404)  # no recommendation of the cases this user may see names the agency
+    owed = [r for r in everything if r.status in OPEN]
+    completed_count = sum(r.status == COMPLETED for r in everything)
     return render_template("pages/agency_owes.html", title=f"What {name} owes", agency=name, owed=owed,
                            completed_count=completed_count, today=_today(), awaiting=AWAITING, completed=COMPLETED)
+
+
+@bp.route("/register/request-updates")
+@roles_required(*UPDATE_REQUESTERS)
+def confirm_request_updates() -> str:
+    cases = chasing.cases_with_open_actions(uow.db())
+    owed = [r for r in register.find(uow.db(), Filters(), today=_today(), case_ids={c.id for c in cases})
+            if r.status in OPEN]
+    return render_template("pages/request_updates.html", title="Ask every action holder for an update",
+                           cases=cases, open_count=len(owed))
 
 
 @bp.route("/register/request-updates", methods=["POST"])
@@ -106,5 +119,5 @@ def request_updates() -> Response:
     if outcome.failed:
         parts.append(f"{len(outcome.failed)} could not be asked: "
                      + "; ".join(f"{ref}: {why}" for ref, why in outcome.failed.items()))
-    flash(". ".join(parts) + ".", "success" if not outcome.failed else "error")
+    flash(". ".join(parts) + ".", "success" if outcome.asked and not outcome.failed else "info")
     return redirect(url_for("register.index"))
