@@ -65,7 +65,7 @@ def index_csv() -> Response:
                          rec.national_body or "", rec.smart_action, rec.action_holder or "",
                          rec.target_date.isoformat() if rec.target_date else "", rec.status_label,
                          london(rec.awaiting_since, with_time=False), london(last.at, with_time=False) if last else ""])
-    return attachment(buffer.getvalue().encode(), "text/csv", "dhr-recommendations.csv")
+    return attachment(buffer.getvalue().encode("utf-8-sig"), "text/csv", "dhr-recommendations.csv")  # Excel reads £
 
 
 @bp.route("/register/<int:recommendation_id>")
