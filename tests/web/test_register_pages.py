@@ -35,6 +35,11 @@ def seeded_web(web: Web) -> Web:
     return web
 
 
+def _csv(text: str) -> list[list[str]]:
+    """A CSV download's rows (after its byte order mark)."""
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
 def _text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split()
 
@@ -195,7 +200,7 @@ def test_a_member_sees_the_recommendations_and_agencies_of_their_own_case_only(s
     agencies = re.search(r'data-testid="filter-agency">(.*?)</select>', page, re.S)
     assert agencies and re.findall(r'<option value="([^"]+)"', agencies.group(1)) == [
         "Department of Health and Social Care", "Home Office"]
-    rows = list(csv.reader(io.StringIO(panel.get("/register.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    rows = _csv(panel.get("/register.csv").get_data(as_text=True))
     assert len(rows) == 1 + 9 and {row[0] for row in rows[1:]} == {"Case08/2024"}
     assert panel.get("/register/agency?name=Home+Office").status_code == 200
     assert panel.get("/register/agency?name=Kent+Police").status_code == 404  # none of its cases names it
@@ -210,7 +215,7 @@ def test_register_filters_a_recommendation_and_an_agency(seeded_web: Web) -> Non
     assert 'data-testid="register-count">12 recommendations' in national
     theme = steering.get("/register?theme=Risk+Assessment&case=").get_data(as_text=True)
     assert 'data-testid="register-count">8 recommendations' in theme
-    rows = list(csv.reader(io.StringIO(steering.get("/register.csv?agency=Kent+Police").get_data(as_text=True).lstrip("\ufeff"))))
+    rows = _csv(steering.get("/register.csv?agency=Kent+Police").get_data(as_text=True))
     assert len(rows) == 1 + 20 and {r[4] for r in rows[1:]} == {"Kent Police"}
 
     with seeded_web.db.sessions() as s:
