@@ -28,6 +28,11 @@ def add_months(day: date, months: int) -> date:
     return result
 
 
+def london_day(moment: datetime) -> date:
+    """The day it is in London at `moment`."""
+    return moment.astimezone(LONDON).date()
+
+
 def end_of_day(day: date) -> datetime:
     """The last moment of a London day, in UTC."""
     return datetime.combine(day + timedelta(days=1), time(0), LONDON).astimezone(UTC) - timedelta(microseconds=1)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import audit, chasing, register, report_files, reporting, runtime, timers, users
+from .calendar import london_day
 from .clock import Clock, SettableClock, SimulatedClock, SystemClock, as_utc, parse_duration
 from .db import make_engine, session_factory, unit_of_work, upgrade
 from .errors import DhrError, FormDataInvalid
@@ -576,7 +577,7 @@ def register_list(app: App, case_reference: str, agency: str, status: str | None
     """List recommendations with their status."""
     filters = register.Filters(case=case_reference, agency=agency, status=status or "", overdue=overdue,
                                national=national)
-    today = app.clock.now().astimezone(reporting.LONDON).date()
+    today = london_day(app.clock.now())
     with app.sessions() as session:
         rows: list[dict[str, Any]] = [
             {"case": r.case.reference, "number": r.number, "theme": r.theme, "lead_agency": r.lead_agency,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import access, chasing, costs, meetings, reporting, runtime, users
-from .calendar import LONDON
+from .calendar import london_day
 from .clock import Clock, SettableClock, SimulatedClock
 from .db import unit_of_work
 from .forms import example_answers
@@ -93,9 +93,9 @@ def _steering_group(sessions: sessionmaker[Session], clock: Clock, by_role: dict
         status, progress = answers.pop()
         with unit_of_work(sessions) as s:
             runtime.complete_task(s, task.id, {"action_status": status, "progress_update": progress,
-                                               "update_date": clock.now().astimezone(LONDON).date().isoformat()},
+                                               "update_date": london_day(clock.now()).isoformat()},
                                   user=users.find_user(s, by_role["Action Holder"]), clock=clock)
-    today = clock.now().astimezone(LONDON).date()
+    today = london_day(clock.now())
     with unit_of_work(sessions) as s:
         case = runtime.get_case(s, reference)
         for category, pence in (("Independent chair fee", 650000), ("Overview report author fee", 400000),
@@ -123,7 +123,7 @@ def _open_tasks(sessions: sessionmaker[Session], reference: str) -> list[OpenTas
 def _advance(sessions: sessionmaker[Session], clock: Clock, reference: str, until: str | None,
              answers: dict[str, dict[str, Any]], by_role: dict[str, str], skip: tuple[str, ...] = ()) -> None:
     """Complete the case's open tasks, the oldest first, until task `until` is open (or the case closes)."""
-    today = clock.now().astimezone(LONDON).date().isoformat()
+    today = london_day(clock.now()).isoformat()
     for _ in range(300):
         tasks = _open_tasks(sessions, reference)
         if not tasks or any(t.bpmn_id == until for t in tasks):
@@ -166,7 +166,7 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
     by_role = {role: name for name, role, _ in DEMO_USERS}
 
     year = clock.now().year
-    today = clock.now().astimezone(LONDON).date()
+    today = london_day(clock.now())
     plans = [  # pseudonym, notified on, decision, the task to stop at (None: run to the end)
         ("Hazel", today.isoformat(), "DHR", "record_notification"),
         ("Iris", "2026-04-20", "DHR", "decide_on_review"),  # the chair's decision is overdue

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .calendar import LONDON, long_date, parse_day
+from .calendar import london_day, long_date, parse_day
 from .models import Base, Case
 from .settings import PROJECT_ROOT
 
@@ -43,7 +43,7 @@ class Letter(Base):
 
 def _date(value: Any) -> str:
     day = parse_day(value)
-    return long_date(day) if day else ("" if not value else str(value))
+    return long_date(day) if day else str(value or "")
 
 
 def _add(value: Any, days: Any) -> str:
@@ -66,7 +66,7 @@ def write_letters(session: Session, case: Case, workflow: Any, created: list[tup
         request = data.get("chase_request") if isinstance(data.get("chase_request"), dict) else {}
         text = _jinja.get_template(f"letters/{kind}.txt").render(
             reference=case.reference, council="Community Safety Partnership", data=data, request=request,
-            today=_date(now.astimezone(LONDON).date().isoformat()), date=_date, add=_add)
+            today=long_date(london_day(now)), date=_date, add=_add)
         letter = Letter(case_id=case.id, task_id=task_id, kind=kind, title=title, text=text.strip() + "\n",
                         created_at=now)
         session.add(letter)

@@ -328,8 +328,9 @@ def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] 
 
 
 def lead_agencies(session: Session, case_ids: set[int] | None = None) -> list[str]:
-    """The lead agencies of the register (of the cases `case_ids`, if given), by name."""
-    query = select(Recommendation.lead_agency).distinct().order_by(Recommendation.lead_agency)
+    """The lead agencies of the register's recommendations (of the cases `case_ids`, if given), by name."""
+    query = (select(Recommendation.lead_agency).where(Recommendation.status != WITHDRAWN).distinct()
+             .order_by(Recommendation.lead_agency))
     if case_ids is not None:
         query = query.where(Recommendation.case_id.in_(case_ids))
     return list(session.scalars(query))

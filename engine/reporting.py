@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .calendar import LONDON, add_months, end_of_day, parse_day
+from .calendar import add_months, end_of_day, london_day, parse_day
 from .costs import CATEGORIES, costs_between, pounds
 from .models import Case, CaseStage
 from .register import AWAITING, STATUSES, THEMES, WITHOUT_STATE, Recommendation, awaited_since_on, status_on
@@ -161,7 +161,7 @@ def steering_report(session: Session, start: date, end: date) -> SteeringReport:
             awaiting[rec.lead_agency] += 1
             since = awaited_since_on(rec, moment)
             report.awaiting.append(Awaiting(rec.case.reference, rec.number, rec.lead_agency,
-                                            since.astimezone(LONDON).date().isoformat() if since else ""))
+                                            london_day(since).isoformat() if since else ""))
         if rec.scope == "National":
             report.national.append(National(rec.case.reference, rec.number, rec.national_body or "",
                                             rec.text, STATUSES[status]))

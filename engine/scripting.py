@@ -23,7 +23,7 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-from .calendar import LONDON, add_months, add_working_days
+from .calendar import LONDON, add_months, add_working_days, london_day
 from .clock import SystemClock, _current, as_utc, parse_duration
 
 
@@ -38,7 +38,7 @@ def _now() -> str:
 
 def _today() -> str:
     clock = _current.get() or SystemClock()
-    return clock.now().astimezone(LONDON).date().isoformat()
+    return london_day(clock.now()).isoformat()
 
 
 def _date(value: str) -> date:

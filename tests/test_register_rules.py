@@ -157,6 +157,8 @@ def test_a_revised_plan_revises_by_number_withdraws_and_reinstates(fixture_world
     assert [(r.number, r.text, r.status) for r in listed] == [
         (1, "Train call handlers and their supervisors", IN_PROGRESS), (2, "Share referrals", COMPLETED)]
     (withdrawn,) = _recs(world, reference, status=WITHDRAWN)
+    with world.db.sessions() as s:
+        assert lead_agencies(s) == ["Kent Police", "Medway Council"]  # not NHS Kent's withdrawn one
     assert (withdrawn.number, withdrawn.lead_agency, withdrawn.status_label) == (3, "NHS Kent", "Withdrawn")
     assert [e.kind for e in withdrawn.events] == ["created", "requested", "update", "withdrawn"]
     assert [e.kind for e in listed[1].events] == ["created", "requested", "update"]  # unchanged: no event

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from engine.calendar import LONDON
+from engine.calendar import LONDON, london_day
 
 
 def london(value: datetime | None, with_time: bool = True) -> str:
@@ -41,7 +41,7 @@ def deadline(due_on: date | None, now: datetime) -> str:
     """'28 February 2027 (96 days left)', or '(overdue by 3 days)', counted in London days."""
     if due_on is None:
         return ""
-    days = (due_on - now.astimezone(LONDON).date()).days
+    days = (due_on - london_day(now)).days
     text = f"{due_on.day} {due_on:%B %Y}"
     if days > 1:
         return f"{text} ({days} days left)"

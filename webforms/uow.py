@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.calendar import london_day
 from engine.clock import Clock, SimulatedClock, SystemClock
 from engine.db import make_engine, session_factory
 from engine.settings import Settings
@@ -47,6 +49,11 @@ def db() -> Session:
 
 def clock() -> Clock:
     return state().clock
+
+
+def today() -> date:
+    """Today in London, by the app's clock."""
+    return london_day(clock().now())
 
 
 def sessions() -> sessionmaker[Session]:

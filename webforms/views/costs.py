@@ -14,7 +14,6 @@ from engine.errors import FormDataInvalid
 
 from .. import schema_form, uow
 from ..auth import me, roles_required
-from ..display import LONDON
 from ..guard import case_or_404
 from ..roles import BUDGET_SETTERS, COST_RECORDERS, COST_VIEWERS
 
@@ -35,7 +34,7 @@ COST_FORM: dict[str, Any] = {
 
 
 def _this_year() -> int:
-    return costs.financial_year(uow.clock().now().astimezone(LONDON).date())
+    return costs.financial_year(uow.today())
 
 
 def _budget_form(years: list[int]) -> dict[str, Any]:
@@ -103,7 +102,7 @@ def add(case_id: int) -> Any:
         return render_template("pages/cost_new.html", title="Add a cost", case=case, fields=form_fields,
                                errors_list=errors_list)
     data, state, errors = schema_form.read_submission(COST_FORM, request.form)
-    schema_form.refuse_future_dates(COST_FORM, data, errors, uow.clock().now().astimezone(LONDON).date(),
+    schema_form.refuse_future_dates(COST_FORM, data, errors, uow.today(),
                                     "incurred_on")
     pence = 0
     if "amount" not in errors and data.get("amount"):

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from engine import reporting, runtime
+from engine.calendar import london_day
 from engine.models import Case, OpenTask, Timer
 from engine.register import OPEN, Recommendation
 
 from .. import uow
 from ..auth import me, roles_required
-from ..display import LONDON
 from ..guard import visible_case_ids
 from ..roles import DASHBOARD_ROLES
 
@@ -54,17 +54,17 @@ def _due_items(cases: dict[int, Case], today: date, now: datetime) -> list[DueIt
     for task in db.scalars(select(OpenTask).where(OpenTask.case_id.in_(ids), OpenTask.due_at.is_not(None),
                                                   OpenTask.due_at <= until)):
         assert task.due_at is not None
-        items.append(DueItem("Task", task.title, cases[task.case_id], task.due_at.astimezone(LONDON).date(),
+        items.append(DueItem("Task", task.title, cases[task.case_id], london_day(task.due_at),
                              url_for("tasks.show", task_id=task.id), task.lane or ""))
     attached = set(db.scalars(select(OpenTask.id).where(OpenTask.case_id.in_(ids))))
     for timer in db.scalars(select(Timer).where(Timer.case_id.in_(ids), Timer.due_at <= until)):
         if timer.attached_to in attached:
             continue  # shown as its task's due date
-        items.append(DueItem("Timer", timer.title, cases[timer.case_id], timer.due_at.astimezone(LONDON).date(),
+        items.append(DueItem("Timer", timer.title, cases[timer.case_id], london_day(timer.due_at),
                              url_for("cases.show", case_id=timer.case_id)))
     for rec in db.scalars(select(Recommendation).where(
             Recommendation.case_id.in_(ids), Recommendation.status.in_(OPEN),
-            Recommendation.target_date.is_not(None), Recommendation.target_date <= until.astimezone(LONDON).date())):
+            Recommendation.target_date.is_not(None), Recommendation.target_date <= london_day(until))):
         assert rec.target_date is not None
         items.append(DueItem("Recommendation", f"R{rec.number}: {rec.smart_action}", cases[rec.case_id],
                              rec.target_date, url_for("register.show", recommendation_id=rec.id), rec.lead_agency))
@@ -75,7 +75,7 @@ def _due_items(cases: dict[int, Case], today: date, now: datetime) -> list[DueIt
 @roles_required(*DASHBOARD_ROLES)
 def index() -> str:
     db, now = uow.db(), uow.clock().now()
-    today = now.astimezone(LONDON).date()
+    today = london_day(now)
     query = (select(Case).options(defer(Case.state)).where(Case.status == "open")
              .order_by(Case.deadline_on.is_(None), Case.deadline_on, Case.started_at))
     visible = visible_case_ids(me())

@@ -13,7 +13,6 @@ from engine.errors import FormDataInvalid
 
 from .. import schema_form, uow
 from ..auth import me, roles_required
-from ..display import LONDON
 from ..roles import MEETING_RECORDERS, MEETING_VIEWERS, UPDATE_REQUESTERS
 
 bp = Blueprint("meetings", __name__)
@@ -50,7 +49,7 @@ def new() -> Any:
         return render_template("pages/meeting_new.html", title="Record a meeting", fields=form_fields,
                                errors_list=errors_list)
     data, state, errors = schema_form.read_submission(MEETING_FORM, request.form)
-    today = uow.clock().now().astimezone(LONDON).date()
+    today = uow.today()
     schema_form.refuse_future_dates(MEETING_FORM, data, errors, today, "held_on", "report_from", "report_to")
     attendees: list[meetings.Attendee] = []
     if "attendees" not in errors and data.get("attendees"):

@@ -15,7 +15,7 @@ from engine.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, 
 
 from .. import uow
 from ..auth import me, roles_required
-from ..display import LONDON, london
+from ..display import london
 from ..documents import attachment
 from ..guard import case_or_404, visible_case_ids
 from ..roles import UPDATE_REQUESTERS
@@ -32,7 +32,7 @@ def _filters() -> Filters:
 
 
 def _today() -> date:
-    return uow.clock().now().astimezone(LONDON).date()
+    return uow.today()
 
 
 def _visible(filters: Filters) -> list[Recommendation]:

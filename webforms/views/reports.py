@@ -14,7 +14,6 @@ from engine.register import AWAITING, COMPLETED, IN_PROGRESS, STATUSES
 from .. import schema_form, uow
 from ..auth import roles_required
 from ..charts import TAG_COLOURS, bar_chart
-from ..display import LONDON
 from ..documents import attachment
 from ..roles import REPORT_ROLES
 
@@ -43,7 +42,7 @@ def period_from_request() -> tuple[date | None, date | None, list[schema_form.Fi
 
     Both days are None when there are errors: no report is shown or sent for a period not asked for.
     """
-    today = uow.clock().now().astimezone(LONDON).date()
+    today = uow.today()
     default = {"start": date(financial_year(today), 4, 1).isoformat(), "end": today.isoformat()}
     typed = any(key.startswith(("start.", "end.")) for key in request.args)
     if typed:
