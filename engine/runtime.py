@@ -46,6 +46,7 @@ from .letters import write_letters
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
 from .models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 from .notifications import queue_for_events
+from .settings import restart_each_step
 
 SYSTEM_ACTOR = "scheduler"
 DEADLINE_PROPERTY = "caseDeadlineDate"
@@ -72,7 +73,7 @@ def bundle_for(session: Session, version_id: int) -> Bundle:
     if content_hash is None:
         raise NotFound(f"process version {version_id} does not exist")
     with _bundles_lock:
-        cached = _bundles.get(version_id)
+        cached = None if restart_each_step() else _bundles.get(version_id)
     if cached is not None and cached.content_hash == content_hash:
         return cached
     rows = session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))
@@ -149,6 +150,8 @@ class _WorkflowCache:
         self._lock = threading.Lock()
 
     def take(self, case_id: int, state: str) -> BpmnWorkflow | None:
+        if restart_each_step():
+            return None
         with self._lock:
             item = self._items.pop(case_id, None)
         if item is not None and item[0] == state:

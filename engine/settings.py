@@ -56,6 +56,15 @@ class Settings:
         return [f"DHR_{f.name.upper()}" for f in fields(cls)]
 
 
+def restart_each_step() -> bool:
+    """Whether every unit of work parses its diagrams and loads its case anew (DHR_RESTART_EACH_STEP=1).
+
+    Each step then runs exactly as the first step of a new process would: the test suite runs so,
+    to prove that nothing a case needs lives only in one process's memory.
+    """
+    return os.environ.get("DHR_RESTART_EACH_STEP", "0") == "1"
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     if not raw:

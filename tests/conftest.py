@@ -21,6 +21,10 @@ from engine.library import read_folder
 from engine.models import Case, OpenTask, Timer, User
 from engine.users import add_user
 
+# Every step of every test runs as a new process would: diagrams parsed anew, the case loaded from
+# its stored state (DHR_RESTART_EACH_STEP=0 runs the suite with the caches a server keeps).
+os.environ.setdefault("DHR_RESTART_EACH_STEP", "1")
+
 DIAGRAMS = Path(__file__).parent / "diagrams"
 POSTGRES_URL = os.environ.get("DHR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = [b.strip() for b in os.environ.get("DHR_TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()]
@@ -99,13 +103,11 @@ def _fresh_caches() -> Iterator[None]:
 class World:
     """Drives the test diagrams through the real engine, one unit of work per call."""
 
-    def __init__(self, db: Db, clock: SettableClock, restore: bool = False) -> None:
-        self.db, self.clock, self.restore = db, clock, restore
+    def __init__(self, db: Db, clock: SettableClock) -> None:
+        self.db, self.clock = db, clock
         self.users: dict[str, User] = {}
 
     def uow(self) -> Any:
-        if self.restore:  # force a real deserialize of the saved state for every step
-            runtime.WORKFLOWS.clear()
         return unit_of_work(self.db.sessions)
 
     def deploy(self, folder: Path = DIAGRAMS) -> int:

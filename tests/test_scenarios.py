@@ -20,10 +20,11 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-@pytest.fixture(params=["cached", "restored"])
-def walk(request: pytest.FixtureRequest, world: World) -> World:
-    """Each scenario runs twice: once as a server would, once restoring the saved state every step."""
-    world.restore = request.param == "restored"
+@pytest.fixture(params=["cached", "restarted"])
+def walk(request: pytest.FixtureRequest, world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    """Each scenario runs twice: once as a long-running server would (its caches kept between
+    steps), once as a new process would run every step (the suite's default)."""
+    monkeypatch.setenv("DHR_RESTART_EACH_STEP", "0" if request.param == "cached" else "1")
     return world
 
 
