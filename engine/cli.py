@@ -134,8 +134,10 @@ def db() -> None:
 @db.command("upgrade")
 @pass_app
 def db_upgrade(app: App) -> None:
-    """Create or migrate the database schema to the newest version."""
+    """Create or migrate the database schema, then bring open cases stored in an older format up to date."""
     upgrade(app.engine)
+    for reference in runtime.upgrade_cases(app.sessions, app.clock):
+        click.echo(f"upgraded the stored state of {reference}")
     click.echo("database is up to date")
 
 
@@ -289,9 +291,11 @@ def cases_list(app: App, as_json: bool) -> None:
         stuck = dict(session.execute(
             select(Timer.case_id, func.count()).where(Timer.status == "stuck").group_by(Timer.case_id)).all())
         rows = [
-            {"reference": c.reference, "status": c.status, "stage": c.stage, "version": c.version_id,
+            {"reference": c.reference, "status": "STALLED" if c.stalled_at and c.status == "open" else c.status,
+             "stage": c.stage, "version": c.version_id,
              "open_tasks": open_counts.get(c.id, 0), "next_timer": _aware(next_due.get(c.id)),
-             "stuck_timers": stuck.get(c.id, 0), "started_at": c.started_at}
+             "stuck_timers": stuck.get(c.id, 0), "started_at": c.started_at,
+             "stalled_since": _aware(c.stalled_at)}
             for c in session.scalars(select(Case).order_by(Case.started_at, Case.id))
         ]
     if as_json:
@@ -299,6 +303,41 @@ def cases_list(app: App, as_json: bool) -> None:
     else:
         _table(rows, ["reference", "status", "stage", "version", "open_tasks", "next_timer", "stuck_timers",
                       "started_at"])
+
+
+@cases.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def cases_check(app: App, as_json: bool) -> None:
+    """List stalled cases (open, with nothing a person, a timer or a message can do); exit 1 if any."""
+    with app.sessions() as session:
+        rows = [{"reference": c.reference, "stage": c.stage, "version": c.version_id,
+                 "stalled_since": _aware(c.stalled_at), "reason": c.stalled_reason}
+                for c in runtime.stalled_cases(session)]
+    if as_json:
+        _json_out(rows)
+    elif not rows:
+        click.echo("no case is stalled")
+    for case in [] if as_json else rows:
+        since = case["stalled_since"]
+        click.echo(f"STALLED {case['reference']} (stage {case['stage'] or '-'}, version {case['version']}, "
+                   f"since {_when(since if isinstance(since, datetime) else None)}): {case['reason']}")
+    if rows:
+        raise SystemExit(1)
+
+
+@cases.command("retry")
+@click.argument("reference")
+@click.option("--as", "username", required=True, help="A process owner.")
+@click.option("--newest", is_flag=True, help="Move the case onto the newest deployed version of its process first.")
+@pass_app
+def cases_retry(app: App, reference: str, username: str, newest: bool) -> None:
+    """Run a case's engine steps again (after fixing and deploying its diagram, with --newest)."""
+    with unit_of_work(app.sessions) as session:
+        case = runtime.retry_case(session, reference, user=users.find_user(session, username), clock=app.clock,
+                                  newest=newest)
+        verdict = f"still stalled: {case.stalled_reason}" if case.stalled_at else "it can move on"
+        click.echo(f"retried {case.reference} on version {case.version_id}; {verdict}")
 
 
 def _aware(value: datetime | None) -> datetime | None:

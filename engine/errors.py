@@ -93,3 +93,15 @@ class ScriptError(DhrError):
         self.task = task
         self.detail = detail
         super().__init__(f"The script in task '{task}' failed: {detail}")
+
+
+class BudgetExceeded(ScriptError):
+    """Diagram code ran longer, or built more, than the budget for process owners' code; it was stopped."""
+
+    def __init__(self, task: str, what: str, overrun: str) -> None:
+        super().__init__(task, overrun)
+        self.what = what
+        # No full stop at the end: the pages append their own sentence, as for any ScriptError.
+        self.message = (f"The {what} of '{task}' {overrun} and was stopped; nothing was changed. "
+                        "A process owner must fix the diagram")
+        self.args = (self.message,)

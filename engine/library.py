@@ -21,12 +21,12 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .errors import DhrError, DiagramInvalid, DiagramProblem
 from .scripting import RestrictedCodeError, compile_expression, compile_script
+from .serialization import spec_state
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -75,6 +75,7 @@ class Bundle:
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
     spec_files: dict[str, str] = field(default_factory=dict)  # processes and embedded subprocesses -> file
     _specs: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    _pristine: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def content_hash(self) -> str:
@@ -87,11 +88,16 @@ class Bundle:
     def specs(self, process_id: str) -> tuple[Any, dict[str, Any]]:
         """Return the spec of `process_id` and the specs of every process it calls (parsed once)."""
         if process_id not in self._specs:
-            spec, subprocess_specs = self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id)
-            for each in (spec, *subprocess_specs.values()):
-                connect_loops(each)
-            self._specs[process_id] = (spec, subprocess_specs)
+            self._specs[process_id] = (self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id))
         return self._specs[process_id]
+
+    def pristine(self, process_id: str) -> str:
+        """The serialized specs of `process_id` as parsed: what a new case starts from, and what every
+        saved state is patched onto (engine/serialization.py). Workflows never run on the objects
+        `specs` returns, so nothing a case does to its specs can reach another case."""
+        if process_id not in self._pristine:
+            self._pristine[process_id] = spec_state(*self.specs(process_id))
+        return self._pristine[process_id]
 
     def stages(self, process_id: str) -> list[str]:
         """The names of the processes `process_id` calls, in the order the diagram lists them."""
@@ -106,20 +112,6 @@ class Bundle:
     def process_name(self, process_id: str) -> str:
         spec, _ = self.specs(process_id)
         return spec.description or process_id
-
-
-def connect_loops(spec: Any) -> None:
-    """Wire every loop and multi-instance activity to the task it repeats, as a restored spec is.
-
-    SpiffWorkflow makes this connection when a loop starts its first instance, on the spec object
-    in memory; its serializer makes it when it restores a spec. Freshly parsed specs have neither,
-    so a loop started in another process would never hear that its instances finished.
-    """
-    for task_spec in spec.task_specs.values():
-        if isinstance(task_spec, LoopTask):
-            child = spec.task_specs[task_spec.task_spec]
-            if not child.completed_event.is_connected(task_spec.merge_child):
-                child.completed_event.connect(task_spec.merge_child)
 
 
 def _element_index(file: str, tree: Any) -> dict[str, int]:

@@ -94,6 +94,10 @@ class Case(Base):
     # Projection of the case variables that reports read (`runtime.FACT_VARIABLES`), as the live
     # branches of the instance last had them.
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set when a unit of work leaves the case open with nothing a person, a timer or a message can
+    # do (engine/runtime.py `_save`): since when, and what it was left waiting on, in plain words.
+    stalled_at: Mapped[datetime | None] = mapped_column(default=None)
+    stalled_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
     # Optimistic locking: every save is `UPDATE ... WHERE revision = <the revision read>`.
     __mapper_args__ = {"version_id_col": revision}

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .access import may_see_case
+from .access import PROCESS_OWNER, may_see_case
 from .audit import AuditType
 from .calendar import LONDON
 from .clock import Clock
@@ -54,10 +54,24 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
     """Queue the e-mails the unit of work's events call for; return how many."""
     settings = settings or Settings()
     created = [e for e in events if e.event_type == AuditType.TASK_CREATED.value and e.case_id == case.id]
-    if not created:
+    stalled = [e for e in events if e.event_type == AuditType.CASE_STALLED.value and e.case_id == case.id]
+    if not created and not stalled:
         return 0
     people = list(session.scalars(select(User).where(User.active.is_(True), User.email.is_not(None))))
     queued = 0
+    for event in stalled:  # the process owners: only a change of the diagram can move the case on
+        for user in people:
+            if user.role.casefold() != PROCESS_OWNER.casefold():
+                continue
+            session.add(OutboxMessage(
+                dedupe_key=f"stalled:{event.id}:{user.id}", case_id=case.id, recipient=str(user.email),
+                subject=f"Case {case.reference} has stalled",
+                body=(f"Case {case.reference} is open but nothing can move it on.\n\n"
+                      f"{(event.details or {}).get('reason', '')}\n\n"
+                      f"See it: {settings.base_url.rstrip('/')}/cases/{case.id}\n\n"
+                      "This message was sent by the DHR case system. Do not reply to it."),
+                status="queued", attempts=0, created_at=now))
+            queued += 1
     for event in created:
         lane = str((event.details or {}).get("lane") or "")
         due = (event.details or {}).get("due_at")

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessage
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import register, serialization
+from .access import PROCESS_OWNER
 from .audit import AuditType, record, take_new
 from .calendar import parse_day, parse_moment
 from .clock import Clock, SettableClock, use_clock
@@ -188,7 +192,7 @@ def load_workflow(case: Case, session: Session | None = None) -> BpmnWorkflow:
             if found is None:
                 raise NotFound(f"process version {case.version_id} is not loaded")
             bundle = found
-        workflow = serialization.loads(case.state, bundle.specs(case.process_id))
+        workflow = serialization.loads(case.state, bundle.pristine(case.process_id))
     return workflow
 
 
@@ -227,6 +231,7 @@ class _Snapshot:
     facts: dict[str, Any]
     named_due: dict[str, datetime]  # task id -> the due time its `taskDueDate` variable holds
     deadlines: list[date]  # what open tasks and waiting timers marked `caseDeadlineDate` hold
+    awaited: list[str] = field(default_factory=list)  # the messages and signals a task waits for
 
     def task_due(self, task_id: str) -> datetime | None:
         """A task is due when its `taskDueDate` says; else when its first interrupting boundary timer
@@ -265,6 +270,7 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
             timers_of = [i for i, e in enumerate(event.event_definitions) if isinstance(e, TimerEventDefinition)]
             if timers_of and len(spec.outputs) == len(event.event_definitions):
                 event, named = event.event_definitions[timers_of[0]], spec.outputs[timers_of[0]]
+        found.awaited.extend(_awaited(event))
         due = _timer_due(task) if isinstance(event, TimerEventDefinition) else None
         if due is None:
             continue
@@ -283,6 +289,33 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
         if deadline is not None:
             found.deadlines.append(deadline)
     return found
+
+
+def _awaited(event: Any) -> list[str]:
+    """The messages and signals an event waits for (those of an event-based gateway included)."""
+    if isinstance(event, MultipleEventDefinition):
+        return [name for each in event.event_definitions for name in _awaited(each)]
+    if isinstance(event, AnyMessage | SignalEventDefinition) and event.name:
+        return [f"{'message' if isinstance(event, AnyMessage) else 'signal'} '{event.name}'"]
+    return []
+
+
+def _stall_reason(workflow: BpmnWorkflow) -> str:
+    """Say in plain words what an open case that nothing can move is left waiting on."""
+    unfinished = []
+    for each in (workflow, *workflow.subprocesses.values()):
+        for task in each.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            spec = task.task_spec
+            if not spec.bpmn_id or isinstance(spec, SubWorkflowTask):
+                continue
+            what = f"'{spec.bpmn_name or spec.bpmn_id}' ({spec.bpmn_id}, {TaskState.get_name(task.state).lower()}"
+            if task.state == TaskState.READY and spec.manual and not spec.lane:
+                what += ", in no lane, so no role can do it"
+            unfinished.append(what + ")")
+    listing = "; ".join(sorted(set(unfinished))[:8]) if unfinished else "no step at all"
+    return ("No task is open, no timer is waiting and no message or signal is awaited, so nothing can move the "
+            f"case on. Still unfinished: {listing}. A process owner should fix the diagram, deploy it and retry "
+            "the case.")
 
 
 def _collect_facts(task: Any, facts: dict[str, Any]) -> None:
@@ -348,7 +381,7 @@ def _save(
 ) -> None:
     """Write the instance, rewrite its projections and audit what appeared and went."""
     compact(workflow)
-    state = serialization.dumps(workflow)
+    state = serialization.dumps(workflow, bundle.pristine(case.process_id))
     found = _snapshot(workflow, bundle)
     tasks, timers, facts = found.tasks, found.timers, found.facts
 
@@ -371,6 +404,7 @@ def _save(
     if workflow.is_completed() and case.status != "completed":
         case.status, case.completed_at, case.stage = "completed", now, None
         record(session, AuditType.CASE_COMPLETED, actor=actor, at=now, case_id=case.id)
+    _check_stalled(session, case, workflow, found, actor=actor, now=now)
     _record_stage(session, case, now)
 
     existing_tasks = {t.id: t for t in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
@@ -426,6 +460,22 @@ def _save(
     register.tasks_created(session, case, workflow, [task_id for task_id, _ in created], actor=actor, now=now)
     queue_for_events(session, case, take_new(session), now)
     WORKFLOWS.put(case.id, state, workflow)
+
+
+def _check_stalled(session: Session, case: Case, workflow: BpmnWorkflow, found: _Snapshot, *, actor: str,
+                   now: datetime) -> None:
+    """Mark an open case that waits on nothing a person, a timer or a message can do, or unmark it."""
+    movable = (workflow.is_completed() or found.timers or found.awaited
+               or any(row.lane for row in found.tasks.values()))
+    if movable:
+        if case.stalled_at is not None:
+            case.stalled_at, case.stalled_reason = None, None
+            record(session, AuditType.CASE_RESUMED, actor=actor, at=now, case_id=case.id)
+        return
+    reason = _stall_reason(workflow)
+    if case.stalled_at is None or case.stalled_reason != reason:
+        case.stalled_at, case.stalled_reason = case.stalled_at or now, reason
+        record(session, AuditType.CASE_STALLED, actor=actor, at=now, case_id=case.id, details={"reason": reason})
 
 
 def _run_engine(workflow: BpmnWorkflow, clock: Clock, step: Any = None) -> None:
@@ -501,7 +551,7 @@ def start_case(
         raise DhrError(f"a case called '{reference}' already exists")
     version = newest_version(session, process_id)
     bundle = bundle_for(session, version.id)
-    spec, subprocess_specs = bundle.specs(process_id)
+    spec, subprocess_specs = serialization.new_specs(bundle.pristine(process_id))
     now = clock.now()
 
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=serialization.SCRIPT_ENGINE)
@@ -514,7 +564,8 @@ def start_case(
     _run_engine(workflow, clock, seed)
     case = Case(
         reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
-        status="open", stage=bundle.process_name(process_id), state=serialization.dumps(workflow),
+        status="open", stage=bundle.process_name(process_id),
+        state=serialization.dumps(workflow, bundle.pristine(process_id)),
         serializer_version=serialization.VERSION,
         started_at=now, updated_at=now, completed_at=None, deadline_on=None, facts={},
     )
@@ -670,3 +721,79 @@ def fire_timer(
                                          "late_by_seconds": (now - due).total_seconds()})
     _save(session, case, workflow, bundle, actor=actor, now=now, fired_timer=timer_id)
     return True
+
+
+def upgrade_case(session: Session, case_id: int, *, clock: Clock, actor: str = SYSTEM_ACTOR) -> bool:
+    """Bring a case stored in an older state format to the current one, repairing what that format
+    lost, and let it run on; False if it is current already.
+
+    A case that stalled because of what the old format lost moves on here.
+    """
+    case = _locked_case(session, case_id)
+    if not serialization.is_legacy(case.state):
+        return False
+    bundle = bundle_for(session, case.version_id)
+    workflow = load_workflow(case, session)  # repairs as it loads
+    _run_engine(workflow, clock)
+    record(session, AuditType.CASE_UPGRADED, actor=actor, at=clock.now(), case_id=case.id,
+           details={"format": serialization.FORMAT})
+    _save(session, case, workflow, bundle, actor=actor, now=clock.now())
+    return True
+
+
+def retry_case(session: Session, reference: str, *, user: User, clock: Clock, newest: bool = False) -> Case:
+    """Run a case's engine steps again, on its own version or (`newest`) on the newest deployed
+    version of its process: what a process owner does after fixing the diagram of a stalled case.
+
+    Raises:
+        NotAllowed: the user is not a process owner; NotFound; DhrError: the newest version lacks a
+        step the case is at; ScriptError.
+    """
+    if not (user.active and user.role.casefold() == PROCESS_OWNER.casefold()):
+        raise NotAllowed(f"only a process owner may retry a case; {user.username} is {user.role}")
+    case = _locked_case(session, get_case(session, reference).id)
+    if case.status != "open":
+        raise DhrError(f"case '{reference}' is {case.status}; only an open case can be retried")
+    old_version = case.version_id
+    version_id = newest_version(session, case.process_id).id if newest else case.version_id
+    bundle = bundle_for(session, version_id)
+    if version_id == case.version_id:
+        workflow = load_workflow(case, session)
+    else:
+        workflow = serialization.loads(case.state, bundle_for(session, case.version_id).pristine(case.process_id),
+                                       repin=bundle.pristine(case.process_id))
+        case.version_id = version_id
+    now = clock.now()
+
+    def nudge() -> None:  # let waiting steps (a join, say) look again; timers are left to fire when due
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            if getattr(task.task_spec, "event_definition", None) is None:
+                task.task_spec._update(task)
+
+    _run_engine(workflow, clock, nudge)
+    record(session, AuditType.CASE_RETRIED, actor=user.username, at=now, case_id=case.id,
+           details={"version": [old_version, version_id], "was_stalled": case.stalled_reason})
+    _save(session, case, workflow, bundle, actor=user.username, now=now)
+    return case
+
+
+def upgrade_cases(sessions: Any, clock: Clock) -> list[str]:
+    """Upgrade every open case stored in an older state format, each in its own unit of work;
+    return their references."""
+    from .db import unit_of_work
+
+    with sessions() as session:
+        candidates = list(session.execute(select(Case.id, Case.state).where(Case.status == "open")))
+    done = []
+    for case_id, state in candidates:
+        if serialization.is_legacy(state):
+            with unit_of_work(sessions) as session:
+                if upgrade_case(session, case_id, clock=clock):
+                    done.append(session.get(Case, case_id).reference)  # type: ignore[union-attr]
+    return done
+
+
+def stalled_cases(session: Session) -> list[Case]:
+    """Open cases that nothing can move on, longest stalled first."""
+    return list(session.scalars(select(Case).where(Case.status == "open", Case.stalled_at.is_not(None))
+                                .order_by(Case.stalled_at, Case.id)))

@@ -3,14 +3,26 @@
 Diagram code is written by process owners, not developers: it is compiled with RestrictedPython
 (no dunder names, no imports, no `open`, guarded attribute access) and sees only task data, a
 few safe builtins and the date helpers below.
+
+It also runs on a budget (`budget`): code that runs longer than DHR_SCRIPT_SECONDS is stopped by a
+trace function installed only while it runs (in whatever thread it runs, so a web request's
+script is stopped as surely as the scheduler's), and `*`, `**`, `<<` and `+` refuse to build a
+value larger than DHR_SCRIPT_BYTES, before the memory is taken.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import operator
+import sys
+import threading
+import time as _time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from functools import lru_cache
+from types import FrameType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins
@@ -21,10 +33,16 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 
 from .calendar import LONDON, add_months, add_working_days, london_day
 from .clock import SystemClock, _current, as_utc, parse_duration
+from .errors import BudgetExceeded
+from .settings import script_bytes, script_seconds
 
 
 class RestrictedCodeError(Exception):
@@ -84,12 +102,162 @@ HELPERS: dict[str, Any] = {
     "same_day_of_year": _same_day_of_year,
 }
 
+# ---------------------------------------------------------------------------------------------
+# The budget
+
+
+class _Stop(BaseException):
+    """Stops diagram code from inside it.
+
+    Not an `Exception`, so the code's own `except Exception:` cannot catch it; the sandbox refuses
+    the other ways to swallow it (a bare `except:`, `BaseException`, a `finally` that jumps).
+    """
+
+    def __init__(self, overrun: str) -> None:
+        super().__init__(overrun)
+        self.overrun = overrun
+
+
+_running = threading.local()
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit % (1024 * 1024) == 0 else f"{limit:,} characters"
+
+
+@contextmanager
+def budget(element: str | None, what: str) -> Iterator[None]:
+    """Run the block's diagram code on the budget: stop it once it has run DHR_SCRIPT_SECONDS.
+
+    A trace function is installed for this thread only, and only while the block runs; it checks the
+    clock at every line and call of Python code and, past the deadline, raises inside the code. (C
+    code, such as one huge multiplication, cannot be interrupted: the operator guards refuse those.)
+    Inside another budget (an expression evaluated inside a script) the outer one governs.
+
+    Raises:
+        BudgetExceeded: the code ran too long, or built too large a value, and was stopped.
+    """
+    if getattr(_running, "active", False):
+        yield
+        return
+    seconds = script_seconds()
+    deadline = _time.monotonic() + seconds
+    clock = _time.monotonic
+    tripped: list[str] = []
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        if clock() > deadline:
+            # Raising here also switches tracing off for the thread; `tripped` catches code that
+            # swallowed the stop anyway, and `finally` puts back the previous tracer.
+            tripped.append(f"ran longer than {seconds:g} s")
+            raise _Stop(tripped[0])
+        return trace
+
+    previous = sys.gettrace()
+    _running.active = True
+    sys.settrace(trace)
+    try:
+        yield
+    except _Stop as stop:
+        raise BudgetExceeded(element or "unknown", what, stop.overrun) from None
+    finally:
+        sys.settrace(previous)
+        _running.active = False
+    if tripped:
+        raise BudgetExceeded(element or "unknown", what, tripped[0])
+
+
+def within_budget(element: str | None, what: str, run: Callable[[], Any]) -> Any:
+    """Return `run()`, run on the budget (see `budget`)."""
+    with budget(element, what):
+        return run()
+
+
+def check_size(value: Any, limit: int | None = None) -> Any:
+    """Return `value`, or stop the running diagram code if it is larger than DHR_SCRIPT_BYTES."""
+    limit = script_bytes() if limit is None else limit
+    if isinstance(value, str | bytes | list | tuple) and len(value) > limit:
+        raise _Stop(f"built a value larger than {_size(limit)}")
+    return value
+
+
+def _too_big(size: int) -> None:
+    limit = script_bytes()
+    if size > limit:
+        raise _Stop(f"would build a value larger than {_size(limit)}")
+
+
+def _int_bits(size: int) -> None:
+    limit = script_bytes()
+    if size > 8 * limit:
+        raise _Stop(f"would build a number larger than {_size(limit)}")
+
+
+def _guarded_mul(a: Any, b: Any) -> Any:
+    """`a * b`, refused before it builds a huge string, list or number."""
+    sequence = (str, bytes, list, tuple)
+    if isinstance(a, sequence) and isinstance(b, int):
+        _too_big(len(a) * b)
+    elif isinstance(b, sequence) and isinstance(a, int):
+        _too_big(len(b) * a)
+    elif isinstance(a, int) and isinstance(b, int):
+        _int_bits(a.bit_length() + b.bit_length())
+    return a * b
+
+
+def _guarded_pow(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        _int_bits(a.bit_length() * b)
+    return a**b
+
+
+def _guarded_lshift(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and a:
+        _int_bits(a.bit_length() + b)
+    return a << b
+
+
+def _guarded_add(a: Any, b: Any) -> Any:
+    if isinstance(a, str | bytes | list | tuple) and isinstance(b, str | bytes | list | tuple):
+        _too_big(len(a) + len(b))
+    return a + b
+
+
+_GUARDED_OPS: dict[type[ast.operator], str] = {
+    ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_",
+}
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, plus: size-guarded operators and no way to swallow the budget's stop."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = self.node_contents_visit(node)
+        guard = _GUARDED_OPS.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+    def visit_Try(self, node: ast.Try) -> Any:
+        for handler in node.handlers:
+            if handler.type is None:
+                self.error(handler, "a bare 'except:' is not allowed; name the errors to catch, "
+                                    "e.g. 'except ValueError:'")
+        for statement in node.finalbody:
+            for inner in ast.walk(statement):
+                if isinstance(inner, ast.Return | ast.Break | ast.Continue):
+                    self.error(inner, f"'{type(inner).__name__.lower()}' inside 'finally' is not allowed")
+        return self.node_contents_visit(node)
+
+
 _BUILTINS = dict(safe_builtins)
 _BUILTINS.update(limited_builtins)
 _BUILTINS.update(
     {name: getattr(builtins, name)
      for name in ("all", "any", "dict", "enumerate", "list", "max", "min", "sum", "map", "filter", "reversed")}
 )
+_BUILTINS.pop("BaseException", None)  # the budget's stop is one: diagram code must not catch it
 
 _GUARDS: dict[str, Any] = {
     "__builtins__": _BUILTINS,
@@ -100,12 +268,16 @@ _GUARDS: dict[str, Any] = {
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
+    "_mul_": _guarded_mul,
+    "_pow_": _guarded_pow,
+    "_lshift_": _guarded_lshift,
+    "_add_": _guarded_add,
 }
 
 _INPLACE: dict[str, Any] = {
-    "+=": operator.add,
+    "+=": _guarded_add,
     "-=": operator.sub,
-    "*=": operator.mul,
+    "*=": _guarded_mul,
     "/=": operator.truediv,
     "//=": operator.floordiv,
     "%=": operator.mod,
@@ -119,7 +291,7 @@ def compile_expression(source: str) -> Any:
     Raises:
         RestrictedCodeError: the code has a syntax error or uses something the sandbox forbids.
     """
-    result = compile_restricted_eval(source.strip(), "<expression>")
+    result = compile_restricted_eval(source.strip(), "<expression>", policy=_Policy)
     if result.errors:
         raise RestrictedCodeError("; ".join(result.errors))
     return result.code
@@ -132,14 +304,18 @@ def compile_script(source: str) -> Any:
     Raises:
         RestrictedCodeError: the code has a syntax error or uses something the sandbox forbids.
     """
-    result = compile_restricted_exec(source, "<string>")
+    result = compile_restricted_exec(source, "<string>", policy=_Policy)
     if result.errors:
         raise RestrictedCodeError("; ".join(result.errors))
     return result.code
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
-    """Task data as the namespace, restricted code as the only thing that runs in it."""
+    """Task data as the namespace, restricted code on a budget as the only thing that runs in it.
+
+    SpiffWorkflow calls the environment directly for a few expressions (a process's data objects,
+    message correlations); those run on a budget too, without knowing their element.
+    """
 
     def __init__(self) -> None:
         super().__init__({**_GUARDS, **HELPERS})
@@ -148,7 +324,9 @@ class RestrictedEnvironment(TaskDataEnvironment):
         namespace = dict(self.globals)
         namespace.update(external_context or {})
         namespace.update(context)
-        return eval(compile_expression(expression), namespace)
+        code = compile_expression(expression)
+        with budget(None, "expression"):
+            return check_size(eval(code, namespace))
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = compile_script(script)
@@ -156,7 +334,8 @@ class RestrictedEnvironment(TaskDataEnvironment):
         context.update(self.globals)
         context.update(external_context or {})
         try:
-            exec(code, context)
+            with budget(None, "script"):
+                exec(code, context)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
@@ -168,5 +347,37 @@ class RestrictedEnvironment(TaskDataEnvironment):
                 context.pop(key)
 
 
+def element_name(task: Any) -> str:
+    """The name a process owner gave the task's element, else its id."""
+    spec = task.task_spec
+    return str(getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or spec.name)
+
+
+def _expression_kind(task: Any) -> str:
+    spec = task.task_spec
+    if isinstance(spec, ExclusiveGateway | InclusiveGateway):
+        return "condition"
+    if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+        return "timer expression"
+    return "expression"
+
+
+class BudgetedScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine, each evaluation on a budget that names its element.
+
+    A stopped script raises `BudgetExceeded` (a `ScriptError`) straight through SpiffWorkflow,
+    which marks the task in error and re-raises anything that is not its own exception, so the
+    unit of work is rolled back with the element's name in a plain message.
+    """
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        with budget(element_name(task), _expression_kind(task)):
+            return super().evaluate(task, expression, external_context)
+
+    def execute(self, task: Any, script: str, external_context: Any = None) -> Any:
+        with budget(element_name(task), "script"):
+            return super().execute(task, script, external_context)
+
+
 def script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=RestrictedEnvironment())
+    return BudgetedScriptEngine(environment=RestrictedEnvironment())

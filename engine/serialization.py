@@ -1,71 +1,178 @@
-"""Persisted instance state: SpiffWorkflow's serializer, without the diagrams.
+"""Persisted instance state: SpiffWorkflow's own serializer, with the diagrams stored once.
 
-A case is pinned to its process version, whose files are stored and never change, so the state
-of an instance need not carry its specs: they come from the parsed version instead of being
-written into, and parsed back out of, every save (they are half or more of a stock state). The
-state keeps SpiffWorkflow's `serializer_version` key and is migrated by SpiffWorkflow on load; a
-stock state that still has its specs loads as well.
+A case is pinned to its process version, whose files are stored and never change, so a state need
+not repeat the version's specs (they are most of a stock state). But SpiffWorkflow changes specs
+while it runs (an event subprocess, once triggered, is wired to the process's start and end), and a
+stock state carries those changes. So a state here is a stock state whose `spec` and
+`subprocess_specs` are replaced by `spec_patch`: only what differs from the version's specs as
+parsed. Loading puts the version's specs back, applies the patch and restores the workflow with
+SpiffWorkflow's serializer, so a case resumes in a new process exactly as a stock state would.
+Every loaded workflow gets spec objects of its own: nothing one case does to its specs reaches
+another.
+
+`FORMAT` is this module's own version, beside SpiffWorkflow's `serializer_version`. Format 1 (the
+first release) stored no patch and lost those changes; its states are repaired as they load.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+import json
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
+from .errors import DhrError
 from .scripting import script_engine
 
 SCRIPT_ENGINE = script_engine()
 STOCK = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+VERSION = STOCK.VERSION
+FORMAT = 2
+_FORMAT_KEY = "dhr_format"
 
 
-_specs: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar("dhr_specs", default=None)
+def spec_state(spec: Any, subprocess_specs: dict[str, Any]) -> str:
+    """Serialize a version's parsed specs once: what every state of that version is patched onto."""
+    registry = STOCK.registry
+    return json.dumps({
+        "spec": registry.convert(spec),
+        "subprocess_specs": {name: registry.convert(sub) for name, sub in subprocess_specs.items()},
+    })
 
 
-class _WorkflowWithoutSpecs(BpmnWorkflowConverter):
-    """Writes a workflow like SpiffWorkflow does, less `spec` and `subprocess_specs`."""
-
-    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
-        specs = _specs.get()
-        if "spec" in dct or specs is None:
-            return super().from_dict(dct)
-        spec, subprocess_specs = specs
-        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
-        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-        return workflow
+def new_specs(pristine: str) -> tuple[Any, dict[str, Any]]:
+    """Spec objects of their own for a new workflow, restored from a version's serialized specs."""
+    dct = json.loads(pristine)
+    registry = STOCK.registry
+    return registry.restore(dct["spec"]), {name: registry.restore(sub) for name, sub in dct["subprocess_specs"].items()}
 
 
-_registry = BpmnWorkflowSerializer.configure({**DEFAULT_CONFIG, BpmnWorkflow: _WorkflowWithoutSpecs})
-_SERIALIZER = BpmnWorkflowSerializer(_registry)
-VERSION = _SERIALIZER.VERSION
+def dumps(workflow: BpmnWorkflow, pristine: str) -> str:
+    """Serialize an instance, its specs reduced to what differs from the version's."""
+    dct = STOCK.to_dict(workflow)
+    base = json.loads(pristine)
+    dct["spec_patch"] = {
+        "spec": _diff(base["spec"], dct.pop("spec")),
+        "subprocess_specs": {
+            name: _diff(base["subprocess_specs"].get(name), sub)
+            for name, sub in dct.pop("subprocess_specs").items()
+            if base["subprocess_specs"].get(name) != sub
+        },
+    }
+    dct[STOCK.VERSION_KEY] = STOCK.VERSION
+    dct[_FORMAT_KEY] = FORMAT
+    return json.dumps(dct)
 
 
-def dumps(workflow: BpmnWorkflow) -> str:
-    """Serialize an instance (without its specs) to JSON."""
-    return str(_SERIALIZER.serialize_json(workflow))
+def loads(state: str, pristine: str, repin: str | None = None) -> BpmnWorkflow:
+    """Restore an instance on its version's specs (`pristine`, from `spec_state`), or move it onto
+    another version's (`repin`): its changes to its old specs are then made again on the new ones.
 
+    A stock state, which carries its own specs, loads as well.
 
-def loads(state: str, specs: tuple[Any, dict[str, Any]]) -> BpmnWorkflow:
-    """Restore an instance, taking its specs from the process version it is pinned to."""
-    token = _specs.set(specs)
-    try:
-        workflow = _SERIALIZER.deserialize_json(state)
-    finally:
-        _specs.reset(token)
+    Raises:
+        DhrError: the version to move onto lacks a step the case is at.
+    """
+    dct = json.loads(state)
+    legacy = False
+    if repin is not None:
+        for key in ("spec", "subprocess_specs", "spec_patch"):
+            dct.pop(key, None)
+        dct[_FORMAT_KEY], pristine = 1, repin
+        _check_steps(dct, json.loads(repin))
+    if "spec" not in dct:
+        legacy = dct.pop(_FORMAT_KEY, 1) < 2
+        base = json.loads(pristine)
+        patch = dct.pop("spec_patch", {"spec": {}, "subprocess_specs": {}})
+        dct["spec"] = _patched(base["spec"], patch["spec"])
+        dct["subprocess_specs"] = {
+            name: _patched(base["subprocess_specs"].get(name), patch["subprocess_specs"].get(name, {}))
+            for name in base["subprocess_specs"].keys() | patch["subprocess_specs"].keys()
+        }
+    STOCK.migrate(dct)
+    workflow: BpmnWorkflow = STOCK.from_dict(dct)
     workflow.script_engine = SCRIPT_ENGINE
+    if legacy:
+        repair_format_1(workflow)
     return workflow
+
+
+def is_legacy(state: str) -> bool:
+    """Whether a stored state is of format 1 (see `repair_format_1`)."""
+    dct = json.loads(state)
+    return "spec" not in dct and dct.get(_FORMAT_KEY, 1) < 2
+
+
+def _check_steps(dct: dict[str, Any], specs: dict[str, Any]) -> None:
+    missing = {task["task_spec"] for task in dct["tasks"].values()} - specs["spec"]["task_specs"].keys()
+    for sub in dct["subprocesses"].values():
+        spec = specs["subprocess_specs"].get(sub["spec"])
+        if spec is None:
+            missing.add(sub["spec"])
+        else:
+            missing |= {task["task_spec"] for task in sub["tasks"].values()} - spec["task_specs"].keys()
+    if missing:
+        raise DhrError("the newer version has no step " + ", ".join(f"'{name}'" for name in sorted(missing))
+                       + " that the case has reached; keep those element ids in the diagram to move the case onto it")
+
+
+def _diff(base: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """What `current` changes in a spec: whole attributes, and task specs one by one."""
+    if base is None:
+        return {"new": current}
+    changed: dict[str, Any] = {}
+    for key, value in current.items():
+        if key == "task_specs":
+            tasks = {name: spec for name, spec in value.items() if base["task_specs"].get(name) != spec}
+            gone = [name for name in base["task_specs"] if name not in value]
+            if tasks or gone:
+                changed["task_specs"] = {"set": tasks, "gone": gone}
+        elif base.get(key) != value:
+            changed[key] = value
+    return changed
+
+
+def _patched(base: dict[str, Any] | None, patch: dict[str, Any]) -> dict[str, Any]:
+    if "new" in patch:
+        return dict(patch["new"])
+    assert base is not None
+    result = {**base, **{k: v for k, v in patch.items() if k != "task_specs"}}
+    if "task_specs" in patch:
+        tasks = {**base["task_specs"], **patch["task_specs"]["set"]}
+        for name in patch["task_specs"]["gone"]:
+            tasks.pop(name, None)
+        result["task_specs"] = tasks
+    return result
+
+
+def repair_format_1(workflow: BpmnWorkflow) -> list[str]:
+    """Put back what a format-1 state lost, and return what was repaired.
+
+    Format 1 dropped SpiffWorkflow's changes to specs, so after a restart (a) a loop or
+    multi-instance activity never heard that its instance finished: the instance is merged now, as
+    it would have been then; (b) a triggered event subprocess lost its wiring: it is wired again.
+    """
+    repaired: list[str] = []
+    for each in (workflow, *workflow.subprocesses.values()):
+        start = each.spec.start
+        for name in getattr(start, "trigger_specs", []):
+            spec = each.spec.task_specs.get(name)
+            if spec is not None and start not in spec.inputs and any(
+                    t.task_spec is spec for t in each.tasks.values()):
+                start.connect(spec)
+                spec.connect(each.spec.end)
+                repaired.append(f"event subprocess {spec.bpmn_id or name}")
+        for task in list(each.tasks.values()):
+            if not isinstance(task.task_spec, LoopTask) or task.state != TaskState.STARTED:
+                continue
+            merged = task.internal_data.setdefault("merged", [])
+            for child in list(task.children):
+                if (child.task_spec.name == task.task_spec.task_spec and child.state == TaskState.COMPLETED
+                        and str(child.id) not in merged and task.state == TaskState.STARTED):
+                    task.task_spec.merge_child(each, child)
+                    repaired.append(f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id}: an instance merged")
+    return repaired

@@ -98,3 +98,31 @@ class WebSettings:
     secure_cookies: bool | None = field(default_factory=lambda: _flag("DHR_SECURE_COOKIES"))
     council_name: str = field(
         default_factory=lambda: os.environ.get("DHR_COUNCIL_NAME", "Community Safety Partnership"))
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not value > 0:
+        raise SettingsError(f"{name} must be more than 0")
+    return value
+
+
+def script_seconds() -> float:
+    """How long one script, condition, timer expression or instructions template may run (DHR_SCRIPT_SECONDS).
+
+    Read at each use, so a test can lower it. Code that runs longer is stopped and its unit of work
+    rolled back: one looping diagram must not hold a case (or SQLite's write lock) for ever.
+    """
+    return _seconds("DHR_SCRIPT_SECONDS", 2.0)
+
+
+def script_bytes() -> int:
+    """The largest value (characters or items) diagram code may build, and the most text a task's
+    instructions may render to (DHR_SCRIPT_BYTES, default 1 MB); read at each use."""
+    return _int("DHR_SCRIPT_BYTES", 1024 * 1024)
