@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .errors import DhrError, DiagramInvalid, DiagramProblem
-from .scripting import RestrictedCodeError, compile_expression, compile_script
+from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
 from .serialization import spec_state
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -131,6 +131,7 @@ def load_bundle(files: dict[str, str]) -> Bundle:
     """
     problems: list[DiagramProblem] = []
     trees: dict[str, Any] = {}
+    refused: set[str] = set()  # elements refused already, whatever else they lack
     lines: dict[str, tuple[str, int]] = {}
     for name, text in sorted(files.items()):
         if not name.endswith(".bpmn"):
@@ -152,6 +153,12 @@ def load_bundle(files: dict[str, str]) -> Bundle:
         trees[name] = tree
         for element_id, line in _element_index(name, tree).items():
             lines.setdefault(element_id, (name, line))
+        for kind, message in _REFUSED_ELEMENTS.items():
+            for element in list(tree.iter(f"{{{BPMN_NS}}}{kind}")):
+                label = element.get("name") or element.get("id")
+                problems.append(DiagramProblem(name, f"'{label}': {message}", element.get("id"), element.sourceline))
+                refused.add(element.get("id"))
+                element.tag = f"{{{BPMN_NS}}}task"  # so the rest of the diagram can still be checked
 
     def problem(file: str, element_id: str | None, message: str) -> DiagramProblem:
         located = lines.get(element_id or "")
@@ -161,39 +168,147 @@ def load_bundle(files: dict[str, str]) -> Bundle:
     process_files: dict[str, str] = {}
     spec_files: dict[str, str] = {}
     for name, tree in trees.items():
+        clashes = [p for p in tree.iter(f"{{{BPMN_NS}}}process") if p.get("id") in process_files]
+        for process in clashes:
+            other = process_files[process.get("id")]
+            problems.append(DiagramProblem(
+                name, f"the process id '{process.get('id')}' is also the id of a process in {other}: give one of "
+                      "them another id", process.get("id"), process.sourceline))
+        if clashes:
+            continue
         try:
             parser.add_bpmn_xml(tree, name)
         except ValidationException as exc:
-            problems.append(problem(name, exc.id or None, str(exc)))
+            problems.append(problem(name, exc.id or None, _plain(str(exc))))
             continue
         for process in tree.iter(f"{{{BPMN_NS}}}process"):
             process_files[process.get("id")] = name
         for element in tree.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess"):
             spec_files[element.get("id")] = name
 
-    if problems:  # a call's target may be in a file that did not parse: report that first
-        raise DiagramInvalid(problems)
+    calls: dict[str, list[tuple[str, str]]] = {}  # process id -> (call activity id, called process id)
+    # a target in a file that did not parse is not reported again as missing
+    unparsed = " ".join(text for name, text in files.items() if name.endswith(".bpmn") and name not in trees)
     for name, tree in trees.items():
-        for call in tree.iter(f"{{{BPMN_NS}}}callActivity"):
-            target = call.get("calledElement")
-            if target not in process_files:
-                problems.append(problem(name, call.get("id"), f"calls process '{target}', which no diagram defines"))
+        for process in tree.iter(f"{{{BPMN_NS}}}process"):
+            for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
+                target = call.get("calledElement")
+                calls.setdefault(process.get("id"), []).append((call.get("id"), target))
+                if target not in process_files and f'id="{target}"' not in unparsed:
+                    problems.append(problem(name, call.get("id"),
+                                            f"calls process '{target}', which no diagram defines"))
+    problems.extend(_call_cycles(calls, problem))
 
     bundle = Bundle(files=files, parser=parser, process_files=process_files, spec_files=spec_files)
-    if problems:
-        raise DiagramInvalid(problems)
-
-    try:  # every process and every embedded subprocess
-        specs = parser.find_all_specs()
-    except ValidationException as exc:
-        raise DiagramInvalid([problem(next(iter(files)), exc.id or None, str(exc))]) from exc
+    specs: dict[str, Any] = {}
+    pending = sorted(process_files)
+    while pending:  # every process, then the embedded subprocesses that parsing them registers
+        for spec_id in pending:
+            try:
+                specs[spec_id] = parser.get_spec(spec_id)
+            except ValidationException as exc:
+                specs[spec_id] = None
+                problems.append(problem(spec_files.get(spec_id, ""), exc.id or spec_id, _plain(str(exc))))
+        pending = sorted(set(parser.get_process_ids()) - specs.keys())
     for spec_id, spec in sorted(specs.items()):
+        if spec is None:
+            continue
         name = spec_files.get(spec_id, "")
         for task_spec in spec.task_specs.values():
-            problems.extend(_check_task(bundle, name, task_spec, problem))
+            if task_spec.bpmn_id not in refused:
+                problems.extend(_check_task(bundle, name, task_spec, problem))
+    problems.extend(_check_event_subprocesses(trees, problem))
     if problems:
         raise DiagramInvalid(problems)
     return bundle
+
+
+_SANDBOX_NAMES = frozenset(RestrictedEnvironment().globals["__builtins__"]) | frozenset(HELPERS)
+# Python's names that mean something other than case data, and that the sandbox does not offer
+_REFUSED_NAMES = frozenset({
+    "print", "open", "input", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "exit",
+    "quit", "help", "breakpoint", "dir", "delattr", "setattr", "memoryview", "super", "classmethod",
+    "staticmethod", "property", "object", "type", "id", "hash", "iter", "next", "aiter", "anext",
+}) - _SANDBOX_NAMES
+
+
+def script_problem(source: str) -> str | None:
+    """Say why a script (a script task's, or a pre- or post-script) cannot run here, or None."""
+    return _code_problem(source, compile_script, "exec")
+
+
+def expression_problem(source: str) -> str | None:
+    """Say why a condition or other expression cannot run here, or None."""
+    return _code_problem(source.strip(), compile_expression, "eval")
+
+
+def _code_problem(source: str, compile_it: Any, mode: str) -> str | None:
+    try:
+        compile_it(source)
+    except RestrictedCodeError as exc:
+        return str(exc)
+    tree = ast.parse(source, mode=mode)
+    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return ("'import' is not allowed: scripts work on the case's data with the helpers "
+                    f"{', '.join(sorted(HELPERS))}")
+        if isinstance(node, ast.Name) and node.id in _REFUSED_NAMES and node.id not in assigned:
+            if node.id == "print":
+                return "'print' is not available (a script has nowhere to print to): set a variable instead"
+            return f"'{node.id}' is not available to scripts here"
+    return None
+
+
+def _plain(message: str) -> str:
+    """A parser's message without the Python object reprs some of them carry."""
+    return re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>\.?\s*", "", message).strip() or "cannot be parsed"
+
+
+def _call_cycles(calls: dict[str, list[tuple[str, str]]], problem: Any) -> list[DiagramProblem]:
+    """A process that calls itself, directly or through others, would start copies of itself forever."""
+    found: list[DiagramProblem] = []
+    reported: set[frozenset[str]] = set()
+
+    def walk(process: str, path: list[str], via: list[str]) -> None:
+        for call_id, target in calls.get(process, []):
+            if target in path:
+                cycle = path[path.index(target):] + [target]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    chain = " → ".join(cycle)
+                    found.append(problem("", call_id, f"this call activity makes process '{target}' call itself "
+                                                      f"({chain}), so it would never end: call another process"))
+            elif target in calls:
+                walk(target, [*path, target], [*via, call_id])
+
+    for process in sorted(calls):
+        walk(process, [process], [])
+    return found
+
+
+def _check_event_subprocesses(trees: dict[str, Any], problem: Any) -> list[DiagramProblem]:
+    """Event subprocesses SpiffWorkflow 3.2 cannot start: refused here rather than never run."""
+    found = []
+    for name, tree in trees.items():
+        for sub in tree.iter(f"{{{BPMN_NS}}}subProcess"):
+            if sub.get("triggeredByEvent") != "true":
+                continue
+            for start in sub.findall(f"{{{BPMN_NS}}}startEvent"):
+                if start.find(f"{{{BPMN_NS}}}escalationEventDefinition") is not None:
+                    found.append(problem(name, start.get("id"), "an event subprocess cannot start on an escalation "
+                                                                "here: catch it with a boundary event on the activity "
+                                                                "that raises it instead"))
+    return found
+
+
+_PERSON_TASKS = {"UserTask": "user task", "ManualTask": "manual task", "NoneTask": "task"}
+_REFUSED_ELEMENTS = {
+    "serviceTask": "service tasks cannot run here (the product calls no outside services): use a script task for "
+                   "a calculation, or a user task for a person's step",
+    "businessRuleTask": "business rule tasks (DMN decision tables) cannot run here: use an exclusive gateway with "
+                        "conditions, or a script task",
+}
 
 
 def _check_task(bundle: Bundle, file: str, task_spec: Any, problem: Any) -> list[DiagramProblem]:
@@ -202,28 +317,37 @@ def _check_task(bundle: Bundle, file: str, task_spec: Any, problem: Any) -> list
     kind = type(task_spec).__name__
     label = task_spec.bpmn_name or element_id
 
+    if task_spec.manual and not task_spec.lane:
+        what = _PERSON_TASKS.get(kind, "task")
+        found.append(problem(file, element_id, f"{what} '{label}' is for a person, but it is in no lane, so no role "
+                                               "can do it: put it in a lane named after a role, such as 'CSP Chair'"))
     if kind == "UserTask":
-        if not task_spec.lane:
-            found.append(problem(file, element_id, f"user task '{label}' is not in a lane, so no role can do it"))
         properties = task_spec.extensions.get("properties", {})
         reference = properties.get(FORM_PROPERTY)
         if reference:
             found.extend(_check_form(bundle, file, element_id, form_path(file, reference), problem))
 
-    script = getattr(task_spec, "script", None)
-    if isinstance(script, str):
-        try:
-            compile_script(script)
-        except RestrictedCodeError as exc:
-            found.append(problem(file, element_id, f"script of '{label}' cannot run: {exc}"))
+    extensions = getattr(task_spec, "extensions", {})
+    for what, script in (("script", getattr(task_spec, "script", None)),
+                         ("pre-script", getattr(task_spec, "prescript", None) or extensions.get("preScript")),
+                         ("post-script", getattr(task_spec, "postscript", None) or extensions.get("postScript"))):
+        if isinstance(script, str) and script.strip():
+            message = script_problem(script)
+            if message:
+                found.append(problem(file, element_id, f"the {what} of '{label}' cannot run: {message}"))
 
-    for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
-        source = condition.args[0] if condition is not None and condition.args else None
-        if source:
-            try:
-                compile_expression(source)
-            except RestrictedCodeError as exc:
-                found.append(problem(file, element_id, f"condition '{source}' cannot run: {exc}"))
+    expressions = [("condition", condition.args[0])
+                   for condition, _target in getattr(task_spec, "cond_task_specs", []) or []
+                   if condition is not None and condition.args]
+    for attribute, what in (("cardinality", "cardinality"), ("condition", "loop or completion condition")):
+        value = getattr(task_spec, attribute, None)
+        if isinstance(value, str):
+            expressions.append((what, value))
+    for what, source in expressions:
+        if source and source.strip():
+            message = expression_problem(source)
+            if message:
+                found.append(problem(file, element_id, f"the {what} '{source}' of '{label}' cannot run: {message}"))
 
     event = getattr(task_spec, "event_definition", None)
     if isinstance(event, TimerEventDefinition):

@@ -8,6 +8,7 @@ commits (the CLI command, the request, the timer job); if anything raises, nothi
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -479,20 +480,47 @@ def _check_stalled(session: Session, case: Case, workflow: BpmnWorkflow, found: 
 
 
 def _run_engine(workflow: BpmnWorkflow, clock: Clock, step: Any = None) -> None:
-    """Run `step` (if any) and the engine's own steps, with diagram errors made plain."""
+    """Run `step` (if any) and the engine's own steps; whatever goes wrong in them becomes a
+    `ScriptError` that names the element and says what was missing, and the unit of work is undone.
+    """
+    current: list[Any] = []
+
+    def track(task: Any) -> None:  # the element that runs now, to name it if it fails
+        current[:] = [task]
+
     try:
         with use_clock(clock):
             if step is not None:
                 step()
-            workflow.do_engine_steps()
-    except SpiffWorkflowException as exc:
-        task = getattr(exc, "task", None)
-        name = (task.task_spec.bpmn_name or task.task_spec.bpmn_id) if task is not None else "unknown"
-        detail = str(exc)
-        cause = getattr(exc, "exception", None)
-        if cause is not None and str(cause) not in detail:
-            detail = f"{detail}: {cause}"
-        raise ScriptError(name, detail) from exc
+            workflow.do_engine_steps(will_complete_task=track)
+    except DhrError:
+        raise
+    except Exception as exc:  # a diagram's code or data the engine could not run: never a bare trace
+        task = getattr(exc, "task", None) or (current[0] if current else None)
+        spec = getattr(exc, "task_spec", None) or (task.task_spec if task is not None else None)
+        name = (getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or "a step of the diagram")
+        raise ScriptError(str(name), _plain_cause(exc)) from exc
+
+
+def _plain_cause(exc: BaseException) -> str:
+    """Say what went wrong in words a process owner can act on, without Python's object reprs."""
+    cause: BaseException = exc
+    while isinstance(cause, SpiffWorkflowException):
+        inner = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__
+        if inner is None:
+            break
+        cause = inner
+    line = getattr(exc, "line_number", None)
+    where = f" (line {line} of the script: {str(getattr(exc, 'error_line', '')).strip()})" if line else ""
+    if isinstance(cause, NameError):
+        name = getattr(cause, "name", None) or str(cause)
+        return f"the variable '{name}' is not set at this step (it is not in the case's data){where}"
+    if isinstance(cause, KeyError):
+        return f"the key {cause} is missing from the data{where}"
+    if cause is not exc:
+        return f"{type(cause).__name__}: {cause}{where}"
+    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>\.?\s*", "", str(exc)).strip()
+    return text or f"the engine stopped with {type(exc).__name__}"
 
 
 def _lock_case(session: Session, case_id: int, skip_locked: bool = False) -> Case | None:
@@ -618,8 +646,8 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     if task_row is None:  # someone else finished it while we waited for the lock
         raise _gone(session, task_id)
     if not may_complete(user, task_row):
-        raise NotAllowed(f"{user.username} ({user.role}) may not complete '{task_row.title}', "
-                         f"a task for the {task_row.lane}")
+        whose = f"a task for the {task_row.lane}" if task_row.lane else "a task in no lane, which no role can do"
+        raise NotAllowed(f"{user.username} ({user.role}) may not complete '{task_row.title}', {whose}")
     if task_row.claimed_by not in (None, user.username):
         raise NotAllowed(f"'{task_row.title}' is claimed by {task_row.claimed_by}")
     bundle = bundle_for(session, case.version_id)
