@@ -121,7 +121,38 @@ def show(case_id: int) -> str:
                            may_retry=me().role in TIMER_FIXERS, show_costs=me().role in COST_VIEWERS,
                            costs=costs.costs_for_case(db, case.id), may_record_costs=me().role in COST_RECORDERS,
                            pounds=costs.pounds, recommendation_count=len(register.find(
-                               db, register.Filters(case=case.reference), today=now.date())))
+                               db, register.Filters(case=case.reference), today=now.date())),
+                           retry_versions=_retry_versions(case))
+
+
+def _retry_versions(case: Case) -> list[tuple[str, str]]:
+    """For a process owner looking at a stalled case: the versions it can be retried on."""
+    if case.stalled_at is None or case.status != "open" or me().role != access.PROCESS_OWNER:
+        return []
+    choices = [("own", f"On its own version ({case.version_id}), as it is")]
+    newest = runtime.newest_version(uow.db(), case.process_id).id
+    if newest != case.version_id:
+        choices.append(("newest", f"On the newest version ({newest}) of the diagram"))
+    return choices
+
+
+@bp.route("/cases/<int:case_id>/retry", methods=["POST"])
+@roles_required(access.PROCESS_OWNER)
+def retry_case(case_id: int) -> Response:
+    """Run a stalled case's steps again, on its own version or on the newest one."""
+    case = case_or_404(case_id)
+    try:
+        case = runtime.retry_case(uow.db(), case.reference, user=me(), clock=uow.clock(),
+                                  newest=request.form.get("on") == "newest")
+    except DhrError as exc:
+        uow.rollback()
+        flash(f"The case was not retried: {exc}", "error")
+        return redirect(url_for("cases.show", case_id=case_id))
+    if case.stalled_at is None:
+        flash(f"{case.reference} has moved on (version {case.version_id}).", "success")
+    else:
+        flash(f"{case.reference} is still stalled on version {case.version_id}.", "error")
+    return redirect(url_for("cases.show", case_id=case.id))
 
 
 @bp.route("/cases/<int:case_id>/timers/<timer_id>/retry", methods=["POST"])

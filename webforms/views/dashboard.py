@@ -89,4 +89,5 @@ def index() -> str:
     return render_template(
         "pages/dashboard.html", title="Dashboard", by_stage=by_stage, open_count=len(cases),
         stage_times=reporting.stage_times(db, now, order), deadlines=deadlines,
-        due=_due_items({c.id: c for c in cases}, today, now), today=today)
+        due=_due_items({c.id: c for c in cases}, today, now), today=today,
+        stalled=[c for c in cases if c.stalled_at is not None])
