@@ -115,8 +115,8 @@ def measure(sessions, clock, user, case_for_round, rounds: int, answer: dict = A
         cold_reference = case_for_round(-number - 1) if answer is not ANSWER else reference
         with sessions() as s:  # the same instance as SpiffWorkflow alone would store it, specs included
             case = runtime.get_case(s, reference)
-            specs = runtime.bundle_for(s, case.version_id).specs(case.process_id)
-            state = serialization.STOCK.serialize_json(serialization.loads(case.state, specs))
+            pristine = runtime.bundle_for(s, case.version_id).pristine(case.process_id)
+            state = serialization.STOCK.serialize_json(serialization.loads(case.state, pristine))
         with use_clock(clock):
             floor.append(floor_once(state, answer)[0])
         warm.append(engine_once(sessions, clock, user, reference, cold=False, answer=answer))

@@ -76,6 +76,7 @@ class Bundle:
     spec_files: dict[str, str] = field(default_factory=dict)  # processes and embedded subprocesses -> file
     _specs: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     _pristine: dict[str, str] = field(default_factory=dict)
+    trusted: bool = False  # validated when deployed: the schema checks are not made again
 
     @cached_property
     def content_hash(self) -> str:
@@ -123,8 +124,9 @@ def _xsd_message(message: str) -> str:
     return message.split(" Expected is", 1)[0]
 
 
-def load_bundle(files: dict[str, str]) -> Bundle:
-    """Parse and validate every file of a bundle.
+def load_bundle(files: dict[str, str], *, trusted: bool = False) -> Bundle:
+    """Parse and validate every file of a bundle; a `trusted` bundle (a deployed version, validated
+    when it was deployed) skips the costly schema checks of its diagrams and forms.
 
     Raises:
         DiagramInvalid: listing every problem found, each with file, element id and line.
@@ -142,7 +144,8 @@ def load_bundle(files: dict[str, str]) -> Bundle:
             problems.append(DiagramProblem(name, f"not well-formed XML: {exc.msg}", None, exc.lineno))
             continue
         try:
-            VALIDATOR.validate(tree, name)
+            if not trusted:
+                VALIDATOR.validate(tree, name)
         except ValidationException as exc:
             line = int(exc.line_number) if exc.line_number else None
             element = next(
@@ -199,7 +202,8 @@ def load_bundle(files: dict[str, str]) -> Bundle:
                                             f"calls process '{target}', which no diagram defines"))
     problems.extend(_call_cycles(calls, problem))
 
-    bundle = Bundle(files=files, parser=parser, process_files=process_files, spec_files=spec_files)
+    bundle = Bundle(files=files, parser=parser, process_files=process_files, spec_files=spec_files,
+                    trusted=trusted)
     specs: dict[str, Any] = {}
     pending = sorted(process_files)
     while pending:  # every process, then the embedded subprocesses that parsing them registers
@@ -288,7 +292,7 @@ def _call_cycles(calls: dict[str, list[tuple[str, str]]], problem: Any) -> list[
 
 
 def _check_event_subprocesses(trees: dict[str, Any], problem: Any) -> list[DiagramProblem]:
-    """Event subprocesses SpiffWorkflow 3.2 cannot start: refused here rather than never run."""
+    """Events SpiffWorkflow 3.2 would not run as the diagram says: refused here rather than run wrongly."""
     found = []
     for name, tree in trees.items():
         for sub in tree.iter(f"{{{BPMN_NS}}}subProcess"):
@@ -299,6 +303,20 @@ def _check_event_subprocesses(trees: dict[str, Any], problem: Any) -> list[Diagr
                     found.append(problem(name, start.get("id"), "an event subprocess cannot start on an escalation "
                                                                 "here: catch it with a boundary event on the activity "
                                                                 "that raises it instead"))
+                elif start.get("isInterrupting", "true") != "false":
+                    found.append(problem(name, start.get("id"), "an interrupting event subprocess would not stop the "
+                                                                "rest of the process here: make its start event "
+                                                                "non-interrupting, or catch the event with an "
+                                                                "interrupting boundary event on what it should stop"))
+        for boundary in tree.iter(f"{{{BPMN_NS}}}boundaryEvent"):
+            if boundary.get("cancelActivity", "true") != "false":
+                continue
+            for kind in ("escalation", "signal"):
+                if boundary.find(f"{{{BPMN_NS}}}{kind}EventDefinition") is not None:
+                    found.append(problem(name, boundary.get("id"), f"a non-interrupting {kind} boundary event catches "
+                                                                   f"only the first {kind} here and loses the others: "
+                                                                   "make it interrupting, and loop back to the "
+                                                                   "activity if it must go on"))
     return found
 
 
@@ -368,7 +386,8 @@ def _check_form(bundle: Bundle, file: str, element_id: str, path: str, problem: 
     except json.JSONDecodeError as exc:
         return [DiagramProblem(path, f"not valid JSON: {exc.msg}", None, exc.lineno)]
     try:
-        Draft202012Validator.check_schema(schema)
+        if not bundle.trusted:
+            Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "top level"
         return [DiagramProblem(path, f"not a valid JSON Schema at {where}: {exc.message}", element_id)]

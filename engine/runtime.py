@@ -82,7 +82,7 @@ def bundle_for(session: Session, version_id: int) -> Bundle:
     if cached is not None and cached.content_hash == content_hash:
         return cached
     rows = session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))
-    bundle = load_bundle({f.path: f.content for f in rows})
+    bundle = load_bundle({f.path: f.content for f in rows}, trusted=True)
     with _bundles_lock:
         _bundles[version_id] = bundle
     return bundle
@@ -687,10 +687,16 @@ def send_message(
     now = clock.now()
 
     def deliver() -> None:
+        correlations = _correlations(workflow, name, payload)
         try:
-            workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload, correlations))
         except WorkflowException as exc:
             waiting = sorted({e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"})
+            if name in waiting:
+                values = "; ".join(f"{prop} = {value!r}" for key in correlations.values()
+                                   for prop, value in key.items())
+                raise NothingWaiting(f"case '{reference}' is waiting for '{name}', but not for one with "
+                                     f"{values or 'no correlation values'}") from exc
             listing = ", ".join(waiting) if waiting else "no message at all"
             raise NothingWaiting(
                 f"case '{reference}' is not waiting for '{name}' (it is waiting for {listing})") from exc
@@ -704,6 +710,34 @@ def send_message(
            details={"message": name, "payload": payload})
     _save(session, case, workflow, bundle, actor=actor, now=now)
     return case
+
+
+def _correlations(workflow: BpmnWorkflow, name: str, payload: Any) -> dict[str, Any]:
+    """The correlation keys a sender of `payload` would compute, by the properties of the events
+    waiting for message `name` (SpiffWorkflow matches them against the case's keys).
+
+    Raises:
+        ScriptError: the payload lacks what a correlation property reads.
+    """
+    found: dict[str, Any] = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        event = getattr(task.task_spec, "event_definition", None)
+        for each in event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]:
+            if not isinstance(each, AnyMessage) or each.name != name or not each.correlation_properties:
+                continue
+            label = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+            if not isinstance(payload, dict):
+                raise ScriptError(label, f"the message '{name}' must carry an object whose values its correlation "
+                                         "reads")
+            try:
+                found.update(each.calculate_correlations(workflow.script_engine, each.correlation_properties,
+                                                         payload))
+            except DhrError:
+                raise
+            except Exception as exc:
+                raise ScriptError(label, f"the correlation of message '{name}' cannot be read from its payload: "
+                                         f"{_plain_cause(exc)}") from exc
+    return found
 
 
 def fire_timer(

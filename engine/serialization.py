@@ -17,6 +17,7 @@ first release) stored no patch and lost those changes; its states are repaired a
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -54,7 +55,7 @@ def new_specs(pristine: str) -> tuple[Any, dict[str, Any]]:
 def dumps(workflow: BpmnWorkflow, pristine: str) -> str:
     """Serialize an instance, its specs reduced to what differs from the version's."""
     dct = STOCK.to_dict(workflow)
-    base = json.loads(pristine)
+    base = _read_only(pristine)
     dct["spec_patch"] = {
         "spec": _diff(base["spec"], dct.pop("spec")),
         "subprocess_specs": {
@@ -99,6 +100,14 @@ def loads(state: str, pristine: str, repin: str | None = None) -> BpmnWorkflow:
     if legacy:
         repair_format_1(workflow)
     return workflow
+
+
+@lru_cache(maxsize=32)
+def _read_only(pristine: str) -> dict[str, Any]:
+    """A version's specs as dictionaries, parsed once, to compare with (never to restore from:
+    restoring consumes the dictionaries it is given)."""
+    parsed: dict[str, Any] = json.loads(pristine)
+    return parsed
 
 
 def is_legacy(state: str) -> bool:
