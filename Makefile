@@ -47,6 +47,7 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/task_completion.py
+	$(BIN)/python bench/script_budget.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,10 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from .errors import SettingsError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# An execution option: this engine's SQLite transactions begin deferred (see `read_mostly`).
+READ_MOSTLY = "dhr_read_mostly"
+_DEFERRED = "dhr_deferred"  # in a connection's info: its transaction has not taken the write lock yet
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and write-locking transactions.
+
+    On SQLite every transaction takes the write lock when it begins (BEGIN IMMEDIATE), so two
+    writers queue instead of failing, except those of `read_mostly` sessions: they begin deferred,
+    read without waiting for a writer, and take the write lock just before their first write.
 
     Raises:
         SettingsError: the URL is not a database URL.
@@ -50,10 +58,51 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        deferred = bool(options.get(READ_MOSTLY))
+        conn.info[_DEFERRED] = False
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+            conn.info[_DEFERRED] = deferred
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if conn.info.get(_DEFERRED) and _writes(statement, context):
+            # A deferred transaction cannot safely become a writer: in WAL mode SQLite refuses the
+            # upgrade at once ("database is locked", no busy wait) if another writer holds the lock
+            # or has committed since this transaction's first read. So end the read (it wrote
+            # nothing) and begin again as a writer, waiting for the lock like any writer. Reads made
+            # before then may be older than the write, as under PostgreSQL's READ COMMITTED; rows
+            # the write depends on are read with FOR UPDATE, which counts as a write here.
+            conn.info[_DEFERRED] = False
+            dbapi = conn.connection.dbapi_connection
+            dbapi.execute("COMMIT")
+            dbapi.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        conn.info[_DEFERRED] = False
 
     return engine
+
+
+def _writes(statement: str, context: Any) -> bool:
+    """Whether a statement writes, or reads to write (SELECT ... FOR UPDATE, which SQLite drops)."""
+    if statement.lstrip()[:9].upper().startswith(_WRITES):
+        return True
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+
+
+def read_mostly(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like `sessions` that, on SQLite, take the write lock only when they first write.
+
+    For work that mostly reads (a web page): it is then never held up by a writer, however long that
+    writer takes, unless it writes itself. PostgreSQL needs nothing of the kind.
+    """
+    bind = sessions.kw["bind"]
+    return sessionmaker(**{**sessions.kw, "bind": bind.execution_options(**{READ_MOSTLY: True})})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

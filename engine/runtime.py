@@ -38,6 +38,7 @@ from .calendar import parse_day, parse_moment
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
 from .errors import (
+    BudgetExceeded,
     Conflict,
     DhrError,
     NotAllowed,
@@ -54,6 +55,9 @@ from .notifications import queue_for_events
 from .settings import restart_each_step
 
 SYSTEM_ACTOR = "scheduler"
+# The most steps in a row a unit of work may run without waiting for anything: SpiffWorkflow stops
+# looking for work 1,000 tasks deep, and would leave an endless loop of quick steps there, stalled.
+ENGINE_STEPS = 900
 DEADLINE_PROPERTY = "caseDeadlineDate"
 DUE_PROPERTY = "taskDueDate"
 # The case variables that reports read, projected into `case_instance.facts` (processes/README.md).
@@ -487,6 +491,15 @@ def _run_engine(workflow: BpmnWorkflow, clock: Clock, step: Any = None) -> None:
 
     def track(task: Any) -> None:  # the element that runs now, to name it if it fails
         current[:] = [task]
+        if task.depth > ENGINE_STEPS:  # a loop of quick steps (script, gateway, back) that never waits
+            name = str(task.task_spec.bpmn_name or task.task_spec.bpmn_id)
+            stop = BudgetExceeded(name, "loop", f"ran {ENGINE_STEPS} steps")
+            stop.message = (
+                f"The diagram ran {ENGINE_STEPS} steps in a row, round and round through '{name}', without waiting "
+                "for a person, a timer or a message, and was stopped; nothing was changed. A process owner must "
+                "fix the loop in the diagram")
+            stop.args = (stop.message,)
+            raise stop
 
     try:
         with use_clock(clock):

@@ -18,8 +18,7 @@ import operator
 import sys
 import threading
 import time as _time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import lru_cache
 from types import FrameType
@@ -119,15 +118,15 @@ class _Stop(BaseException):
 
 
 _running = threading.local()
+_clock = _time.monotonic  # the budget's own clock: real elapsed time, not the case's (injected) clock
 
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MB" if limit % (1024 * 1024) == 0 else f"{limit:,} characters"
 
 
-@contextmanager
-def budget(element: str | None, what: str) -> Iterator[None]:
-    """Run the block's diagram code on the budget: stop it once it has run DHR_SCRIPT_SECONDS.
+class Budget:
+    """Diagram code's budget: stop the code in the `with` block once it has run DHR_SCRIPT_SECONDS.
 
     A trace function is installed for this thread only, and only while the block runs; it checks the
     clock at every line and call of Python code and, past the deadline, raises inside the code. (C
@@ -137,60 +136,80 @@ def budget(element: str | None, what: str) -> Iterator[None]:
     Raises:
         BudgetExceeded: the code ran too long, or built too large a value, and was stopped.
     """
-    if getattr(_running, "active", False):
-        yield
-        return
-    seconds = script_seconds()
-    deadline = _time.monotonic() + seconds
-    clock = _time.monotonic
-    tripped: list[str] = []
 
-    def trace(frame: FrameType, event: str, arg: Any) -> Any:
-        if clock() > deadline:
-            # Raising here also switches tracing off for the thread; `tripped` catches code that
-            # swallowed the stop anyway, and `finally` puts back the previous tracer.
-            tripped.append(f"ran longer than {seconds:g} s")
-            raise _Stop(tripped[0])
-        return trace
+    def __init__(self, element: str | None, what: str) -> None:
+        self.element, self.what = element or "unknown", what
+        self.nested = False
+        self.tripped: str | None = None
+        self.previous: Any = None
 
-    previous = sys.gettrace()
-    _running.active = True
-    sys.settrace(trace)
-    try:
-        yield
-    except _Stop as stop:
-        raise BudgetExceeded(element or "unknown", what, stop.overrun) from None
-    finally:
-        sys.settrace(previous)
-        _running.active = False
-    if tripped:
-        raise BudgetExceeded(element or "unknown", what, tripped[0])
+    def __enter__(self) -> Budget:
+        if getattr(_running, "budget", None) is not None:
+            self.nested = True
+            return self
+        seconds = script_seconds()
+        clock = _clock
+        deadline = clock() + seconds
+        events = 0
+
+        def trace(frame: FrameType, event: str, arg: Any) -> Any:
+            nonlocal events
+            if frame.f_code is _EXIT:
+                return None  # our own way out: never stopped, never traced
+            events += 1
+            if events % 256 == 0:
+                # Hand the interpreter to other threads (other people's requests) now and then:
+                # otherwise each of their reads waits a whole switch interval (5 ms) for it.
+                _time.sleep(0)
+            if clock() > deadline:
+                # Raising here also switches tracing off for the thread; `tripped` catches code
+                # that swallowed the stop anyway.
+                self.tripped = f"ran longer than {seconds:g} s"
+                raise _Stop(self.tripped)
+            return trace
+
+        self.previous = sys.gettrace()
+        _running.budget = self
+        sys.settrace(trace)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> None:
+        if self.nested:
+            return
+        sys.settrace(self.previous)
+        _running.budget = None
+        if self.tripped is not None:  # even if the code raised something else on its way out
+            raise BudgetExceeded(self.element, self.what, self.tripped) from None
+        if isinstance(error, _Stop):
+            raise BudgetExceeded(self.element, self.what, error.overrun) from None
 
 
-def within_budget(element: str | None, what: str, run: Callable[[], Any]) -> Any:
-    """Return `run()`, run on the budget (see `budget`)."""
-    with budget(element, what):
-        return run()
+_EXIT = Budget.__exit__.__code__
 
 
-def check_size(value: Any, limit: int | None = None) -> Any:
-    """Return `value`, or stop the running diagram code if it is larger than DHR_SCRIPT_BYTES."""
-    limit = script_bytes() if limit is None else limit
-    if isinstance(value, str | bytes | list | tuple) and len(value) > limit:
-        raise _Stop(f"built a value larger than {_size(limit)}")
-    return value
+def budget(element: str | None, what: str) -> Budget:
+    """Run a `with` block's diagram code on the budget (see `Budget`); `element` names it in the error."""
+    return Budget(element, what)
+
+
+def _stop(overrun: str) -> None:
+    """Stop the running diagram code, and remember it, so that nothing the code does can hide it."""
+    running = getattr(_running, "budget", None)
+    if running is not None and running.tripped is None:
+        running.tripped = overrun
+    raise _Stop(overrun)
 
 
 def _too_big(size: int) -> None:
     limit = script_bytes()
     if size > limit:
-        raise _Stop(f"would build a value larger than {_size(limit)}")
+        _stop(f"would build a value larger than {_size(limit)}")
 
 
 def _int_bits(size: int) -> None:
     limit = script_bytes()
     if size > 8 * limit:
-        raise _Stop(f"would build a number larger than {_size(limit)}")
+        _stop(f"would build a number larger than {_size(limit)}")
 
 
 def _guarded_mul(a: Any, b: Any) -> Any:
@@ -221,6 +240,17 @@ def _guarded_add(a: Any, b: Any) -> Any:
     if isinstance(a, str | bytes | list | tuple) and isinstance(b, str | bytes | list | tuple):
         _too_big(len(a) + len(b))
     return a + b
+
+
+GUARDED_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "*": _guarded_mul, "**": _guarded_pow, "<<": _guarded_lshift, "+": _guarded_add,
+}
+"""The operators that refuse to build a huge value, by symbol, for other sandboxes (the instructions' Jinja)."""
+
+
+def stop_output(limit: int) -> None:
+    """Stop the running diagram code: it has produced more than `limit` bytes of text."""
+    _stop(f"produced more than {_size(limit)} of text")
 
 
 _GUARDED_OPS: dict[type[ast.operator], str] = {
@@ -326,7 +356,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         namespace.update(context)
         code = compile_expression(expression)
         with budget(None, "expression"):
-            return check_size(eval(code, namespace))
+            return eval(code, namespace)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = compile_script(script)

@@ -1,4 +1,9 @@
-"""One unit of work per request: a session opened on first use, committed at the boundary."""
+"""One unit of work per request: a session opened on first use, committed at the boundary.
+
+A page that only shows things (GET, HEAD) reads in a `read_mostly` session: on SQLite it does not
+take the database's write lock unless it writes (an audited view), so it is answered while another
+request's unit of work holds the lock, for as long as that one's scripts may run.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.calendar import london_day
 from engine.clock import Clock, SimulatedClock, SystemClock
-from engine.db import make_engine, session_factory
+from engine.db import make_engine, read_mostly, session_factory
 from engine.settings import Settings
 
 
@@ -20,6 +25,7 @@ class WebState:
     settings: Settings
     sessions: sessionmaker[Session]
     clock: Clock
+    readers: sessionmaker[Session]  # the same database, for requests that only show things
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -29,7 +35,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     clock: Clock | None = app.config.pop("CLOCK", None)
     if clock is None:
         clock = SimulatedClock(sessions.kw["bind"]) if settings.clock == "simulated" else SystemClock()
-    app.extensions["dhr"] = WebState(settings, sessions, clock)
+    app.extensions["dhr"] = WebState(settings, sessions, clock, read_mostly(sessions))
     app.after_request(_commit)
     app.teardown_request(_close)
 
@@ -42,9 +48,13 @@ def state() -> WebState:
 def db() -> Session:
     """The request's session (its one transaction)."""
     if "db_session" not in g:
-        g.db_session = state().sessions()
+        web = state()
+        g.db_session = web.readers() if request.method in _READS else web.sessions()
     session: Session = g.db_session
     return session
+
+
+_READS = ("GET", "HEAD")
 
 
 def clock() -> Clock:

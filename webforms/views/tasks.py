@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from engine import access, claims, runtime
 from engine.audit import AuditType
-from engine.errors import Conflict, FormDataInvalid, NotAllowed, NotFound, ScriptError, TaskAlreadyCompleted
+from engine.errors import (
+    BudgetExceeded,
+    Conflict,
+    FormDataInvalid,
+    NotAllowed,
+    NotFound,
+    ScriptError,
+    TaskAlreadyCompleted,
+)
 from engine.forms import field_errors
 from engine.models import AuditEvent, Case, OpenTask
 
@@ -105,7 +113,7 @@ def show(task_id: str) -> Any:
     return render_template(
         "pages/task.html", title=task.title, task=task, case=case, schema=schema, fields=form_fields,
         errors_list=schema_form.summary(form_fields, errors), may_complete=may_complete,
-        instructions=instructions.render(task.instructions, data), draft=draft, me=me(),
+        instructions=instructions.render(task.instructions, data, task_name=task.title), draft=draft, me=me(),
     ), status
 
 
@@ -158,6 +166,9 @@ def _complete(task: OpenTask, case: Case, submitted: dict[str, Any], schema: dic
     except NotAllowed:
         uow.rollback()
         abort(403)
+    except BudgetExceeded as exc:  # its message says what was stopped and that nothing changed
+        uow.rollback()
+        return {"": f"{exc.message}."}
     except ScriptError as exc:
         uow.rollback()
         return {"": f"The case could not move on: {exc.message}. Nothing was saved; tell the process owner."}
