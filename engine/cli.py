@@ -389,6 +389,8 @@ def tasks_complete(app: App, task_id: str, username: str, data: str | None) -> N
         user = users.find_user(session, username)
         case = runtime.complete_task(session, task_id, answers, user=user, clock=app.clock)
         click.echo(f"completed; {case.reference} is {case.status}" + (f" ({case.stage})" if case.stage else ""))
+        if case.stalled_at is not None:
+            click.echo(f"warning: {case.reference} has STALLED: {case.stalled_reason}", err=True)
 
 
 # --------------------------------------------------------------------------------------- messages

@@ -14,6 +14,10 @@ from .display import london, plain
 EVENT_WORDS = {
     "CASE_STARTED": "Case started",
     "CASE_COMPLETED": "Case completed",
+    "CASE_STALLED": "Case stalled: nothing can move it on",
+    "CASE_RESUMED": "Case can move on again",
+    "CASE_RETRIED": "Case retried by a process owner",
+    "CASE_UPGRADED": "Stored state upgraded",
     "TASK_CREATED": "Task created",
     "TASK_COMPLETED": "Task completed",
     "TASK_CANCELLED": "Task withdrawn",
