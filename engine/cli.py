@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, chasing, register, report_files, reporting, runtime, timers, users
+from . import audit, chasing, register, reporting, runtime, timers, users
 from .calendar import london_day
 from .clock import Clock, SettableClock, SimulatedClock, SystemClock, as_utc, parse_duration
 from .db import make_engine, session_factory, unit_of_work, upgrade
@@ -675,6 +675,8 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
         report = reporting.steering_report(session, first, last)
     if fmt in ("xlsx", "pdf") and output is None:
         raise DhrError(f"--format {fmt} needs --output FILE")
+    from . import report_files  # only this command needs the PDF and Excel writers
+
     content: str | bytes
     if fmt == "text":
         content = "".join(f"{section:<28} {item:<50} {figure!s:>10} {share:>5}".rstrip() + "\n"
