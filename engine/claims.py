@@ -15,7 +15,7 @@ from .audit import AuditType, record
 from .clock import Clock
 from .errors import Conflict, NotAllowed, NotFound
 from .models import OpenTask, TaskDraft, User
-from .runtime import may_complete
+from .runtime import work_refusal
 
 
 def _open_task(session: Session, task_id: str) -> OpenTask:
@@ -33,8 +33,9 @@ def claim(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTa
         NotFound: the task is closed; NotAllowed: it is not for their role; Conflict: someone else has it.
     """
     task = _open_task(session, task_id)
-    if not may_complete(user, task):
-        raise NotAllowed(f"'{task.title}' is a task for the {task.lane}")
+    refusal = work_refusal(session, user, task, claiming=True)
+    if refusal is not None:
+        raise NotAllowed(refusal)
     if task.claimed_by == user.username:
         return task
     if task.claimed_by is not None:
@@ -73,8 +74,9 @@ def save_draft(session: Session, task_id: str, values: dict[str, Any], *, user: 
     task = session.get(OpenTask, task_id)
     if task is None:
         raise NotFound("this task is not open any more")
-    if not may_complete(user, task) or task.claimed_by not in (None, user.username):
-        raise NotAllowed(f"{user.username} may not work on '{task.title}'")
+    refusal = work_refusal(session, user, task)
+    if refusal is not None:
+        raise NotAllowed(refusal)
     draft = session.get(TaskDraft, (task_id, user.username))
     if draft is None:
         draft = TaskDraft(task_id=task_id, username=user.username, case_id=task.case_id, values=values,

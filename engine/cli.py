@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, chasing, register, reporting, runtime, timers, users
+from . import access, audit, chasing, register, reporting, runtime, timers, users
 from .calendar import london_day
 from .clock import Clock, SettableClock, SimulatedClock, SystemClock, as_utc, parse_duration
 from .db import make_engine, session_factory, unit_of_work, upgrade
@@ -303,6 +303,19 @@ def cases_list(app: App, as_json: bool) -> None:
     else:
         _table(rows, ["reference", "status", "stage", "version", "open_tasks", "next_timer", "stuck_timers",
                       "started_at"])
+
+
+@cases.command("add-member")
+@click.argument("reference")
+@click.argument("username")
+@pass_app
+def cases_add_member(app: App, reference: str, username: str) -> None:
+    """Let a user who sees only their own cases (panel, family liaison, action holder...) work on this one."""
+    with unit_of_work(app.sessions) as session:
+        case = runtime.get_case(session, reference)
+        user = users.find_user(session, username)
+        access.add_member(session, case, user, actor=CLI_ACTOR, at=app.clock.now())
+        click.echo(f"{user.username} ({user.role}) is now a member of {case.reference}")
 
 
 @cases.command("check")

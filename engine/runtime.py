@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import register, serialization
-from .access import PROCESS_OWNER
+from .access import PROCESS_OWNER, may_see_case
 from .audit import AuditType, record, take_new
 from .calendar import parse_day, parse_moment
 from .clock import Clock, SettableClock, use_clock
@@ -641,8 +641,28 @@ def _gone(session: Session, task_id: str) -> DhrError:
 
 
 def may_complete(user: User, task: OpenTask) -> bool:
-    """Whether a user's role is the lane of the task."""
+    """Whether a user's role is the lane of the task (the role half of `work_refusal`)."""
     return user.active and task.lane is not None and user.role.casefold() == task.lane.casefold()
+
+
+def work_refusal(session: Session, user: User, task: OpenTask, *, claiming: bool = False) -> str | None:
+    """Why `user` may not work on `task` (complete it, claim it, keep a draft of it), or None if they
+    may: their role must be its lane, they must be allowed to see its case, and nobody else may hold
+    it (unless `claiming`, where a claim by another is a conflict, said by the caller). Every door
+    (web, CLI, scheduler) is held to this one rule, because the engine applies it.
+    """
+    if not may_complete(user, task):
+        whose = f"a task for the {task.lane}" if task.lane else "a task in no lane, which no role can do"
+        if not user.active:
+            return f"{user.username}'s account is disabled"
+        return f"{user.username} ({user.role}) may not complete '{task.title}', {whose}"
+    if not may_see_case(session, user, task.case_id):
+        reference = session.scalar(select(Case.reference).where(Case.id == task.case_id))
+        return (f"{user.username} is not a member of case {reference}, so may not work on its tasks; "
+                "a Community Safety Team officer can add them to the case")
+    if not claiming and task.claimed_by not in (None, user.username):
+        return f"'{task.title}' is claimed by {task.claimed_by}"
+    return None
 
 
 def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user: User, clock: Clock) -> Case:
@@ -658,11 +678,9 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     task_row = session.get(OpenTask, task_id, populate_existing=True)
     if task_row is None:  # someone else finished it while we waited for the lock
         raise _gone(session, task_id)
-    if not may_complete(user, task_row):
-        whose = f"a task for the {task_row.lane}" if task_row.lane else "a task in no lane, which no role can do"
-        raise NotAllowed(f"{user.username} ({user.role}) may not complete '{task_row.title}', {whose}")
-    if task_row.claimed_by not in (None, user.username):
-        raise NotAllowed(f"'{task_row.title}' is claimed by {task_row.claimed_by}")
+    refusal = work_refusal(session, user, task_row)
+    if refusal is not None:
+        raise NotAllowed(refusal)
     bundle = bundle_for(session, case.version_id)
     schema = bundle.forms.get(task_row.form) if task_row.form else None
     clean = validate_submission(schema, data)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import runtime
+from engine import access, runtime
 from engine.clock import SettableClock
 from engine.db import make_engine, session_factory, unit_of_work, upgrade
 from engine.library import read_folder
@@ -140,8 +140,25 @@ class World:
 
     def complete(self, bpmn_id: str, data: dict[str, Any], as_user: str, reference: str = "Rosemary/2026") -> None:
         task = self.task(bpmn_id, reference)
+        self.join(as_user, reference)
         with self.uow() as s:
             runtime.complete_task(s, task.id, data, user=self.users[as_user], clock=self.clock)
+
+    def join(self, username: str, reference: str) -> bool:
+        """Make a user who sees only their own cases a member of this one, as a CST officer would;
+        True if they were not one already."""
+        user = self.users[username]
+        with self.uow() as s:
+            case = runtime.get_case(s, reference)
+            if access.may_see_case(s, user, case.id):
+                return False
+            access.add_member(s, case, user, actor="test", at=self.clock.now())
+            return True
+
+    def leave(self, username: str, reference: str) -> None:
+        with self.uow() as s:
+            access.remove_member(s, runtime.get_case(s, reference), self.users[username], actor="test",
+                                 at=self.clock.now())
 
     def timers(self, reference: str = "Rosemary/2026") -> list[Timer]:
         query = select(Timer).where(Timer.case_id == self.case(reference).id).order_by(Timer.due_at)

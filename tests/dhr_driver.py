@@ -105,6 +105,7 @@ class Dhr:
         answers = example_answers(schema, self.today())
         answers.update(overrides or {})
         user = LANE_USERS[task.lane or ""]
+        self.world.join(user, self.reference)
         with self.world.uow() as s:
             runtime.complete_task(s, task.id, answers, user=self.world.users[user], clock=self.world.clock)
         self.done.append((task.bpmn_id, task.lane or "", self.world.clock.now()))

@@ -136,8 +136,11 @@ def build(world: World, cst: str, holder: str) -> World:
         status = status_of[(reference, number)]
         if status == AWAITING:
             continue
+        joined = world.join(holder, reference)  # only a member may answer; the holder leaves again after
         with world.uow() as s:
             runtime.complete_task(s, task.id, {"action_status": labels[status], "progress_update": "Done so far",
                                                "update_date": UPDATES_GIVEN.date().isoformat()},
                                   user=world.users[holder], clock=world.clock)
+        if joined:
+            world.leave(holder, reference)
     return world

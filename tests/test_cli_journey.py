@@ -186,6 +186,8 @@ def test_a_review_from_notification_to_the_first_quarterly_update_through_the_dh
         assert dhr("users", "add", name, "--role", lane) == f"added {name} ({lane})\n"
     assert dhr("cases", "start", "--process", "dhr_review", "--pseudonym", "Rosemary", "--year", "2025") == (
         f"started {REFERENCE} on version 1\n")
+    for name in ("ichair", "panel", "flo", "holder"):  # the roles that work only on the cases they are members of
+        assert dhr("cases", "add-member", REFERENCE, name).endswith(f"is now a member of {REFERENCE}\n")
 
     # Commissioning: notification, screening (two agencies), the chair's decision (a DHR), the Home
     # Office told; both agencies asked to secure their records and nominate a panel member.

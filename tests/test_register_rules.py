@@ -56,6 +56,7 @@ def _answer(world: World, reference: str, bpmn_id: str, statuses: dict[int, str]
             number = workflow.get_task_from_id(runtime.UUID(task.id)).data["chase_request"]["reference"] + 1
         if number not in statuses:
             continue
+        world.join("holder", reference)
         with world.uow() as s:
             runtime.complete_task(s, task.id, {"action_status": LABELS[statuses[number]], "progress_update": "Done",
                                                "update_date": "2026-04-01"}, user=world.users["holder"],

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.meetings import Meeting
+from engine.models import Case
 from tests.web.conftest import ROLE_USERS, Web
 
 VIEWERS = {"cst", "chair", "steering", "auditor"}
@@ -111,6 +112,9 @@ def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(web: Web)
 
     web.clock.advance(timedelta(hours=1))  # later that day the police answer one of theirs
     task = next(t for t in world.tasks() if t.bpmn_id == "give_action_update")
+    with world.db.sessions() as s:
+        reference = s.get(Case, task.case_id).reference  # type: ignore[union-attr]
+    world.join("holder", reference)
     with world.uow() as s:
         runtime.complete_task(s, task.id, {"action_status": "Completed", "progress_update": "Done",
                                            "update_date": "2026-02-02"}, user=world.users["holder"], clock=web.clock)

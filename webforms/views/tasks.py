@@ -45,9 +45,7 @@ def _schema(case: Case, task: OpenTask) -> dict[str, Any]:
 
 
 def _may_complete(task: OpenTask) -> bool:
-    user = me()
-    return (runtime.may_complete(user, task) and task.claimed_by in (None, user.username)
-            and access.may_see_case(uow.db(), user, task.case_id))
+    return runtime.work_refusal(uow.db(), me(), task) is None
 
 
 def _gone(task_id: str) -> Any:
