@@ -221,7 +221,7 @@ def load_bundle(files: dict[str, str], *, trusted: bool = False) -> Bundle:
         for task_spec in spec.task_specs.values():
             if task_spec.bpmn_id not in refused:
                 problems.extend(_check_task(bundle, name, task_spec, problem))
-    problems.extend(_check_event_subprocesses(trees, problem))
+    problems.extend(_check_events(trees, problem))
     if problems:
         raise DiagramInvalid(problems)
     return bundle
@@ -232,8 +232,8 @@ _SANDBOX_NAMES = frozenset(RestrictedEnvironment().globals["__builtins__"]) | fr
 _REFUSED_NAMES = frozenset({
     "print", "open", "input", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "exit",
     "quit", "help", "breakpoint", "dir", "delattr", "setattr", "memoryview", "super", "classmethod",
-    "staticmethod", "property", "object", "type", "id", "hash", "iter", "next", "aiter", "anext",
-}) - _SANDBOX_NAMES
+    "staticmethod", "property",
+}) - _SANDBOX_NAMES  # never `type` or `id`: a form may well have a field of that name
 
 
 def script_problem(source: str) -> str | None:
@@ -272,26 +272,25 @@ def _plain(message: str) -> str:
 def _call_cycles(calls: dict[str, list[tuple[str, str]]], problem: Any) -> list[DiagramProblem]:
     """A process that calls itself, directly or through others, would start copies of itself forever."""
     found: list[DiagramProblem] = []
-    reported: set[frozenset[str]] = set()
+    done: set[str] = set()  # processes whose every call has been followed
 
-    def walk(process: str, path: list[str], via: list[str]) -> None:
-        for call_id, target in calls.get(process, []):
+    def walk(path: list[str]) -> None:
+        for call_id, target in calls.get(path[-1], []):
             if target in path:
-                cycle = path[path.index(target):] + [target]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    chain = " → ".join(cycle)
-                    found.append(problem("", call_id, f"this call activity makes process '{target}' call itself "
-                                                      f"({chain}), so it would never end: call another process"))
-            elif target in calls:
-                walk(target, [*path, target], [*via, call_id])
+                chain = " → ".join([*path[path.index(target):], target])
+                found.append(problem("", call_id, f"this call activity makes process '{target}' call itself "
+                                                  f"({chain}), so it would never end: call another process"))
+            elif target not in done:
+                walk([*path, target])
+        done.add(path[-1])
 
     for process in sorted(calls):
-        walk(process, [process], [])
+        if process not in done:
+            walk([process])
     return found
 
 
-def _check_event_subprocesses(trees: dict[str, Any], problem: Any) -> list[DiagramProblem]:
+def _check_events(trees: dict[str, Any], problem: Any) -> list[DiagramProblem]:
     """Events SpiffWorkflow 3.2 would not run as the diagram says: refused here rather than run wrongly."""
     found = []
     for name, tree in trees.items():

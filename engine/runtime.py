@@ -28,7 +28,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import register, serialization
@@ -37,6 +37,7 @@ from .audit import AuditType, record, take_new
 from .calendar import parse_day, parse_moment
 from .clock import Clock, SettableClock, use_clock
 from .compaction import compact
+from .db import unit_of_work
 from .errors import (
     BudgetExceeded,
     Conflict,
@@ -391,7 +392,7 @@ def _save(
     tasks, timers, facts = found.tasks, found.timers, found.facts
 
     case.state = state
-    case.serializer_version = serialization.VERSION
+    case.serializer_version = serialization.STATE_VERSION
     case.updated_at = now
     if workflow.is_completed():  # no live branch is left to read: the data the instance ended with
         for task in reversed(workflow.get_tasks(state=TaskState.COMPLETED)):
@@ -607,7 +608,7 @@ def start_case(
         reference=reference, pseudonym=pseudonym, year=year, process_id=process_id, version_id=version.id,
         status="open", stage=bundle.process_name(process_id),
         state=serialization.dumps(workflow, bundle.pristine(process_id)),
-        serializer_version=serialization.VERSION,
+        serializer_version=serialization.STATE_VERSION,
         started_at=now, updated_at=now, completed_at=None, deadline_on=None, facts={},
     )
     session.add(case)
@@ -823,7 +824,7 @@ def upgrade_case(session: Session, case_id: int, *, clock: Clock, actor: str = S
     A case that stalled because of what the old format lost moves on here.
     """
     case = _locked_case(session, case_id)
-    if not serialization.is_legacy(case.state):
+    if case.serializer_version == serialization.STATE_VERSION:
         return False
     bundle = bundle_for(session, case.version_id)
     workflow = load_workflow(case, session)  # repairs as it loads
@@ -870,19 +871,17 @@ def retry_case(session: Session, reference: str, *, user: User, clock: Clock, ne
     return case
 
 
-def upgrade_cases(sessions: Any, clock: Clock) -> list[str]:
+def upgrade_cases(sessions: sessionmaker[Session], clock: Clock) -> list[str]:
     """Upgrade every open case stored in an older state format, each in its own unit of work;
     return their references."""
-    from .db import unit_of_work
-
     with sessions() as session:
-        candidates = list(session.execute(select(Case.id, Case.state).where(Case.status == "open")))
+        candidates = list(session.execute(select(Case.id, Case.reference).where(
+            Case.status == "open", Case.serializer_version != serialization.STATE_VERSION)))
     done = []
-    for case_id, state in candidates:
-        if serialization.is_legacy(state):
-            with unit_of_work(sessions) as session:
-                if upgrade_case(session, case_id, clock=clock):
-                    done.append(session.get(Case, case_id).reference)  # type: ignore[union-attr]
+    for case_id, reference in candidates:
+        with unit_of_work(sessions) as session:
+            if upgrade_case(session, case_id, clock=clock):
+                done.append(reference)
     return done
 
 

@@ -34,6 +34,9 @@ STOCK = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
 VERSION = STOCK.VERSION
 FORMAT = 2
 _FORMAT_KEY = "dhr_format"
+# What `case_instance.serializer_version` says of a state written now: SpiffWorkflow's version and
+# this module's format, so the states to upgrade are found without reading them.
+STATE_VERSION = f"{VERSION}+dhr{FORMAT}"
 
 
 def spec_state(spec: Any, subprocess_specs: dict[str, Any]) -> str:
@@ -108,12 +111,6 @@ def _read_only(pristine: str) -> dict[str, Any]:
     restoring consumes the dictionaries it is given)."""
     parsed: dict[str, Any] = json.loads(pristine)
     return parsed
-
-
-def is_legacy(state: str) -> bool:
-    """Whether a stored state is of format 1 (see `repair_format_1`)."""
-    dct = json.loads(state)
-    return "spec" not in dct and dct.get(_FORMAT_KEY, 1) < 2
 
 
 def _check_steps(dct: dict[str, Any], specs: dict[str, Any]) -> None:

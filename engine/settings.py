@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from .errors import SettingsError
 
@@ -62,20 +63,24 @@ def restart_each_step() -> bool:
     Each step then runs exactly as the first step of a new process would: the test suite runs so,
     to prove that nothing a case needs lives only in one process's memory.
     """
-    return os.environ.get("DHR_RESTART_EACH_STEP", "0") == "1"
+    return _flag("DHR_RESTART_EACH_STEP") is True
 
 
-def _int(name: str, default: int) -> int:
+def _positive(name: str, default: float, kind: type[float] | type[int], what: str) -> Any:
     raw = os.environ.get(name, "")
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
-    if value <= 0:
+        raise SettingsError(f"{name} must be {what}, not {raw!r}") from exc
+    if not value > 0:
         raise SettingsError(f"{name} must be more than 0")
     return value
+
+
+def _int(name: str, default: int) -> int:
+    return int(_positive(name, default, int, "a whole number"))
 
 
 def _flag(name: str) -> bool | None:
@@ -100,26 +105,13 @@ class WebSettings:
         default_factory=lambda: os.environ.get("DHR_COUNCIL_NAME", "Community Safety Partnership"))
 
 
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from exc
-    if not value > 0:
-        raise SettingsError(f"{name} must be more than 0")
-    return value
-
-
 def script_seconds() -> float:
     """How long one script, condition, timer expression or instructions template may run (DHR_SCRIPT_SECONDS).
 
     Read at each use, so a test can lower it. Code that runs longer is stopped and its unit of work
     rolled back: one looping diagram must not hold a case (or SQLite's write lock) for ever.
     """
-    return _seconds("DHR_SCRIPT_SECONDS", 2.0)
+    return float(_positive("DHR_SCRIPT_SECONDS", 2.0, float, "a number of seconds"))
 
 
 def script_bytes() -> int:

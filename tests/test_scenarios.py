@@ -143,7 +143,7 @@ def test_projection_matches_the_stored_case(world: World) -> None:
     world.start()
     with world.db.sessions() as s:
         case = s.scalars(select(Case)).one()
-        assert case.revision == 1 and case.serializer_version == serialization.VERSION
+        assert case.revision == 1 and case.serializer_version == serialization.STATE_VERSION
         assert s.scalars(select(OpenTask)).one().bpmn_id == "record_notification"
         assert s.scalars(select(Timer)).all() == []
     world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol")
