@@ -34,7 +34,7 @@ run: setup
 	@echo "The demo runs on the simulated clock: export DHR_CLOCK=simulated, then use $(BIN)/dhr (see README)."
 	@echo
 	@echo "Web app: http://127.0.0.1:8000/ (Ctrl-C to stop). Demo logins:"
-	@$(BIN)/python -c "from engine.demo import DEMO_USERS, DEMO_PASSWORD; [print(f'  {u} ({r}), password {DEMO_PASSWORD}') for u, r, *_ in DEMO_USERS]"
+	@$(BIN)/python -c "from engine.review.demo import DEMO_USERS, DEMO_PASSWORD; [print(f'  {u} ({r}), password {DEMO_PASSWORD}') for u, r, *_ in DEMO_USERS]"
 	DHR_CLOCK=simulated $(BIN)/dhr web --port 8000
 
 lint: setup

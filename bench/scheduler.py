@@ -28,10 +28,10 @@ from sqlalchemy import create_engine, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import runtime  # noqa: E402
-from engine.clock import SystemClock  # noqa: E402
-from engine.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
-from engine.library import read_folder  # noqa: E402
-from engine.models import AuditEvent, Timer  # noqa: E402
+from engine.bpmn.library import read_folder  # noqa: E402
+from engine.platform.clock import SystemClock  # noqa: E402
+from engine.platform.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
+from engine.platform.models import AuditEvent, Timer  # noqa: E402
 
 WAITING = Path(__file__).resolve().parent.parent / "tests" / "timers"
 TICKS = os.sysconf("SC_CLK_TCK")

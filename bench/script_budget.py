@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import logging  # noqa: E402
 
 from engine import runtime  # noqa: E402
-from engine.clock import SettableClock  # noqa: E402
-from engine.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
-from engine.library import read_folder  # noqa: E402
-from engine.models import OpenTask  # noqa: E402
-from engine.settings import Settings, script_seconds  # noqa: E402
-from engine.users import add_user  # noqa: E402
+from engine.bpmn.library import read_folder  # noqa: E402
+from engine.platform.clock import SettableClock  # noqa: E402
+from engine.platform.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
+from engine.platform.models import OpenTask  # noqa: E402
+from engine.platform.settings import Settings, script_seconds  # noqa: E402
+from engine.platform.users import add_user  # noqa: E402
 from webforms import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

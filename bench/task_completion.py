@@ -28,14 +28,14 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import runtime, serialization  # noqa: E402
-from engine.clock import SettableClock, use_clock  # noqa: E402
-from engine.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
-from engine.library import (
+from engine.bpmn.library import (
     load_bundle,  # noqa: E402
     read_folder,  # noqa: E402
 )
-from engine.models import AuditEvent, Case, OpenTask  # noqa: E402
-from engine.users import add_user  # noqa: E402
+from engine.platform.clock import SettableClock, use_clock  # noqa: E402
+from engine.platform.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
+from engine.platform.models import AuditEvent, Case, OpenTask  # noqa: E402
+from engine.platform.users import add_user  # noqa: E402
 
 DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
 DHR_DIAGRAMS = Path(__file__).resolve().parent.parent / "processes"

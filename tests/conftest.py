@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import access, runtime
-from engine.clock import SettableClock
-from engine.db import make_engine, session_factory, unit_of_work, upgrade
-from engine.library import read_folder
-from engine.models import Case, OpenTask, Timer, User
-from engine.users import add_user
+from engine.bpmn import runtime
+from engine.bpmn.library import read_folder
+from engine.platform import access
+from engine.platform.clock import SettableClock
+from engine.platform.db import make_engine, session_factory, unit_of_work, upgrade
+from engine.platform.models import Case, OpenTask, Timer, User
+from engine.platform.users import add_user
 
 # Every step of every test runs as a new process would: diagrams parsed anew, the case loaded from
 # its stored state (DHR_RESTART_EACH_STEP=0 runs the suite with the caches a server keeps).

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from engine import runtime
-from engine.forms import example_answers
-from engine.models import OpenTask, Timer
-from engine.timers import run_due
+from engine.bpmn import runtime
+from engine.bpmn.forms import example_answers
+from engine.bpmn.timers import run_due
+from engine.platform.models import OpenTask, Timer
 
 from .conftest import World
 

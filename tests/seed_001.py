@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import runtime
-from engine.calendar import add_months
-from engine.library import read_folder
-from engine.register import AWAITING, COMPLETED, IN_PROGRESS
+from engine.bpmn import runtime
+from engine.bpmn.library import read_folder
+from engine.platform.calendar import add_months
+from engine.review.register import AWAITING, COMPLETED, IN_PROGRESS
 
 from .conftest import World
 from .dhr_driver import PROCESSES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from engine import audit
+from engine.platform import audit
 
 from .conftest import World
 

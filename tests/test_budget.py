@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import scripting
-from engine.audit import AuditType, record, verify
-from engine.clock import SettableClock
-from engine.db import read_mostly
-from engine.errors import BudgetExceeded, ScriptError
-from engine.models import AuditEvent, Case, OpenTask, Timer
-from engine.scripting import RestrictedCodeError, RestrictedEnvironment, compile_script
+from engine.bpmn import scripting
+from engine.bpmn.scripting import RestrictedCodeError, RestrictedEnvironment, compile_script
+from engine.platform.audit import AuditType, record, verify
+from engine.platform.clock import SettableClock
+from engine.platform.db import read_mostly
+from engine.platform.errors import BudgetExceeded, ScriptError
+from engine.platform.models import AuditEvent, Case, OpenTask, Timer
 from tests.conftest import Db, World
 from tests.web import conftest as web_fixtures
 from tests.web.conftest import Web

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from engine.calendar import add_working_days, is_working_day
-from engine.scripting import RestrictedEnvironment
+from engine.bpmn.scripting import RestrictedEnvironment
+from engine.platform.calendar import add_working_days, is_working_day
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import claims
-from engine.audit import events_for_case
-from engine.errors import Conflict, NotAllowed
+from engine.bpmn import claims
+from engine.platform.audit import events_for_case
+from engine.platform.errors import Conflict, NotAllowed
 
 from .conftest import World
 

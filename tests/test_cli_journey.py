@@ -24,8 +24,8 @@ from uuid import UUID
 
 import pytest
 
-from engine import runtime
-from engine.forms import example_answers
+from engine.bpmn import runtime
+from engine.bpmn.forms import example_answers
 
 from .conftest import Db
 from .dhr_driver import LANE_USERS, LONDON, PROCESSES, START, add_months, base_policy

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime
+from engine.bpmn import runtime
 
 from .conftest import World
 

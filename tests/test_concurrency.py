@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine import runtime, serialization
-from engine.db import unit_of_work
-from engine.errors import TaskAlreadyCompleted
-from engine.models import AuditEvent, Case, OpenTask, Timer
+from engine.bpmn import runtime, serialization
+from engine.platform.db import unit_of_work
+from engine.platform.errors import TaskAlreadyCompleted
+from engine.platform.models import AuditEvent, Case, OpenTask, Timer
 
 from .conftest import World
 
@@ -58,10 +58,10 @@ def test_two_connections_complete_the_same_task_at_once_and_exactly_one_wins(wor
 CRASHING_WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime
-    from engine import runtime, serialization
-    from engine.clock import SettableClock
-    from engine.db import make_engine, session_factory, unit_of_work
-    from engine.users import find_user
+    from engine.bpmn import runtime, serialization
+    from engine.platform.clock import SettableClock
+    from engine.platform.db import make_engine, session_factory, unit_of_work
+    from engine.platform.users import find_user
 
     url, task_id, when = sys.argv[1:4]
     sessions = session_factory(make_engine(url))

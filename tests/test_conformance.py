@@ -32,12 +32,12 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import runtime
-from engine.clock import SettableClock, use_clock
-from engine.errors import DiagramInvalid, NothingWaiting, ScriptError
-from engine.library import load_bundle, read_folder
-from engine.models import Case, OpenTask
-from engine.timers import run_due
+from engine.bpmn import runtime
+from engine.bpmn.library import load_bundle, read_folder
+from engine.bpmn.timers import run_due
+from engine.platform.clock import SettableClock, use_clock
+from engine.platform.errors import DiagramInvalid, NothingWaiting, ScriptError
+from engine.platform.models import Case, OpenTask
 
 from .conftest import Db, World
 

@@ -7,12 +7,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from engine import access, costs
-from engine.demo import DEMO_USERS, seed
-from engine.meetings import Meeting
-from engine.models import Case, OpenTask, SimulatedTime, User
-from engine.register import Recommendation
-from engine.settings import Settings
+from engine.platform import access
+from engine.platform.models import Case, OpenTask, SimulatedTime, User
+from engine.platform.settings import Settings
+from engine.review import costs
+from engine.review.demo import DEMO_USERS, seed
+from engine.review.meetings import Meeting
+from engine.review.register import Recommendation
 
 from .conftest import Db
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from dateutil.relativedelta import relativedelta
 
-from engine.library import load_bundle, read_folder
+from engine.bpmn.library import load_bundle, read_folder
 
 from .conftest import World
 from .dhr_driver import LONDON, PROCESSES, Dhr, base_policy

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from engine.timers import run_due
+from engine.bpmn.timers import run_due
 
 from .conftest import World
 from .dhr_driver import Dhr, base_policy

@@ -7,7 +7,7 @@ import io
 import docx
 import pypdf
 
-from engine import letters
+from engine.review import letters
 
 from .conftest import World
 from .dhr_driver import START, Dhr, base_policy

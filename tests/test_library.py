@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from engine.errors import DiagramInvalid, DiagramProblem
-from engine.library import content_hash, load_bundle, read_folder
+from engine.bpmn.library import content_hash, load_bundle, read_folder
+from engine.platform.errors import DiagramInvalid, DiagramProblem
 
 from .conftest import DIAGRAMS
 

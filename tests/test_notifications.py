@@ -14,11 +14,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from engine import notifications
-from engine.db import unit_of_work
-from engine.models import User
-from engine.notifications import OutboxMessage, send_due
-from engine.settings import Settings
+from engine.platform import notifications
+from engine.platform.db import unit_of_work
+from engine.platform.models import User
+from engine.platform.notifications import OutboxMessage, send_due
+from engine.platform.settings import Settings
 
 from .conftest import World
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import chasing, reporting, runtime
-from engine.audit import AuditType
-from engine.models import AuditEvent, CaseStage, OpenTask
-from engine.register import AWAITING, COMPLETED, Filters, Recommendation, find
+from engine.bpmn import runtime
+from engine.platform.audit import AuditType
+from engine.platform.models import AuditEvent, CaseStage, OpenTask
+from engine.review import chasing, reporting
+from engine.review.register import AWAITING, COMPLETED, Filters, Recommendation, find
 
 from . import seed_001
 from .conftest import World
@@ -92,7 +93,7 @@ def test_status_changes_only_through_audited_updates(seeded: World) -> None:
 
 
 def test_a_national_recommendation_needs_its_national_body(world: World) -> None:
-    from engine.errors import FormDataInvalid
+    from engine.platform.errors import FormDataInvalid
 
     seed_001.deploy(world)
     reference = world.start("Case", 2024, process="review_fixture")

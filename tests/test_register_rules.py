@@ -10,9 +10,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import access, reporting, runtime
-from engine.models import AuditEvent
-from engine.register import AWAITING, COMPLETED, IN_PROGRESS, WITHDRAWN, Filters, Recommendation, find, lead_agencies
+from engine.bpmn import runtime
+from engine.platform import access
+from engine.platform.models import AuditEvent
+from engine.review import reporting
+from engine.review.register import (
+    AWAITING,
+    COMPLETED,
+    IN_PROGRESS,
+    WITHDRAWN,
+    Filters,
+    Recommendation,
+    find,
+    lead_agencies,
+)
 
 from . import seed_001
 from .conftest import World

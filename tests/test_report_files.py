@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from engine import report_files, reporting
-from engine.reporting import Awaiting, SteeringReport
+from engine.review import report_files, reporting
+from engine.review.reporting import Awaiting, SteeringReport
 
 from . import seed_001
 from .conftest import World

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import runtime, serialization
-from engine.audit import events_for_case
-from engine.models import Case, OpenTask, Timer
-from engine.timers import run_due
+from engine.bpmn import runtime, serialization
+from engine.bpmn.timers import run_due
+from engine.platform.audit import events_for_case
+from engine.platform.models import Case, OpenTask, Timer
 
 from .conftest import DIAGRAMS, World
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import runtime, timers
-from engine.audit import events_for_case
-from engine.db import unit_of_work
-from engine.models import AuditEvent, SimulatedTime, Timer
-from engine.scheduler import TimerScheduler
+from engine.bpmn import runtime, timers
+from engine.bpmn.scheduler import TimerScheduler
+from engine.platform.audit import events_for_case
+from engine.platform.db import unit_of_work
+from engine.platform.models import AuditEvent, SimulatedTime, Timer
 
 from .conftest import Db, World
 

@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import runtime
-from engine.audit import AuditType
+from engine.bpmn import runtime
 from engine.cli import cli
-from engine.errors import NotAllowed
-from engine.models import AuditEvent
-from engine.notifications import OutboxMessage
+from engine.platform.audit import AuditType
+from engine.platform.errors import NotAllowed
+from engine.platform.models import AuditEvent
+from engine.platform.notifications import OutboxMessage
 
 from .conftest import Db, World
 

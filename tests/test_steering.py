@@ -9,11 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from engine import costs, reporting
-from engine.calendar import add_months
-from engine.errors import FormDataInvalid
-from engine.meetings import Attendee, is_quorate, parse_attendees, record_meeting
-from engine.models import AuditEvent, Base
+from engine.platform.calendar import add_months
+from engine.platform.errors import FormDataInvalid
+from engine.platform.models import AuditEvent, Base
+from engine.review import costs, reporting
+from engine.review.meetings import Attendee, is_quorate, parse_attendees, record_meeting
 
 from .conftest import Db, World
 
@@ -121,10 +121,10 @@ def test_calendar_months_from_the_decision() -> None:
 
 
 def test_the_migrations_build_the_tables_the_models_describe(db: Db) -> None:
-    import engine.chasing  # noqa: F401  (every module with tables)
-    import engine.costs  # noqa: F401
-    import engine.meetings  # noqa: F401
-    import engine.notifications  # noqa: F401
+    import engine.platform.notifications  # noqa: F401
+    import engine.review.chasing  # noqa: F401  (every module with tables)
+    import engine.review.costs  # noqa: F401
+    import engine.review.meetings  # noqa: F401
 
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_schemas": False})

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import runtime
-from engine.errors import FormDataInvalid, NotAllowed, NothingWaiting, ScriptError, TaskAlreadyCompleted
-from engine.library import read_folder
-from engine.models import AuditEvent, Case, OpenTask, Timer
+from engine.bpmn import runtime
+from engine.bpmn.library import read_folder
+from engine.platform.errors import FormDataInvalid, NotAllowed, NothingWaiting, ScriptError, TaskAlreadyCompleted
+from engine.platform.models import AuditEvent, Case, OpenTask, Timer
 
 from .conftest import DIAGRAMS, World
 

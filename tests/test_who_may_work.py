@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from engine import access, claims, runtime
+from engine.bpmn import claims, runtime
 from engine.cli import cli
-from engine.errors import NotAllowed
-from engine.users import add_user
+from engine.platform import access
+from engine.platform.errors import NotAllowed
+from engine.platform.users import add_user
 
 from .conftest import World
 
@@ -58,7 +59,7 @@ def test_the_command_line_refuses_a_non_member_as_the_engine_does(
 
 
 def test_the_web_refuses_a_non_member_as_the_engine_does(world: World) -> None:
-    from engine.settings import Settings, WebSettings
+    from engine.platform.settings import Settings, WebSettings
     from tests.web.conftest import Web
     from webforms import create_app
 

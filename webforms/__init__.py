@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from engine.settings import PROJECT_ROOT, Settings, WebSettings
+from engine.platform.settings import PROJECT_ROOT, Settings, WebSettings
 
 from . import auth, errors, security, uow
 

@@ -13,10 +13,10 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from engine import access
-from engine.models import User
-from engine.settings import WebSettings
-from engine.users import check_password
+from engine.platform import access
+from engine.platform.models import User
+from engine.platform.settings import WebSettings
+from engine.platform.users import check_password
 
 from . import uow
 

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from engine.settings import Settings
+from engine.platform.settings import Settings
 
 
 @click.command("web")
@@ -18,7 +18,7 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
     """Run the web application (and the timer scheduler) until stopped."""
     from werkzeug.serving import run_simple
 
-    from engine.scheduler import TimerScheduler
+    from engine.bpmn.scheduler import TimerScheduler
 
     from . import create_app
     settings = Settings()

@@ -8,9 +8,9 @@ from typing import Any
 
 from lxml import etree
 
-from engine.audit import AuditType
-from engine.library import BPMN_NS
-from engine.models import AuditEvent
+from engine.bpmn.library import BPMN_NS
+from engine.platform.audit import AuditType
+from engine.platform.models import AuditEvent
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 

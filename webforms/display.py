@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from engine.calendar import LONDON, london_day
+from engine.platform.calendar import LONDON, london_day
 
 
 def london(value: datetime | None, with_time: bool = True) -> str:

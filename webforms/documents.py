@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Response
 
-from engine import runtime
-from engine.models import Case
+from engine.bpmn import runtime
+from engine.platform.models import Case
 
 from . import uow
 from .schema_form import UPLOAD_TYPES, file_name

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, request
 from sqlalchemy import select
 
-from engine import access
-from engine.models import Case, OpenTask, User
+from engine.platform import access
+from engine.platform.models import Case, OpenTask, User
 
 from . import uow
 from .auth import me

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from engine.models import AuditEvent
+from engine.platform.models import AuditEvent
 
 from .display import london, plain
 

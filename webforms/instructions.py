@@ -10,9 +10,9 @@ from jinja2 import Template, TemplateError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from engine.errors import BudgetExceeded
-from engine.scripting import GUARDED_BINOPS, budget, stop_output
-from engine.settings import script_bytes
+from engine.bpmn.scripting import GUARDED_BINOPS, budget, stop_output
+from engine.platform.errors import BudgetExceeded
+from engine.platform.settings import script_bytes
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import access
+from engine.platform import access
 
 CST, CSP_CHAIR, STEERING = "Community Safety Team", "CSP Chair", "Steering Group"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from engine.forms import field_errors
+from engine.bpmn.forms import field_errors
 
 RADIO_LIMIT = 6  # more options than this: a select
 TEXTAREA_OVER = 500  # strings longer than this (or unbounded) get a textarea

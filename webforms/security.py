@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, Response, abort, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 
-from engine.settings import PROJECT_ROOT
+from engine.platform.settings import PROJECT_ROOT
 
 csrf = CSRFProtect()
 NODE_MODULES = PROJECT_ROOT / "node_modules"

@@ -14,10 +14,10 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.calendar import london_day
-from engine.clock import Clock, SimulatedClock, SystemClock
-from engine.db import make_engine, read_mostly, session_factory
-from engine.settings import Settings
+from engine.platform.calendar import london_day
+from engine.platform.clock import Clock, SimulatedClock, SystemClock
+from engine.platform.db import make_engine, read_mostly, session_factory
+from engine.platform.settings import Settings
 
 
 @dataclass

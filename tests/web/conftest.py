@@ -13,13 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import access, runtime
-from engine.clock import SettableClock
-from engine.db import unit_of_work
-from engine.library import read_folder
-from engine.models import Case, OpenTask
-from engine.settings import Settings, WebSettings
-from engine.users import add_user
+from engine.bpmn import runtime
+from engine.bpmn.library import read_folder
+from engine.platform import access
+from engine.platform.clock import SettableClock
+from engine.platform.db import unit_of_work
+from engine.platform.models import Case, OpenTask
+from engine.platform.settings import Settings, WebSettings
+from engine.platform.users import add_user
 from tests.conftest import DIAGRAMS, Db
 from webforms import create_app
 
@@ -123,7 +124,7 @@ class Web:
         return next(t for t in self.tasks(case_id) if t.bpmn_id == bpmn_id)
 
     def add_member(self, case_id: int, username: str) -> None:
-        from engine.users import find_user
+        from engine.platform.users import find_user
 
         with unit_of_work(self.db.sessions) as s:
             access.add_member(s, s.get(Case, case_id), find_user(s, username), actor="test", at=self.clock.now())

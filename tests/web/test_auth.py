@@ -111,7 +111,7 @@ def test_security_headers_and_cookie(web: Web) -> None:
 
 
 def test_production_cookies_are_secure(db, clock) -> None:  # type: ignore[no-untyped-def]
-    from engine.settings import Settings, WebSettings
+    from engine.platform.settings import Settings, WebSettings
     from webforms import create_app
 
     app = create_app({"SETTINGS": Settings(database_url=db.url, env="production", secret_key="s" * 40),

@@ -142,8 +142,8 @@ def _chart_texts(page: Any, chart: str) -> list[dict[str, Any]]:
 def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web, server: str, page: Any) -> None:
     from datetime import UTC, datetime
 
-    from engine.register import THEMES
-    from engine.users import find_user
+    from engine.platform.users import find_user
+    from engine.review.register import THEMES
     from tests import seed_001
     from tests.conftest import World
 
@@ -208,7 +208,7 @@ def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web,
 
 
 def test_the_steering_group_pages_pass_axe(web: Web, server: str, page: Any) -> None:
-    from engine.users import find_user
+    from engine.platform.users import find_user
     from tests import seed_001
     from tests.conftest import World
 

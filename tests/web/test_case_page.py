@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from engine.db import unit_of_work
-from engine.models import Case
+from engine.platform.db import unit_of_work
+from engine.platform.models import Case
 from tests.web.conftest import Web
 from webforms.display import deadline
 
@@ -50,7 +50,7 @@ def test_the_case_page_shows_the_stages_done_current_and_to_come(web: Web) -> No
 
 
 def test_uploaded_documents_are_listed_and_download_as_attachments(web: Web) -> None:
-    from engine import runtime
+    from engine.bpmn import runtime
 
     web.deploy()
     with unit_of_work(web.db.sessions) as s:
@@ -74,7 +74,7 @@ def test_letters_are_listed_and_download_as_pdf_and_word(web: Web) -> None:
 
     import pypdf
 
-    from engine import letters
+    from engine.review import letters
 
     web.deploy(Path(__file__).resolve().parent.parent.parent / "processes")
     case_id = web.start("Iris", process="dhr_review")
@@ -96,7 +96,7 @@ def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web
     from datetime import timedelta
     from pathlib import Path
 
-    from engine import runtime, timers
+    from engine.bpmn import runtime, timers
 
     web.deploy(Path(__file__).resolve().parent.parent / "timers")
     due = web.clock.now() + timedelta(hours=1)

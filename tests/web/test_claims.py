@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.db import unit_of_work
-from engine.users import add_user
+from engine.platform.db import unit_of_work
+from engine.platform.users import add_user
 from tests.web.conftest import PASSWORD, Web
 
 

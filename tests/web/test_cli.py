@@ -13,6 +13,6 @@ def test_dhr_web_is_a_registered_command() -> None:
 
 
 def test_the_engine_does_not_import_flask() -> None:
-    code = "import sys, engine.cli, engine.runtime, engine.access; print('flask' in sys.modules)"
+    code = "import sys, engine.cli, engine.bpmn.runtime, engine.platform.access; print('flask' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from engine.costs import CaseCost
-from engine.models import AuditEvent
+from engine.platform.models import AuditEvent
+from engine.review.costs import CaseCost
 from tests.web.conftest import ROLE_USERS, Web
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from engine.models import Timer
-from engine.timers import run_due
-from engine.users import find_user
+from engine.bpmn.timers import run_due
+from engine.platform.models import Timer
+from engine.platform.users import find_user
 from tests import seed_001
 from tests.conftest import World
 from tests.dhr_driver import LANE_USERS, START, Dhr, base_policy

@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine.meetings import Meeting
-from engine.models import Case
+from engine.platform.models import Case
+from engine.review.meetings import Meeting
 from tests.web.conftest import ROLE_USERS, Web
 
 VIEWERS = {"cst", "chair", "steering", "auditor"}
@@ -94,8 +94,8 @@ def test_the_report_tabled_keeps_its_figures(web: Web) -> None:
 def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(web: Web) -> None:
     from datetime import timedelta
 
-    from engine import runtime
-    from engine.users import find_user
+    from engine.bpmn import runtime
+    from engine.platform.users import find_user
     from tests import seed_001
     from tests.conftest import World
 

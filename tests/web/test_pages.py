@@ -133,7 +133,7 @@ def test_case_diagram_highlights_completed_and_current_elements(dhr: tuple[Web, 
 
 
 def test_highlights_count_completions_by_element_or_by_name() -> None:
-    from engine.models import AuditEvent
+    from engine.platform.models import AuditEvent
     from webforms.diagram import highlights
 
     xml = ('<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">'

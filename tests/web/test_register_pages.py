@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from engine.models import AuditEvent
-from engine.register import Recommendation
-from engine.users import find_user
+from engine.platform.models import AuditEvent
+from engine.platform.users import find_user
+from engine.review.register import Recommendation
 from tests import seed_001
 from tests.conftest import World
 from tests.web.conftest import ROLE_USERS, Web
@@ -189,7 +189,8 @@ def test_who_sees_the_report_and_the_register(seeded_web: Web) -> None:
 
 
 def test_a_member_sees_the_recommendations_and_agencies_of_their_own_case_only(seeded_web: Web) -> None:
-    from engine import access, runtime
+    from engine.bpmn import runtime
+    from engine.platform import access
 
     with seeded_web.db.sessions() as s, s.begin():
         case = runtime.get_case(s, "Case08/2024")  # 9 recommendations, for two national bodies

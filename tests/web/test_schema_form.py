@@ -8,7 +8,7 @@ import pytest
 from flask import Flask, render_template_string
 from werkzeug.datastructures import MultiDict
 
-from engine.forms import field_errors
+from engine.bpmn.forms import field_errors
 from tests.web.conftest import PROCESSES
 from webforms import schema_form
 
@@ -18,7 +18,7 @@ TEMPLATE = '{% from "macros/fields.html" import field %}{% for f in fields %}{{ 
 
 @pytest.fixture(scope="module")
 def app() -> Flask:
-    from engine.settings import Settings
+    from engine.platform.settings import Settings
     from webforms import create_app
 
     return create_app({"TESTING": True, "SETTINGS": Settings(database_url="sqlite://", env="test")})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import runtime
-from engine.db import unit_of_work
-from engine.users import find_user
+from engine.bpmn import runtime
+from engine.platform.db import unit_of_work
+from engine.platform.users import find_user
 from tests.web.conftest import Web
 
 STALLS = Path(__file__).resolve().parents[1] / "stalls"

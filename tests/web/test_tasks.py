@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine import runtime
-from engine.db import unit_of_work
-from engine.users import find_user
+from engine.bpmn import runtime
+from engine.platform.db import unit_of_work
+from engine.platform.users import find_user
 from tests.web.conftest import Web
 
 
@@ -93,7 +93,7 @@ def test_already_completed_while_the_form_was_open_shows_the_typed_answers(web: 
     case_id = web.start()
     task = web.task(case_id, "record_notification")
     cst = web.as_user("cst")
-    from engine.errors import TaskAlreadyCompleted
+    from engine.platform.errors import TaskAlreadyCompleted
 
     def first_wins(*_args: object, **_kwargs: object) -> None:
         raise TaskAlreadyCompleted("Record the notification", "chair", datetime(2026, 8, 31, 8, 5, tzinfo=UTC))

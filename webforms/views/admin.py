@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import access
-from engine.errors import DhrError
-from engine.models import User
-from engine.users import add_user
+from engine.platform import access
+from engine.platform.errors import DhrError
+from engine.platform.models import User
+from engine.platform.users import add_user
 
 from .. import uow
 from ..auth import me, roles_required

@@ -13,10 +13,12 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from engine import access, costs, letters, register, runtime, timers
-from engine.audit import events_for_case
-from engine.errors import DhrError
-from engine.models import Case, OpenTask, Timer, User
+from engine.bpmn import runtime, timers
+from engine.platform import access
+from engine.platform.audit import events_for_case
+from engine.platform.errors import DhrError
+from engine.platform.models import Case, OpenTask, Timer, User
+from engine.review import costs, letters, register
 
 from .. import diagram, documents, history, uow
 from ..auth import me, roles_required

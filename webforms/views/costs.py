@@ -9,8 +9,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import costs
-from engine.errors import FormDataInvalid
+from engine.platform.errors import FormDataInvalid
+from engine.review import costs
 
 from .. import schema_form, uow
 from ..auth import me, roles_required

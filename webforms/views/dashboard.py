@@ -11,10 +11,11 @@ from flask import Blueprint, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from engine import reporting, runtime
-from engine.calendar import london_day
-from engine.models import Case, OpenTask, Timer
-from engine.register import OPEN, Recommendation
+from engine.bpmn import runtime
+from engine.platform.calendar import london_day
+from engine.platform.models import Case, OpenTask, Timer
+from engine.review import reporting
+from engine.review.register import OPEN, Recommendation
 
 from .. import uow
 from ..auth import me, roles_required

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 from sqlalchemy import func, select
 
-from engine.models import Case, OpenTask
+from engine.platform.models import Case, OpenTask
 
 from .. import uow
 from ..auth import me

@@ -11,8 +11,8 @@ from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from engine import access
-from engine.calendar import long_date, parse_day
+from engine.platform import access
+from engine.platform.calendar import long_date, parse_day
 
 from .. import uow
 from ..display import deadline, london, plain

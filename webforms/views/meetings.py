@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import meetings, reporting
-from engine.errors import FormDataInvalid
+from engine.platform.errors import FormDataInvalid
+from engine.review import meetings, reporting
 
 from .. import schema_form, uow
 from ..auth import me, roles_required

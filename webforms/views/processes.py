@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from engine import access, runtime
-from engine.errors import DiagramInvalid
-from engine.models import Case, ProcessVersion
+from engine.bpmn import runtime
+from engine.platform import access
+from engine.platform.errors import DiagramInvalid
+from engine.platform.models import Case, ProcessVersion
 
 from .. import uow
 from ..auth import me, roles_required

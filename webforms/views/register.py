@@ -10,8 +10,8 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from engine import chasing, register
-from engine.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
+from engine.review import chasing, register
+from engine.review.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
 
 from .. import uow
 from ..auth import me, roles_required

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from engine import report_files, reporting
-from engine.costs import financial_year, pounds
-from engine.register import AWAITING, COMPLETED, IN_PROGRESS, STATUSES
+from engine.review import report_files, reporting
+from engine.review.costs import financial_year, pounds
+from engine.review.register import AWAITING, COMPLETED, IN_PROGRESS, STATUSES
 
 from .. import schema_form, uow
 from ..auth import roles_required

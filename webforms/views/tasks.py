@@ -9,9 +9,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import access, claims, runtime
-from engine.audit import AuditType
-from engine.errors import (
+from engine.bpmn import claims, runtime
+from engine.bpmn.forms import field_errors
+from engine.platform import access
+from engine.platform.audit import AuditType
+from engine.platform.errors import (
     BudgetExceeded,
     Conflict,
     FormDataInvalid,
@@ -20,8 +22,7 @@ from engine.errors import (
     ScriptError,
     TaskAlreadyCompleted,
 )
-from engine.forms import field_errors
-from engine.models import AuditEvent, Case, OpenTask
+from engine.platform.models import AuditEvent, Case, OpenTask
 
 from .. import instructions, schema_form, uow
 from ..auth import me

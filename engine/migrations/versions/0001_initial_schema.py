@@ -8,7 +8,7 @@ Create Date: 2026-11-24 17:55:05.355829
 import sqlalchemy as sa
 from alembic import op
 
-import engine.models
+import engine.platform.models
 
 revision = '0001'
 down_revision = None
@@ -31,14 +31,14 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('process_ids', sa.JSON(), nullable=False),
-    sa.Column('deployed_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', engine.platform.models.UTCDateTime(), nullable=False),
     sa.Column('deployed_by', sa.String(length=120), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('content_hash')
     )
     op.create_table('simulated_time',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('now', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('now', engine.platform.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('user_account',
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('agency', sa.String(length=200), nullable=True),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.platform.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
@@ -64,9 +64,9 @@ def upgrade() -> None:
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('serializer_version', sa.String(length=20), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
-    sa.Column('started_at', engine.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.models.UTCDateTime(), nullable=False),
-    sa.Column('completed_at', engine.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', engine.platform.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.platform.models.UTCDateTime(), nullable=False),
+    sa.Column('completed_at', engine.platform.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['version_id'], ['process_version.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('reference')
@@ -83,7 +83,7 @@ def upgrade() -> None:
     )
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('at', engine.platform.models.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('event_type', sa.String(length=40), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
@@ -108,8 +108,8 @@ def upgrade() -> None:
     sa.Column('form', sa.String(length=500), nullable=True),
     sa.Column('instructions', sa.Text(), nullable=True),
     sa.Column('process_name', sa.String(length=200), nullable=True),
-    sa.Column('due_at', engine.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.platform.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.platform.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -123,11 +123,11 @@ def upgrade() -> None:
     sa.Column('bpmn_id', sa.String(length=200), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('attached_to', sa.String(length=36), nullable=True),
-    sa.Column('due_at', engine.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.platform.models.UTCDateTime(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('lock_owner', sa.String(length=120), nullable=True),
-    sa.Column('locked_until', engine.models.UTCDateTime(), nullable=True),
+    sa.Column('locked_until', engine.platform.models.UTCDateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['case_instance.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -7,7 +7,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-import engine.models
+import engine.platform.models
 
 revision = "0004_web"
 down_revision = "0002"
@@ -21,7 +21,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), sa.ForeignKey("case_instance.id"), nullable=False),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=False),
-        sa.Column("added_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("added_at", engine.platform.models.UTCDateTime(), nullable=False),
         sa.Column("added_by", sa.String(length=120), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("case_id", "user_id"),
@@ -32,7 +32,7 @@ def upgrade() -> None:
         "agency",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", engine.platform.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -40,7 +40,7 @@ def upgrade() -> None:
         "login_throttle",
         sa.Column("username", sa.String(length=120), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("locked_until", engine.models.UTCDateTime(), nullable=True),
+        sa.Column("locked_until", engine.platform.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("username"),
     )
 

@@ -7,7 +7,7 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-import engine.models
+import engine.platform.models
 
 revision = "0007"
 down_revision = "0006"
@@ -26,9 +26,9 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("created_at", engine.models.UTCDateTime(), nullable=False),
-        sa.Column("next_attempt_at", engine.models.UTCDateTime(), nullable=True),
-        sa.Column("sent_at", engine.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", engine.platform.models.UTCDateTime(), nullable=False),
+        sa.Column("next_attempt_at", engine.platform.models.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", engine.platform.models.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["case_instance.id"]),
         sa.PrimaryKeyConstraint("id"),

@@ -7,7 +7,7 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
-import engine.models
+import engine.platform.models
 
 revision = "0008"
 down_revision = "0007"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=60), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("created_at", engine.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", engine.platform.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["case_instance.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

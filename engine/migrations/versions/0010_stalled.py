@@ -7,14 +7,14 @@ Revises: 0009
 import sqlalchemy as sa
 from alembic import op
 
-import engine.models
+import engine.platform.models
 
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-UTC = engine.models.UTCDateTime
+UTC = engine.platform.models.UTCDateTime
 
 
 def upgrade() -> None:

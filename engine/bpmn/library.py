@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from .errors import DhrError, DiagramInvalid, DiagramProblem
+from ..platform.errors import DhrError, DiagramInvalid, DiagramProblem
 from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
 from .serialization import spec_state
 

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .audit import AuditType, record
-from .clock import Clock
-from .db import unit_of_work
-from .errors import DhrError, NotFound
-from .models import Timer
+from ..platform.audit import AuditType, record
+from ..platform.clock import Clock
+from ..platform.db import unit_of_work
+from ..platform.errors import DhrError, NotFound
+from ..platform.models import Timer
 from .runtime import fire_timer
 
 log = logging.getLogger(__name__)

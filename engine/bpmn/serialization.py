@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import DhrError
+from ..platform.errors import DhrError
 from .scripting import script_engine
 
 SCRIPT_ENGINE = script_engine()

@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .calendar import add_months, end_of_day, london_day, parse_day
+from ..platform.calendar import add_months, end_of_day, london_day, parse_day
+from ..platform.models import Case, CaseStage
 from .costs import CATEGORIES, costs_between, pounds
-from .models import Case, CaseStage
 from .register import AWAITING, STATUSES, THEMES, WITHOUT_STATE, Recommendation, awaited_since_on, status_on
 
 COMMISSIONED = ("DHR", "Joint or parallel review")

@@ -31,10 +31,10 @@ from uuid import UUID
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
-from .access import Agency, name_key, tidy_name
-from .audit import AuditType, record
-from .calendar import parse_day
-from .models import Base, Case
+from ..platform.access import Agency, name_key, tidy_name
+from ..platform.audit import AuditType, record
+from ..platform.calendar import parse_day
+from ..platform.models import Base, Case
 
 REGISTER_PROPERTY = "recommendationRegister"
 

@@ -17,14 +17,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import access, audit, chasing, register, reporting, runtime, timers, users
-from .calendar import london_day
-from .clock import Clock, SettableClock, SimulatedClock, SystemClock, as_utc, parse_duration
-from .db import make_engine, session_factory, unit_of_work, upgrade
-from .errors import DhrError, FormDataInvalid
-from .library import load_bundle, read_folder
-from .models import Case, OpenTask, ProcessVersion, SimulatedTime, Timer
-from .settings import Settings
+from ..bpmn import runtime, timers
+from ..bpmn.library import load_bundle, read_folder
+from ..platform import access, audit, users
+from ..platform.calendar import london_day
+from ..platform.clock import Clock, SettableClock, SimulatedClock, SystemClock, as_utc, parse_duration
+from ..platform.db import make_engine, session_factory, unit_of_work, upgrade
+from ..platform.errors import DhrError, FormDataInvalid
+from ..platform.models import Case, OpenTask, ProcessVersion, SimulatedTime, Timer
+from ..platform.settings import Settings
+from ..review import chasing, register, reporting
 
 CLI_ACTOR = "cli"
 
@@ -242,7 +244,7 @@ def users_add(app: App, name: str, role: str, agency: str | None, email: str | N
 @pass_app
 def users_list(app: App, as_json: bool) -> None:
     """List users."""
-    from .models import User
+    from ..platform.models import User
 
     with app.sessions() as session:
         rows = [{"name": u.username, "role": u.role, "agency": u.agency, "email": u.email, "active": u.active}
@@ -489,7 +491,7 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
     import signal
     import threading
 
-    from .scheduler import TimerScheduler
+    from ..bpmn.scheduler import TimerScheduler
 
     live: Clock = SimulatedClock(app.engine) if app.settings.clock == "simulated" else SystemClock()
     stop = threading.Event()
@@ -688,7 +690,7 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
         report = reporting.steering_report(session, first, last)
     if fmt in ("xlsx", "pdf") and output is None:
         raise DhrError(f"--format {fmt} needs --output FILE")
-    from . import report_files  # only this command needs the PDF and Excel writers
+    from ..review import report_files  # only this command needs the PDF and Excel writers
 
     content: str | bytes
     if fmt == "text":
@@ -716,7 +718,7 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
 @pass_app
 def demo_command(app: App, force: bool) -> None:
     """Set up the database with demo users, diagrams and cases at several stages."""
-    from .demo import seed
+    from ..review.demo import seed
 
     upgrade(app.engine)
     for line in seed(app.sessions, app.settings, force=force):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from .calendar import long_date, parse_day
+from ..platform.calendar import long_date, parse_day
 from .costs import pounds
 from .reporting import Awaiting, Figure, SteeringReport
 

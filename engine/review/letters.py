@@ -18,9 +18,9 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .calendar import london_day, long_date, parse_day
-from .models import Base, Case
-from .settings import PROJECT_ROOT
+from ..platform.calendar import london_day, long_date, parse_day
+from ..platform.models import Base, Case
+from ..platform.settings import PROJECT_ROOT
 
 LETTER_PROPERTY = "letterTemplate"
 _jinja = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")), autoescape=False,

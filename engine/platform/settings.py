@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import SettingsError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(name: str, default: str) -> str:

@@ -15,15 +15,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import access, chasing, costs, meetings, reporting, runtime, users
-from .calendar import london_day
-from .clock import Clock, SettableClock, SimulatedClock
-from .db import unit_of_work
-from .forms import example_answers
-from .library import read_folder
-from .models import Case, OpenTask, SimulatedTime
-from .settings import PROJECT_ROOT, Settings
-from .timers import run_due
+from ..bpmn import runtime
+from ..bpmn.forms import example_answers
+from ..bpmn.library import read_folder
+from ..bpmn.timers import run_due
+from ..platform import access, users
+from ..platform.calendar import london_day
+from ..platform.clock import Clock, SettableClock, SimulatedClock
+from ..platform.db import unit_of_work
+from ..platform.models import Case, OpenTask, SimulatedTime
+from ..platform.settings import PROJECT_ROOT, Settings
+from . import chasing, costs, meetings, reporting
 
 DEMO_DIAGRAMS = PROJECT_ROOT / "processes"
 DEMO_PASSWORD = "demo-password-123"

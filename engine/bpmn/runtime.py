@@ -31,14 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import register, serialization
-from .access import PROCESS_OWNER, may_see_case
-from .audit import AuditType, record, take_new
-from .calendar import parse_day, parse_moment
-from .clock import Clock, SettableClock, use_clock
-from .compaction import compact
-from .db import unit_of_work
-from .errors import (
+from ..platform.access import PROCESS_OWNER, may_see_case
+from ..platform.audit import AuditType, record, take_new
+from ..platform.calendar import parse_day, parse_moment
+from ..platform.clock import Clock, SettableClock, use_clock
+from ..platform.db import unit_of_work
+from ..platform.errors import (
     BudgetExceeded,
     Conflict,
     DhrError,
@@ -48,12 +46,15 @@ from .errors import (
     ScriptError,
     TaskAlreadyCompleted,
 )
+from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
+from ..platform.notifications import queue_for_events
+from ..platform.settings import restart_each_step
+from ..review import register
+from ..review.letters import write_letters
+from . import serialization
+from .compaction import compact
 from .forms import validate_submission
-from .letters import write_letters
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
-from .models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
-from .notifications import queue_for_events
-from .settings import restart_each_step
 
 SYSTEM_ACTOR = "scheduler"
 # The most steps in a row a unit of work may run without waiting for anything: SpiffWorkflow stops

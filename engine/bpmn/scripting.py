@@ -38,10 +38,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 
-from .calendar import LONDON, add_months, add_working_days, london_day
-from .clock import SystemClock, _current, as_utc, parse_duration
-from .errors import BudgetExceeded
-from .settings import script_bytes, script_seconds
+from ..platform.calendar import LONDON, add_months, add_working_days, london_day
+from ..platform.clock import SystemClock, _current, as_utc, parse_duration
+from ..platform.errors import BudgetExceeded
+from ..platform.settings import script_bytes, script_seconds
 
 
 class RestrictedCodeError(Exception):

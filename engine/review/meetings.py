@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from .access import name_key, tidy_name
-from .audit import AuditType, record
-from .errors import FormDataInvalid
-from .models import Base
+from ..platform.access import name_key, tidy_name
+from ..platform.audit import AuditType, record
+from ..platform.errors import FormDataInvalid
+from ..platform.models import Base
 
 QUORUM = 4
 

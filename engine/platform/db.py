@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import SettingsError
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 # An execution option: this engine's SQLite transactions begin deferred (see `read_mostly`).
 READ_MOSTLY = "dhr_read_mostly"
 _DEFERRED = "dhr_deferred"  # in a connection's info: its transaction has not taken the write lock yet

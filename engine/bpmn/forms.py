@@ -7,7 +7,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from .errors import FormDataInvalid
+from ..platform.errors import FormDataInvalid
 
 _REQUIRED = re.compile(r"'(.+)' is a required property")
 

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .audit import AuditType, record
-from .clock import Clock
-from .errors import Conflict, NotAllowed, NotFound
-from .models import OpenTask, TaskDraft, User
+from ..platform.audit import AuditType, record
+from ..platform.clock import Clock
+from ..platform.errors import Conflict, NotAllowed, NotFound
+from ..platform.models import OpenTask, TaskDraft, User
 from .runtime import work_refusal
 
 

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from .clock import Clock, SettableClock
-from .notifications import send_due
-from .settings import Settings
+from ..platform.clock import Clock, SettableClock
+from ..platform.notifications import send_due
+from ..platform.settings import Settings
 from .timers import FiredTimer, next_wake, run_due
 
 log = logging.getLogger(__name__)

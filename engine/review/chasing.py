@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import runtime
-from .audit import AuditType, record
-from .clock import Clock
-from .db import unit_of_work
-from .errors import DhrError, NothingWaiting
-from .models import Case, OpenTask
+from ..bpmn import runtime
+from ..platform.audit import AuditType, record
+from ..platform.clock import Clock
+from ..platform.db import unit_of_work
+from ..platform.errors import DhrError, NothingWaiting
+from ..platform.models import Case, OpenTask
 from .register import OPEN, Recommendation, RecommendationEvent
 
 MESSAGE = "action_updates_requested"

@@ -14,9 +14,9 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from .audit import AuditType, record
-from .errors import FormDataInvalid, NotFound
-from .models import Base, Case
+from ..platform.audit import AuditType, record
+from ..platform.errors import FormDataInvalid, NotFound
+from ..platform.models import Base, Case
 
 CATEGORIES = ("Independent chair fee", "Overview report author fee", "Other")
 LIMIT_PENCE = 100_000_000_00  # £100m: anything above is a typing mistake
