@@ -1,0 +1,116 @@
+"""What every `dhr` command shares: the settings, database, clock, output and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..platform.clock import Clock, SettableClock, SimulatedClock, SystemClock
+from ..platform.db import make_engine, session_factory
+from ..platform.errors import DhrError, FormDataInvalid
+from ..platform.settings import Settings
+
+CLI_ACTOR = "cli"
+
+
+@dataclass
+class App:
+    """What every command needs, built lazily from the settings."""
+
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @cached_property
+    def clock(self) -> Clock:
+        if self.settings.clock == "simulated":  # read once: simulated time stands still during a command
+            return SettableClock(SimulatedClock(self.engine).now())
+        return SystemClock()
+
+
+def _json_out(rows: Any) -> None:
+    click.echo(json.dumps(rows, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _parse_json(text: str | None, what: str) -> Any:
+    if text is None:
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DhrError(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [[_when(r[c]) if isinstance(r[c], datetime) else ("-" if r[c] is None else str(r[c])) for c in columns]
+             for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class CliError(click.ClickException):
+    """An error for the person at the terminal: one line per problem, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class DhrGroup(click.Group):
+    """Turns the engine's errors into plain lines on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FormDataInvalid as exc:
+            raise CliError("\n".join(f"{field or 'data'}: {msg}" for field, msg in exc.errors.items())) from exc
+        except DhrError as exc:
+            raise CliError(str(exc)) from exc
+        except (OperationalError, ProgrammingError) as exc:
+            if os.environ.get("DHR_DEBUG"):
+                raise
+            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+            raise CliError(f"the database could not be used ({reason}); is DHR_DATABASE_URL right, "
+                           "and has 'dhr db upgrade' been run?") from exc
+
+
+@click.group(cls=DhrGroup)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Domestic Homicide Review case management."""
+    try:
+        ctx.obj = App(Settings())
+    except DhrError as exc:
+        raise CliError(str(exc)) from exc

@@ -1,0 +1,117 @@
+"""`dhr cases`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from sqlalchemy import func, select
+
+from ..bpmn import runtime
+from ..platform import access, users
+from ..platform.clock import as_utc
+from ..platform.db import unit_of_work
+from ..platform.errors import DhrError
+from ..platform.models import Case, OpenTask, Timer
+from .app import CLI_ACTOR, App, _json_out, _parse_json, _table, _when, cli, pass_app
+
+
+@cli.group()
+def cases() -> None:
+    """Reviews."""
+
+
+@cases.command("start")
+@click.option("--process", "process_id", required=True, help="Id of the top-level BPMN process.")
+@click.option("--pseudonym", required=True, help="The pseudonym agreed with the family.")
+@click.option("--year", required=True, type=int)
+@click.option("--data", help="Initial case data as a JSON object.")
+@pass_app
+def cases_start(app: App, process_id: str, pseudonym: str, year: int, data: str | None) -> None:
+    """Start a case on the newest version of a process."""
+    initial = _parse_json(data, "--data")
+    if not isinstance(initial, dict):
+        raise DhrError("--data must be a JSON object")
+    with unit_of_work(app.sessions) as session:
+        case = runtime.start_case(session, process_id=process_id, pseudonym=pseudonym, year=year, data=initial,
+                                  actor=CLI_ACTOR, clock=app.clock)
+        click.echo(f"started {case.reference} on version {case.version_id}")
+
+
+@cases.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def cases_list(app: App, as_json: bool) -> None:
+    """List cases with their stage, open tasks and next timer."""
+    with app.sessions() as session:
+        open_counts = dict(session.execute(
+            select(OpenTask.case_id, func.count()).group_by(OpenTask.case_id)).all())
+        next_due = dict(session.execute(
+            select(Timer.case_id, func.min(Timer.due_at)).group_by(Timer.case_id)).all())
+        stuck = dict(session.execute(
+            select(Timer.case_id, func.count()).where(Timer.status == "stuck").group_by(Timer.case_id)).all())
+        rows = [
+            {"reference": c.reference, "status": "STALLED" if c.stalled_at and c.status == "open" else c.status,
+             "stage": c.stage, "version": c.version_id,
+             "open_tasks": open_counts.get(c.id, 0), "next_timer": _aware(next_due.get(c.id)),
+             "stuck_timers": stuck.get(c.id, 0), "started_at": c.started_at,
+             "stalled_since": _aware(c.stalled_at)}
+            for c in session.scalars(select(Case).order_by(Case.started_at, Case.id))
+        ]
+    if as_json:
+        _json_out(rows)
+    else:
+        _table(rows, ["reference", "status", "stage", "version", "open_tasks", "next_timer", "stuck_timers",
+                      "started_at"])
+
+
+@cases.command("add-member")
+@click.argument("reference")
+@click.argument("username")
+@pass_app
+def cases_add_member(app: App, reference: str, username: str) -> None:
+    """Let a user who sees only their own cases (panel, family liaison, action holder...) work on this one."""
+    with unit_of_work(app.sessions) as session:
+        case = runtime.get_case(session, reference)
+        user = users.find_user(session, username)
+        access.add_member(session, case, user, actor=CLI_ACTOR, at=app.clock.now())
+        click.echo(f"{user.username} ({user.role}) is now a member of {case.reference}")
+
+
+@cases.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def cases_check(app: App, as_json: bool) -> None:
+    """List stalled cases (open, with nothing a person, a timer or a message can do); exit 1 if any."""
+    with app.sessions() as session:
+        rows = [{"reference": c.reference, "stage": c.stage, "version": c.version_id,
+                 "stalled_since": _aware(c.stalled_at), "reason": c.stalled_reason}
+                for c in runtime.stalled_cases(session)]
+    if as_json:
+        _json_out(rows)
+    elif not rows:
+        click.echo("no case is stalled")
+    for case in [] if as_json else rows:
+        since = case["stalled_since"]
+        click.echo(f"STALLED {case['reference']} (stage {case['stage'] or '-'}, version {case['version']}, "
+                   f"since {_when(since if isinstance(since, datetime) else None)}): {case['reason']}")
+    if rows:
+        raise SystemExit(1)
+
+
+@cases.command("retry")
+@click.argument("reference")
+@click.option("--as", "username", required=True, help="A process owner.")
+@click.option("--newest", is_flag=True, help="Move the case onto the newest deployed version of its process first.")
+@pass_app
+def cases_retry(app: App, reference: str, username: str, newest: bool) -> None:
+    """Run a case's engine steps again (after fixing and deploying its diagram, with --newest)."""
+    with unit_of_work(app.sessions) as session:
+        case = runtime.retry_case(session, reference, user=users.find_user(session, username), clock=app.clock,
+                                  newest=newest)
+        verdict = f"still stalled: {case.stalled_reason}" if case.stalled_at else "it can move on"
+        click.echo(f"retried {case.reference} on version {case.version_id}; {verdict}")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None

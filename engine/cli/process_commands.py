@@ -1,0 +1,85 @@
+"""`dhr processes`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from ..bpmn import runtime
+from ..bpmn.library import load_bundle, read_folder
+from ..platform.db import unit_of_work
+from ..platform.errors import DhrError
+from ..platform.models import Case, ProcessVersion
+from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
+
+
+@cli.group()
+def processes() -> None:
+    """BPMN diagrams and their forms."""
+
+
+def _bundle_files(paths: tuple[Path, ...]) -> list[tuple[str, dict[str, str]]]:
+    bundles = []
+    for path in paths:
+        if path.is_dir():
+            bundles.append((str(path), read_folder(path)))
+        elif path.is_file():
+            files = {p: t for p, t in read_folder(path.parent).items() if not p.endswith(".bpmn")}
+            files[path.name] = path.read_text(encoding="utf-8")
+            bundles.append((str(path), files))
+        else:
+            raise DhrError(f"{path} does not exist")
+    return bundles
+
+
+@processes.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@pass_app
+def processes_validate(app: App, paths: tuple[Path, ...]) -> None:
+    """Check diagrams and forms (a folder, or .bpmn files with the forms beside them)."""
+    failed = False
+    for name, files in _bundle_files(paths or (app.settings.processes_dir,)):
+        try:
+            bundle = load_bundle(files)
+        except DhrError as exc:
+            failed = True
+            click.echo(f"{name}: {exc}", err=True)
+            continue
+        click.echo(f"{name}: valid ({len(bundle.process_ids)} processes: {', '.join(bundle.process_ids)})")
+    if failed:
+        sys.exit(1)
+
+
+@processes.command("deploy")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@pass_app
+def processes_deploy(app: App, path: Path | None) -> None:
+    """Validate a folder of diagrams and store it as a new process version."""
+    files = read_folder(path or app.settings.processes_dir)
+    with unit_of_work(app.sessions) as session:
+        version, created = runtime.deploy(session, files, actor=CLI_ACTOR, clock=app.clock)
+        if created:
+            click.echo(f"deployed version {version.id} ({version.content_hash[:12]}): {', '.join(version.process_ids)}")
+        else:
+            click.echo(f"unchanged: the files are version {version.id} ({version.content_hash[:12]})")
+
+
+@processes.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def processes_list(app: App, as_json: bool) -> None:
+    """List deployed process versions, newest first."""
+    with app.sessions() as session:
+        counts = dict(session.execute(select(Case.version_id, func.count()).group_by(Case.version_id)).all())
+        rows = [
+            {"version": v.id, "hash": v.content_hash[:12], "processes": ", ".join(v.process_ids),
+             "deployed_at": v.deployed_at, "deployed_by": v.deployed_by, "cases": counts.get(v.id, 0)}
+            for v in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc()))
+        ]
+    if as_json:
+        _json_out(rows)
+    else:
+        _table(rows, ["version", "hash", "processes", "deployed_at", "deployed_by", "cases"])

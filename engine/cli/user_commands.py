@@ -1,0 +1,49 @@
+"""`dhr users`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import select
+
+from ..platform import users
+from ..platform.db import unit_of_work
+from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
+
+
+@cli.group("users")
+def users_group() -> None:
+    """People and their roles."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="A lane of the diagrams (e.g. 'CSP Chair') or an office.")
+@click.option("--agency", help="The agency the user works for.")
+@click.option("--email", help="Where the user's notifications go.")
+@click.option("--password-stdin", is_flag=True, help="Read the user's password from standard input.")
+@pass_app
+def users_add(app: App, name: str, role: str, agency: str | None, email: str | None, password_stdin: bool) -> None:
+    """Add a user."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with unit_of_work(app.sessions) as session:
+        user = users.add_user(session, name, role=role, agency=agency, password=password, actor=CLI_ACTOR,
+                              clock=app.clock, email=email)
+        click.echo(f"added {user.username} ({user.role})")
+
+
+@users_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def users_list(app: App, as_json: bool) -> None:
+    """List users."""
+    from ..platform.models import User
+
+    with app.sessions() as session:
+        rows = [{"name": u.username, "role": u.role, "agency": u.agency, "email": u.email, "active": u.active}
+                for u in session.scalars(select(User).order_by(User.username))]
+    if as_json:
+        _json_out(rows)
+    else:
+        _table(rows, ["name", "role", "agency", "email", "active"])
