@@ -31,7 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..platform.access import PROCESS_OWNER, may_see_case
+from ..platform import events
+from ..platform.access import PROCESS_OWNER, not_member_reason
 from ..platform.audit import AuditType, record, take_new
 from ..platform.calendar import parse_day, parse_moment
 from ..platform.clock import Clock, SettableClock, use_clock
@@ -47,10 +48,7 @@ from ..platform.errors import (
     TaskAlreadyCompleted,
 )
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
-from ..platform.notifications import queue_for_events
 from ..platform.settings import restart_each_step
-from ..review import register
-from ..review.letters import write_letters
 from . import serialization
 from .compaction import compact
 from .forms import validate_submission
@@ -62,9 +60,6 @@ SYSTEM_ACTOR = "scheduler"
 ENGINE_STEPS = 900
 DEADLINE_PROPERTY = "caseDeadlineDate"
 DUE_PROPERTY = "taskDueDate"
-# The case variables that reports read, projected into `case_instance.facts` (processes/README.md).
-FACT_VARIABLES = ("notification_date", "decision_date", "review_type", "clock_start_date",
-                  "completion_due_date", "report_approved_on", "published_on")
 
 # ---------------------------------------------------------------------------------------------
 # Process versions
@@ -257,9 +252,10 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
     one walk of its tree."""
     found = _Snapshot({}, {}, {}, {}, [])
     tasks, timers, facts = found.tasks, found.timers, found.facts
+    projected = events.projected()
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
         spec = task.task_spec
-        _collect_facts(task, facts)
+        _collect_facts(task, projected, facts)
         if task.state == TaskState.READY:
             if spec.manual:
                 tasks[str(task.id)] = _task_row(task, bundle)
@@ -325,9 +321,9 @@ def _stall_reason(workflow: BpmnWorkflow) -> str:
             "the case.")
 
 
-def _collect_facts(task: Any, facts: dict[str, Any]) -> None:
-    """Add the task's values of the fact variables that `facts` does not have yet."""
-    for name in FACT_VARIABLES:
+def _collect_facts(task: Any, names: tuple[str, ...], facts: dict[str, Any]) -> None:
+    """Add the task's values of the projected variables (`names`) that `facts` does not have yet."""
+    for name in names:
         value = task.data.get(name)
         if name not in facts and value is not None and isinstance(value, str | int | float | bool):
             facts[name] = value
@@ -396,8 +392,9 @@ def _save(
     case.serializer_version = serialization.STATE_VERSION
     case.updated_at = now
     if workflow.is_completed():  # no live branch is left to read: the data the instance ended with
+        projected = events.projected()
         for task in reversed(workflow.get_tasks(state=TaskState.COMPLETED)):
-            _collect_facts(task, facts)
+            _collect_facts(task, projected, facts)
     if facts and {**(case.facts or {}), **facts} != case.facts:
         case.facts = {**(case.facts or {}), **facts}
     if bundle.stage_ids(case.process_id):
@@ -462,10 +459,9 @@ def _save(
         session.flush()
     except StaleDataError as exc:  # a writer that did not take the row lock got there first
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
-    created = [(task_id, info.title) for task_id, info in tasks.items() if task_id not in existing_tasks]
-    write_letters(session, case, workflow, created, now)
-    register.tasks_created(session, case, workflow, [task_id for task_id, _ in created], actor=actor, now=now)
-    queue_for_events(session, case, take_new(session), now)
+    created = [task_id for task_id in tasks if task_id not in existing_tasks]
+    events.publish(events.CaseSaved(session, case, workflow, actor, now, created))
+    events.publish(events.EventsRecorded(session, case, take_new(session), now))
     WORKFLOWS.put(case.id, state, workflow)
 
 
@@ -658,13 +654,12 @@ def work_refusal(session: Session, user: User, task: OpenTask, *, claiming: bool
         if not user.active:
             return f"{user.username}'s account is disabled"
         return f"{user.username} ({user.role}) may not complete '{task.title}', {whose}"
-    if not may_see_case(session, user, task.case_id):
-        reference = session.scalar(select(Case.reference).where(Case.id == task.case_id))
-        return (f"{user.username} is not a member of case {reference}, so may not work on its tasks; "
-                "a Community Safety Team officer can add them to the case")
+    outsider = not_member_reason(session, user, task.case_id)
+    if outsider is not None:
+        return outsider
     if not claiming and task.claimed_by not in (None, user.username):
         return f"'{task.title}' is claimed by {task.claimed_by}"
-    return None
+    return events.work_refusal(session, user, task)
 
 
 def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user: User, clock: Clock) -> Case:
@@ -701,7 +696,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     _run_engine(workflow, clock, run)
     record(session, AuditType.TASK_COMPLETED, actor=user.username, at=now, case_id=case.id, task_id=task_id,
            task_name=task_row.title, details={"bpmn_id": task_row.bpmn_id, "lane": task_row.lane, "changed": changed})
-    register.task_completed(session, case, task, actor=user.username, now=now)
+    events.publish(events.TaskCompleted(session, case, task, user.username, now))
     _save(session, case, workflow, bundle, actor=user.username, now=now, finished_task=task_id)
     return case
 

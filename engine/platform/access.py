@@ -89,6 +89,15 @@ def may_see_case(session: Session, user: User, case_id: int) -> bool:
     return user.active and (is_case_wide(user) or is_member(session, user, case_id))
 
 
+def not_member_reason(session: Session, user: User, case_id: int) -> str | None:
+    """Why `user` may not work on the case's tasks because they may not see the case, or None."""
+    if may_see_case(session, user, case_id):
+        return None
+    reference = session.scalar(select(Case.reference).where(Case.id == case_id))
+    return (f"{user.username} is not a member of case {reference}, so may not work on its tasks; "
+            "a Community Safety Team officer can add them to the case")
+
+
 def member_case_ids(session: Session, user: User) -> set[int]:
     return set(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user.id)))
 

@@ -91,7 +91,7 @@ class Case(Base):
     # The case's deadline (e.g. the six-month completion date): the date that the diagram's waiting
     # timer marked `caseDeadlineDate` names; None while no such timer waits (paused, or done).
     deadline_on: Mapped[date | None]
-    # Projection of the case variables that reports read (`runtime.FACT_VARIABLES`), as the live
+    # Projection of the case variables that reports read (`engine.review.facts.FACT_VARIABLES`), as the live
     # branches of the instance last had them.
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Set when a unit of work leaves the case open with nothing a person, a timer or a message can

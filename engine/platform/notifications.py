@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from . import events
 from .access import PROCESS_OWNER, may_see_case
 from .audit import AuditType
 from .calendar import LONDON
@@ -47,6 +48,12 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def subscribe() -> None:
+    """E-mail the people a unit of work's events concern."""
+    events.subscribe(events.EventsRecorded, lambda recorded: queue_for_events(recorded.session, recorded.case,
+                                                                             recorded.events, recorded.now))
 
 
 def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now: datetime,

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ..platform import events
 from ..platform.calendar import london_day, long_date, parse_day
 from ..platform.models import Base, Case
 from ..platform.settings import PROJECT_ROOT
@@ -53,15 +54,21 @@ def _add(value: Any, days: Any) -> str:
         return ""
 
 
-def write_letters(session: Session, case: Case, workflow: Any, created: list[tuple[str, str]],
-                  now: datetime) -> list[Letter]:
-    """Write the letters of newly created tasks (task id, title) whose diagram names a template."""
+def subscribe() -> None:
+    """Letters are written when the task that sends them opens."""
+    events.subscribe(events.CaseSaved, lambda saved: write_letters(saved.session, saved.case, saved.workflow,
+                                                                  saved.created, saved.now))
+
+
+def write_letters(session: Session, case: Case, workflow: Any, created: list[str], now: datetime) -> list[Letter]:
+    """Write the letters of newly created tasks (engine task ids) whose diagram names a template."""
     written = []
-    for task_id, title in created:
+    for task_id in created:
         task = workflow.get_task_from_id(UUID(task_id))
         kind = task.task_spec.extensions.get("properties", {}).get(LETTER_PROPERTY) if task else None
         if not kind:
             continue
+        title = task.task_spec.bpmn_name or task.task_spec.bpmn_id
         data = dict(task.data)
         request = data.get("chase_request") if isinstance(data.get("chase_request"), dict) else {}
         text = _jinja.get_template(f"letters/{kind}.txt").render(

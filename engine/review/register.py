@@ -31,6 +31,7 @@ from uuid import UUID
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
+from ..platform import events
 from ..platform.access import Agency, name_key, tidy_name
 from ..platform.audit import AuditType, record
 from ..platform.calendar import parse_day
@@ -166,6 +167,15 @@ def _agency_names(session: Session) -> dict[str, str]:
 
 def _event(session: Session, rec: Recommendation, kind: str, *, actor: str, at: datetime, **values: Any) -> None:
     session.add(RecommendationEvent(recommendation=rec, kind=kind, at=at, actor=actor, status=rec.status, **values))
+
+
+def subscribe() -> None:
+    """The register follows the chase: a `plan` task writes entries, an `update` task opening asks
+    for feedback, an `update` task completed records it."""
+    events.subscribe(events.TaskCompleted, lambda done: task_completed(done.session, done.case, done.task,
+                                                                      actor=done.actor, now=done.now))
+    events.subscribe(events.CaseSaved, lambda saved: tasks_created(saved.session, saved.case, saved.workflow,
+                                                                  saved.created, actor=saved.actor, now=saved.now))
 
 
 def task_completed(session: Session, case: Case, task: Any, *, actor: str, now: datetime) -> None:
