@@ -158,7 +158,7 @@ def test_every_dead_end_is_refused_at_once_with_its_element_line_and_fix() -> No
     for element, where in line.items():
         assert (found[element].file, found[element].line) == ("dead_ends.bpmn", where), element
     assert "manual task 'Post the letter' is for a person, but it is in no lane" in found["do_by_hand"].message
-    assert "a lane named after a role, the one whose people do it" in found["plain"].message and "task 'Task 1'" in found["plain"].message
+    assert "the one whose people do it" in found["plain"].message and "task 'Task 1'" in found["plain"].message
     assert "'print' is not available" in found["say"].message
     assert "'import' is not allowed" in found["load"].message
     assert "service tasks cannot run here" in found["call_out"].message

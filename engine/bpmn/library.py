@@ -336,8 +336,9 @@ def _check_task(bundle: Bundle, file: str, task_spec: Any, problem: Any) -> list
 
     if task_spec.manual and not task_spec.lane:
         what = _PERSON_TASKS.get(kind, "task")
-        found.append(problem(file, element_id, f"{what} '{label}' is for a person, but it is in no lane, so no role "
-                                               "can do it: put it in a lane named after a role, the one whose people do it"))
+        found.append(problem(file, element_id,
+                             f"{what} '{label}' is for a person, but it is in no lane, so no role can do it: "
+                             "put it in a lane named after a role, the one whose people do it"))
     if kind == "UserTask":
         properties = task_spec.extensions.get("properties", {})
         reference = properties.get(FORM_PROPERTY)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from .errors import DhrError
 from .models import AuditEvent, Case, OpenTask, User
 
 FEATURE_GROUP = "dhr.features"
@@ -100,7 +101,11 @@ def _load_features() -> None:
         return
     with _lock:
         if not _loaded:
-            for entry in sorted(entry_points(group=FEATURE_GROUP), key=lambda e: e.name):
+            found = sorted(entry_points(group=FEATURE_GROUP), key=lambda e: e.name)
+            if not found:  # an install older than the entry points: letters, register, e-mail would be lost
+                raise DhrError(f"no features are installed (entry points '{FEATURE_GROUP}'); "
+                               "run 'make setup' (pip install -e .) again")
+            for entry in found:
                 entry.load()()
             _loaded = True
 
