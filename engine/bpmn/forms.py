@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
 
-from ..platform.errors import FormDataInvalid
+from ..platform.errors import DhrError, FormDataInvalid
+from .form_refs import NOTHING_OUTSIDE
 
 _REQUIRED = re.compile(r"'(.+)' is a required property")
 
@@ -26,8 +28,14 @@ def field_errors(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]
     for key in data:
         if key not in allowed:
             errors[key] = "is not a field of this form"
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+    validator = Draft202012Validator(schema, registry=NOTHING_OUTSIDE,
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    try:
+        found = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    except Unresolvable as exc:  # only a version deployed before form files had to be self-contained
+        raise DhrError(f"this task's form refers to '{exc.ref}', outside its process version, so it cannot be "
+                       "checked; a process owner must fix the form file and deploy the diagrams again") from exc
+    for error in found:
         path = list(error.path)
         if error.validator == "required":
             match = _REQUIRED.match(error.message)

@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from ..platform.errors import DhrError, DiagramInvalid, DiagramProblem
+from .form_refs import self_contained
 from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
 from .serialization import spec_state
 
@@ -76,6 +77,7 @@ class Bundle:
     spec_files: dict[str, str] = field(default_factory=dict)  # processes and embedded subprocesses -> file
     _specs: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     _pristine: dict[str, str] = field(default_factory=dict)
+    _refused_forms: set[str] = field(default_factory=set)  # reported once, however many tasks use them
     trusted: bool = False  # validated when deployed: the schema checks are not made again
 
     @cached_property
@@ -378,8 +380,15 @@ def _check_task(bundle: Bundle, file: str, task_spec: Any, problem: Any) -> list
 
 
 def _check_form(bundle: Bundle, file: str, element_id: str, path: str, problem: Any) -> list[DiagramProblem]:
-    if path in bundle.forms:
+    if path in bundle.forms or path in bundle._refused_forms:
         return []
+    found = _form_problems(bundle, file, element_id, path, problem)
+    if found and path in bundle.files:  # a missing file is reported for each task that names it
+        bundle._refused_forms.add(path)
+    return found
+
+
+def _form_problems(bundle: Bundle, file: str, element_id: str, path: str, problem: Any) -> list[DiagramProblem]:
     text = bundle.files.get(path)
     if text is None:
         return [problem(file, element_id, f"form file '{path}' does not exist")]
@@ -393,8 +402,11 @@ def _check_form(bundle: Bundle, file: str, element_id: str, path: str, problem: 
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "top level"
         return [DiagramProblem(path, f"not a valid JSON Schema at {where}: {exc.message}", element_id)]
-    if schema.get("type", "object") != "object":
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         return [DiagramProblem(path, "a form schema must describe an object", element_id)]
+    schema, outside = self_contained(bundle.files, path, schema)
+    if outside and not bundle.trusted:  # a version deployed before the rule keeps its form; it fails when used
+        return [DiagramProblem(path, f"at {where}: {message}", element_id) for where, message in outside]
     bundle.forms[path] = schema
     return []
 
