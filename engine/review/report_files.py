@@ -29,7 +29,8 @@ def awaiting_since(item: Awaiting) -> str:
 def as_text(report: SteeringReport) -> str:
     """The figures as lines for a terminal, one a line, in columns."""
     return "".join(f"{printable(section, one_line=True):<28} {printable(item, one_line=True):<50} "
-                   f"{figure!s:>10} {share or ''!s:>5}".rstrip() + "\n" for section, item, figure, share in report.rows())
+                   f"{figure!s:>10} {share or ''!s:>5}".rstrip() + "\n"
+                   for section, item, figure, share in report.rows())
 
 
 def _cell(value: int | Money | Percent | None) -> Cell:
@@ -105,8 +106,8 @@ def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") 
     if report.national:
         heading("National recommendations")
         for nat in report.national:
-            pdf.multi_cell(0, 5, doc.text(f"{nat.reference} R{nat.number} ({nat.national_body}, {nat.status}): ")
-                           + doc.text(nat.text, one_line=False), new_x="LMARGIN", new_y="NEXT")
+            said = doc.text(f"{nat.reference} R{nat.number} ({nat.national_body}, {nat.status}):")
+            pdf.multi_cell(0, 5, f"{said} {doc.text(nat.text, one_line=False)}", new_x="LMARGIN", new_y="NEXT")
     heading("Costs in the period")
     for category, pence in report.costs_by_category.items():
         line(category, pounds(pence))
