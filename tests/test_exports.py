@@ -64,6 +64,9 @@ def test_text_a_spreadsheet_would_run_gets_a_quote_and_numbers_stay_numbers() ->
         assert (number.data_type, number.value) == ("n", -1)
         assert (money.value, money.number_format) == (pytest.approx(-3.10), "£#,##0.00")
     no_formulas(exports.xlsx_bytes([Sheet("S", ["Text"], [[text] for text in NASTY])]))
+    [[long]] = load_workbook(io.BytesIO(exports.xlsx_bytes([Sheet("S", ["Text"], [["x" * 40000]])])))[
+        "S"].iter_rows(min_row=2, values_only=True)
+    assert len(long) == 32767 and long.endswith("…")  # as much as Excel opens without a repair
 
 
 def test_control_characters_are_replaced_in_every_format() -> None:

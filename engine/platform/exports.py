@@ -33,6 +33,7 @@ REPLACEMENT = "\ufffd"
 # (a terminal may act on them), lone surrogates (not UTF-8) and the two non-characters XML forbids.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_CELL_CHARACTERS = 32767  # Excel's limit: a longer cell makes it "repair" the workbook
 DATE_FORMAT = "d mmmm yyyy"
 DATETIME_FORMAT = "d mmmm yyyy hh:mm"
 
@@ -151,7 +152,10 @@ def _write_row(work: Any, number: int, row: Sequence[Cell]) -> None:
         elif isinstance(value, int | float | Decimal):
             cell.value = value
         else:
-            cell.value = spreadsheet_text(str(value))
+            text = spreadsheet_text(str(value))
+            if len(text) > EXCEL_CELL_CHARACTERS:
+                text = text[:EXCEL_CELL_CHARACTERS - 1] + "…"
+            cell.value = text
             cell.data_type = "s"  # text, whatever it starts with: openpyxl takes "=…" for a formula
 
 
