@@ -12,14 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# Front-end packages (served from node_modules, no build step) and Debian's chromium for the
-# browser tests.
+# Front-end packages (served from node_modules, no build step), Debian's chromium for the
+# browser tests and Debian's DejaVu Sans, the Unicode font the PDFs are written in.
+PDF_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund
 	@touch $@
 
 setup: $(STAMP) node_modules/.installed
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@(command -v chromium >/dev/null && test -f $(PDF_FONT)) || \
+		(apt-get update && apt-get install -y chromium fonts-dejavu-core)
 
 # Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
 # on the simulated clock.

@@ -124,3 +124,29 @@ def test_the_register_and_the_steering_group_report_from_the_command_line(dhr, s
     assert "--to must be on or after --from" in backwards.output
     asked = dhr("register", "request-updates").output
     assert "asked: none" in asked and "already being asked: Case00/2024" in asked
+
+
+def test_the_report_and_register_from_the_command_line_keep_what_was_typed_harmless(dhr, world,
+                                                                                    tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from . import hostile
+    from .test_exports import CONTROL, csv_rows, no_formulas, pdf_text
+
+    hostile.build(world, "carol")
+    period = ("report", "steering-group", "--from", "2024-04-01", "--to", "2026-03-31")
+    rows = csv_rows(dhr(*period, "--format", "csv").stdout_bytes)
+    assert ["Lead agency", "'+1", "1", "33%"] in rows and ["Lead agency", "'@SUM(A1:A9)", "1", "33%"] in rows
+    target = tmp_path / "report.xlsx"
+    dhr(*period, "--format", "xlsx", "--output", str(target))
+    values = no_formulas(target.read_bytes())
+    assert "'+1" in values and f"'{hostile.HYPERLINK}" in values
+    national = list(load_workbook(target)["National"].iter_rows(min_row=2, values_only=True))
+    assert national[1][2] == "Swyddfa’r Cabinet – ŵ"
+    pdf = tmp_path / "report.pdf"
+    dhr(*period, "--format", "pdf", "--output", str(pdf))
+    assert "Heddlu – Gwasanaeth ŵ’r Cymoedd" in pdf_text(pdf.read_bytes())
+    text = dhr(*period).output
+    assert "Heddlu – Gwasanaeth ŵ’r Cymoedd\ufffd" in text and not set(CONTROL) & set(text)
+    listed = dhr("register", "list").output  # nothing typed can move the terminal's cursor
+    assert "Heddlu – Gwasanaeth ŵ’r Cymoedd\ufffd" in listed and not set(CONTROL) & set(listed)

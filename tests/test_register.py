@@ -47,7 +47,7 @@ def test_the_steering_group_report_reproduces_seed_001(seeded: World) -> None:
     assert sum(count for count, _ in awaiting.values()) == 24
     assert len(report.national) == 12
     assert {n.national_body for n in report.national} == seed_001.NATIONAL
-    assert all(a.since == "2026-01-05" for a in report.awaiting)  # awaited since the plan was agreed
+    assert all(a.since == date(2026, 1, 5) for a in report.awaiting)  # awaited since the plan was agreed
 
 
 def test_a_past_period_reads_the_status_as_it_was_then(seeded: World) -> None:

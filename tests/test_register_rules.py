@@ -101,7 +101,7 @@ def test_awaited_since_the_first_request_not_since_the_plan(fixture_world: World
     assert (second.status, second.awaiting_since) == (AWAITING, APPROVED)  # still unanswered since then
     with world.db.sessions() as s:
         report = reporting.steering_report(s, date(2026, 1, 1), date(2026, 4, 30))
-    assert [(a.number, a.since) for a in report.awaiting] == [(2, "2026-03-02")]
+    assert [(a.number, a.since) for a in report.awaiting] == [(2, date(2026, 3, 2))]
 
 
 def test_the_report_counts_the_recommendations_of_completed_reviews_only(fixture_world: World) -> None:

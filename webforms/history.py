@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
+from engine.platform import exports
 from engine.platform.models import AuditEvent
 
 from .display import london, plain
@@ -72,16 +71,8 @@ def _when(value: Any) -> str:
         return str(value)
 
 
-def _cell(value: str) -> str:
-    # A spreadsheet would run a cell starting with these as a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def to_csv(rows: list[HistoryRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["event", "when (London)", "who", "what", "task", "details"])
-    for row in rows:
-        cells = (row.at, row.actor, row.what, row.task, "; ".join(row.changes))
-        writer.writerow([str(row.id), *(_cell(v) for v in cells)])
-    return out.getvalue()
+def to_csv(rows: list[HistoryRow]) -> bytes:
+    """The rows as CSV through the one export writer (what a spreadsheet would run is defused)."""
+    return exports.csv_bytes(["event", "when (London)", "who", "what", "task", "details"],
+                             [[row.id, row.at, row.actor, row.what, row.task, "; ".join(row.changes)]
+                              for row in rows])

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..platform.clock import Clock, SettableClock, SimulatedClock, SystemClock
 from ..platform.db import make_engine, session_factory
 from ..platform.errors import DhrError, FormDataInvalid
+from ..platform.exports import printable
 from ..platform.settings import Settings
 
 CLI_ACTOR = "cli"
@@ -70,12 +71,18 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     if not rows:
         click.echo("(none)")
         return
-    cells = [[_when(r[c]) if isinstance(r[c], datetime) else ("-" if r[c] is None else str(r[c])) for c in columns]
-             for r in rows]
+    cells = [[_cell(r[c]) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    """A table cell on one line; what people typed cannot move the terminal's cursor."""
+    if isinstance(value, datetime):
+        return _when(value)
+    return "-" if value is None else printable(str(value), one_line=True)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -93,8 +93,7 @@ def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path
 
     content: str | bytes
     if fmt == "text":
-        content = "".join(f"{section:<28} {item:<50} {figure!s:>10} {share:>5}".rstrip() + "\n"
-                          for section, item, figure, share in report.rows())
+        content = report_files.as_text(report)
     elif fmt == "csv":
         content = report_files.csv_bytes(report)  # with a byte order mark, so Excel reads "£" right
     else:

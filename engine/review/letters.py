@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..platform import events
 from ..platform.calendar import london_day, long_date, parse_day
+from ..platform.exports import Pdf, printable
 from ..platform.models import Base, Case
 from ..platform.settings import PROJECT_ROOT
 
@@ -86,25 +87,21 @@ def letters_for(session: Session, case_id: int) -> list[Letter]:
 
 
 def as_pdf(letter: Letter) -> bytes:
-    """The letter as a PDF (A4, plain text)."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_margins(25, 25, 25)
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=11)
-    for paragraph in letter.text.split("\n"):
-        text = paragraph.encode("latin-1", "replace").decode("latin-1")  # the core fonts are Latin-1
-        pdf.multi_cell(0, 6, text or " ", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    """The letter as a PDF (A4, plain text, in a Unicode font)."""
+    doc = Pdf(margin=25)
+    doc.fpdf.add_page()
+    doc.font(11)
+    for paragraph in doc.text(letter.text, one_line=False).split("\n"):
+        doc.fpdf.multi_cell(0, 6, paragraph or " ", new_x="LMARGIN", new_y="NEXT")
+    return doc.output()
 
 
 def as_docx(letter: Letter) -> bytes:
-    """The letter as an editable Word document."""
+    """The letter as an editable Word document (whatever Word cannot hold replaced, never refused)."""
     from docx import Document
 
     document = Document()
-    for paragraph in letter.text.split("\n"):
+    for paragraph in printable(letter.text).split("\n"):
         document.add_paragraph(paragraph)
     buffer = io.BytesIO()
     document.save(buffer)

@@ -1,113 +1,79 @@
-"""The Steering Group's report as files: CSV, Excel (XLSX) and PDF, each with the page's figures."""
+"""The Steering Group's report as text, CSV, Excel (XLSX) and PDF, each with the page's figures.
+
+Each writer formats the report's typed values itself: the text and the CSV as the page shows them
+("£1,250.50", "56%"), the workbook as numbers in a format (money in pounds, shares as percentages,
+days as dates). CSV and Excel go through the one export writer (`platform.exports`), which keeps
+what people typed from running as a formula; the PDF is written in a Unicode font.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from decimal import Decimal
 from itertools import groupby
-from typing import Any
+from typing import cast
 
-from ..platform.calendar import long_date, parse_day
+from ..platform import exports
+from ..platform.calendar import long_date
+from ..platform.exports import Cell, Formatted, Pdf, Sheet, printable
 from .costs import pounds
-from .reporting import Awaiting, Figure, SteeringReport
+from .reporting import Awaiting, Figure, Money, Percent, Row, SteeringReport, awaiting_order
 
 HEADER = ("Section", "Item", "Figure", "Share")
-PERCENT_FORMAT, MONEY_FORMAT, DATE_FORMAT = "0%", "£#,##0.00", "d mmmm yyyy"
-_MONEY = re.compile(r"^(-?)£([\d,]+\.\d\d)$")
-
-
-def as_csv(report: SteeringReport) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    writer.writerows(report.rows())
-    return buffer.getvalue()
-
-
-def csv_bytes(report: SteeringReport) -> bytes:
-    """The CSV as UTF-8 with a byte order mark, so that Excel reads "£" as a pound sign."""
-    return as_csv(report).encode("utf-8-sig")
+PERCENT_FORMAT, MONEY_FORMAT = "0%", "£#,##0.00"
 
 
 def awaiting_since(item: Awaiting) -> str:
     """'5 January 2026', or 'not asked yet' when the recommendation has never been asked about."""
-    day = parse_day(item.since)
-    return long_date(day) if day else "not asked yet"
+    return long_date(item.since) if item.since else "not asked yet"
 
 
-def _figure_cell(value: int | str) -> tuple[int | Decimal | str, str | None]:
-    """A figure of `rows()` as a number and its Excel format: counts as they are, money in pounds."""
-    if isinstance(value, int):
-        return value, None
-    money = _MONEY.match(value)
-    if money:
-        return Decimal(money.group(1) + money.group(2).replace(",", "")), MONEY_FORMAT
-    return value, None
+def as_text(report: SteeringReport) -> str:
+    """The figures as lines for a terminal, one a line, in columns."""
+    return "".join(f"{printable(section, one_line=True):<28} {printable(item, one_line=True):<50} "
+                   f"{figure!s:>10} {share or ''!s:>5}".rstrip() + "\n"
+                   for section, item, figure, share in report.rows())
 
 
-def _share_cell(share: str) -> Decimal | None:
-    """'56%' as 0.56 (the share the page shows, so the sheet reads the same); None when there is none."""
-    return Decimal(share.rstrip("%")) / 100 if share.endswith("%") else None
+def _cell(value: int | Money | Percent | None) -> Cell:
+    """A figure as a spreadsheet cell: counts as they are, money in pounds, shares as fractions."""
+    if isinstance(value, Money):
+        return Formatted(value.in_pounds, MONEY_FORMAT, str(value))
+    if isinstance(value, Percent):
+        return Formatted(value.fraction, PERCENT_FORMAT, str(value))
+    return value
+
+
+def _figure_rows(report: SteeringReport) -> list[list[Cell]]:
+    rows: list[Row] = report.rows()
+    return [[section, item, _cell(figure), _cell(share)] for section, item, figure, share in rows]
+
+
+def csv_bytes(report: SteeringReport) -> bytes:
+    """The figures as CSV (UTF-8 with a byte order mark, so that Excel reads "£" as a pound sign)."""
+    return exports.csv_bytes(HEADER, _figure_rows(report))
 
 
 def as_xlsx(report: SteeringReport) -> bytes:
     """A workbook: the figures (as the CSV, as numbers), the recommendations awaiting feedback, the national ones."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Figures"
-    sheet.append(["DHR Steering Group report", f"{long_date(report.start)} to {long_date(report.end)}"])
-    sheet.append(list(HEADER))
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for section, item, figure, share in report.rows():
-        value, number_format = _figure_cell(figure)
-        sheet.append([section, item, value, _share_cell(share)])
-        row = sheet.max_row
-        if number_format:
-            sheet.cell(row, 3).number_format = number_format
-        if share:
-            sheet.cell(row, 4).number_format = PERCENT_FORMAT
-    for column, width in zip("ABCD", (30, 50, 14, 8), strict=True):
-        sheet.column_dimensions[column].width = width
-    waiting = book.create_sheet("Awaiting feedback")
-    waiting.append(["Lead agency", "Case", "Recommendation", "Awaiting since"])
-    for awaited in report.awaiting:
-        waiting.append([awaited.lead_agency, awaited.reference, awaited.number, parse_day(awaited.since)])
-        waiting.cell(waiting.max_row, 4).number_format = DATE_FORMAT
-    national = book.create_sheet("National")
-    national.append(["Case", "Recommendation", "National body", "Status", "Text"])
-    for nat in report.national:
-        national.append([nat.reference, nat.number, nat.national_body, nat.status, nat.text])
-    for extra, widths in ((waiting, (40, 16, 16, 18)), (national, (16, 16, 40, 28, 60))):
-        for cell in extra[1]:
-            cell.font = Font(bold=True)
-        for column, width in zip("ABCDE", widths, strict=False):
-            extra.column_dimensions[column].width = width
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _latin(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")  # the PDF core fonts are Latin-1
+    return exports.xlsx_bytes([
+        Sheet("Figures", HEADER, _figure_rows(report), widths=(30, 50, 14, 8),
+              above=[["DHR Steering Group report", f"{long_date(report.start)} to {long_date(report.end)}"]]),
+        Sheet("Awaiting feedback", ("Lead agency", "Case", "Recommendation", "Awaiting since"),
+              [[a.lead_agency, a.reference, a.number, a.since] for a in report.awaiting], widths=(40, 16, 16, 18)),
+        Sheet("National", ("Case", "Recommendation", "National body", "Status", "Text"),
+              [[n.reference, n.number, n.national_body, n.status, n.text] for n in report.national],
+              widths=(16, 16, 40, 28, 60)),
+    ])
 
 
 def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") -> bytes:
     """The report on A4: the figures, a bar chart per breakdown, the awaiting and national lists."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_margins(18, 18, 18)
+    doc = Pdf(margin=18)
+    pdf = doc.fpdf
     pdf.set_auto_page_break(True, 18)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=11)
+    doc.font(16, bold=True)
+    pdf.cell(0, 10, doc.text(title), new_x="LMARGIN", new_y="NEXT")
+    doc.font(11)
     pdf.cell(0, 7, f"{long_date(report.start)} to {long_date(report.end)}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
@@ -115,13 +81,13 @@ def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") 
         if pdf.will_page_break(18):  # keep a heading with what follows it
             pdf.add_page()
         pdf.ln(2)
-        pdf.set_font("Helvetica", "B", 12)
-        pdf.cell(0, 8, _latin(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=10)
+        doc.font(12, bold=True)
+        pdf.cell(0, 8, doc.text(text), new_x="LMARGIN", new_y="NEXT")
+        doc.font(10)
 
     def line(label: str, value: str) -> None:
-        pdf.cell(120, 6, _latin(label))
-        pdf.cell(0, 6, _latin(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(120, 6, doc.text(label))
+        pdf.cell(0, 6, doc.text(value), new_x="LMARGIN", new_y="NEXT")
 
     heading("Reviews")
     for item, figure in report.reviews():
@@ -133,29 +99,30 @@ def as_pdf(report: SteeringReport, *, title: str = "DHR Steering Group report") 
                           ("By lead agency", report.top_agencies()),
                           ("Awaiting feedback, by lead agency", report.awaiting_by_agency)):
         heading(name)
-        _bars(pdf, figures)
+        _bars(doc, figures)
     if report.awaiting:
         heading("Recommendations awaiting feedback")
-        _awaiting(pdf, report.awaiting)
+        _awaiting(doc, report.awaiting)
     if report.national:
         heading("National recommendations")
         for nat in report.national:
-            pdf.multi_cell(0, 5, _latin(f"{nat.reference} R{nat.number} ({nat.national_body}, {nat.status}): "
-                                        f"{nat.text}"), new_x="LMARGIN", new_y="NEXT")
+            said = doc.text(f"{nat.reference} R{nat.number} ({nat.national_body}, {nat.status}):")
+            pdf.multi_cell(0, 5, f"{said} {doc.text(nat.text, one_line=False)}", new_x="LMARGIN", new_y="NEXT")
     heading("Costs in the period")
     for category, pence in report.costs_by_category.items():
         line(category, pounds(pence))
     line("Total", pounds(report.costs_total))
-    return bytes(pdf.output())
+    return doc.output()
 
 
-def _bars(pdf: Any, figures: list[Figure]) -> None:
+def _bars(doc: Pdf, figures: list[Figure]) -> None:
     """Horizontal bars: the label whole (wrapped), a bar scaled to the largest figure, count and share."""
+    pdf = doc.fpdf
     largest = max((f.count for f in figures), default=0) or 1
     label_width, gap, bar_width, line_height = 78.0, 2.0, 68.0, 5.0
     for figure in figures:
-        label = _latin(figure.label)
-        lines = pdf.multi_cell(label_width, line_height, label, dry_run=True, output="LINES")
+        label = doc.text(figure.label)
+        lines = cast(list[str], pdf.multi_cell(label_width, line_height, label, dry_run=True, output="LINES"))
         height = max(len(lines), 1) * line_height + 1.5
         if pdf.will_page_break(height):
             pdf.add_page()
@@ -170,22 +137,22 @@ def _bars(pdf: Any, figures: list[Figure]) -> None:
         pdf.set_xy(x, y + height)
 
 
-def _awaiting(pdf: Any, awaiting: list[Awaiting]) -> None:
+def _awaiting(doc: Pdf, awaiting: list[Awaiting]) -> None:
     """Each lead agency's recommendations awaiting its feedback: case, number and since when."""
+    pdf = doc.fpdf
+
     def by_agency(item: Awaiting) -> str:
         return item.lead_agency
 
-    for agency, items in groupby(sorted(awaiting, key=lambda a: (a.lead_agency, a.since, a.reference, a.number)),
-                                 key=by_agency):
+    for agency, items in groupby(sorted(awaiting, key=awaiting_order), key=by_agency):
         if pdf.will_page_break(12):  # keep the agency's name with its first recommendation
             pdf.add_page()
-        pdf.set_font("Helvetica", "B", 10)
-        pdf.multi_cell(0, 6, _latin(agency), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=10)
+        doc.font(10, bold=True)
+        pdf.multi_cell(0, 6, doc.text(agency), new_x="LMARGIN", new_y="NEXT")
+        doc.font(10)
         for item in items:
             pdf.cell(6, 6)
-            pdf.cell(40, 6, _latin(item.reference))
+            pdf.cell(40, 6, doc.text(item.reference))
             pdf.cell(40, 6, f"Recommendation {item.number}")
             since = awaiting_since(item)
-            pdf.cell(0, 6, f"awaiting since {since}" if parse_day(item.since) else since,
-                     new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 6, f"awaiting since {since}" if item.since else since, new_x="LMARGIN", new_y="NEXT")

@@ -10,7 +10,9 @@ The report counts, for the period chosen:
   stands now), by theme, by lead agency; the ones awaiting feedback by agency, with since when;
   the national ones; and the costs incurred in the period.
 
-`rows()` is the one list of figures that the page and the files (`report_files`) all show.
+`rows()` is the one list of figures that the page and the files (`report_files`) all show. Its
+values are typed (counts as ints, money as `Money` in whole pence, shares as `Percent`, days as
+dates): each writer formats them itself, so a spreadsheet gets numbers, never text to parse back.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +35,39 @@ COMMISSIONED = ("DHR", "Joint or parallel review")
 
 
 @dataclass(frozen=True)
+class Money:
+    """An amount in whole pence."""
+
+    pence: int
+
+    def __str__(self) -> str:
+        return pounds(self.pence)
+
+    @property
+    def in_pounds(self) -> Decimal:
+        return Decimal(self.pence) / 100
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A share of a whole, in percent (0-100), exact: writers round it as they show it."""
+
+    value: float
+
+    @property
+    def whole_percent(self) -> int:
+        """Halves rounded up (1 of 8 is 13%), as the page shows it."""
+        return int(Decimal(self.value).quantize(Decimal(1), ROUND_HALF_UP))
+
+    @property
+    def fraction(self) -> float:
+        return self.value / 100
+
+    def __str__(self) -> str:
+        return f"{self.whole_percent}%"
+
+
+@dataclass(frozen=True)
 class Figure:
     label: str
     count: int
@@ -41,7 +76,16 @@ class Figure:
     @property
     def percent(self) -> str:
         """The share in whole percent, halves rounded up (1 of 8 is 13%)."""
-        return f"{Decimal(self.share).quantize(Decimal(1), ROUND_HALF_UP)}%"
+        return str(Percent(self.share))
+
+
+class Row(NamedTuple):
+    """One figure of the report: its section and item, the figure (a count or money), its share."""
+
+    section: str
+    item: str
+    figure: int | Money
+    share: Percent | None = None
 
 
 def _figures(counts: Counter[str], order: list[str] | tuple[str, ...] | None = None) -> list[Figure]:
@@ -56,7 +100,12 @@ class Awaiting:
     reference: str
     number: int
     lead_agency: str
-    since: str  # ISO date, London
+    since: date | None  # the London day it was first asked for, None if never asked
+
+
+def awaiting_order(item: Awaiting) -> tuple[str, date, str, int]:
+    """By lead agency, then the longest waiting first (never asked before all), then case and number."""
+    return item.lead_agency, item.since or date.min, item.reference, item.number
 
 
 @dataclass(frozen=True)
@@ -103,25 +152,25 @@ class SteeringReport:
                 ("Completed within 6 months of the decision", self.completed_within_6_months),
                 ("Completed within 12 months of the decision", self.completed_within_12_months)]
 
-    def rows(self) -> list[tuple[str, str, int | str, str]]:
-        """(section, item, figure, share) for every figure of the report, in the page's order."""
-        out: list[tuple[str, str, int | str, str]] = [("Reviews", item, figure, "") for item, figure in self.reviews()]
-        out += [
-            ("Recommendations", "Total", self.recommendations, ""),
-            ("Recommendations", "National", len(self.national), ""),
-        ]
+    def rows(self) -> list[Row]:
+        """Every figure of the report, in the page's order."""
+        out = [Row("Reviews", item, figure) for item, figure in self.reviews()]
+        out += [Row("Recommendations", "Total", self.recommendations),
+                Row("Recommendations", "National", len(self.national))]
         for section, figures in (("Status", self.by_status), ("Theme", self.by_theme),
                                  ("Lead agency", self.by_agency), ("Awaiting feedback by agency",
                                                                    self.awaiting_by_agency)):
-            out += [(section, f.label, f.count, f.percent) for f in figures]
-        out += [("Costs", category, pounds(pence), "") for category, pence in self.costs_by_category.items()]
-        out.append(("Costs", "Total", pounds(self.costs_total), ""))
+            out += [Row(section, f.label, f.count, Percent(f.share)) for f in figures]
+        out += [Row("Costs", category, Money(pence)) for category, pence in self.costs_by_category.items()]
+        out.append(Row("Costs", "Total", Money(self.costs_total)))
         return out
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (kept with a meeting as the report it tabled)."""
         data = asdict(self)
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        for awaited in data["awaiting"]:
+            awaited["since"] = awaited["since"].isoformat() if awaited["since"] else None
         return data
 
 
@@ -161,7 +210,7 @@ def steering_report(session: Session, start: date, end: date) -> SteeringReport:
             awaiting[rec.lead_agency] += 1
             since = awaited_since_on(rec, moment)
             report.awaiting.append(Awaiting(rec.case.reference, rec.number, rec.lead_agency,
-                                            london_day(since).isoformat() if since else ""))
+                                            london_day(since) if since else None))
         if rec.scope == "National":
             report.national.append(National(rec.case.reference, rec.number, rec.national_body or "",
                                             rec.text, STATUSES[status]))
@@ -170,7 +219,7 @@ def steering_report(session: Session, start: date, end: date) -> SteeringReport:
     report.by_theme = _figures(themes, [*THEMES, *sorted(set(themes) - set(THEMES))])
     report.by_agency = _figures(agencies)
     report.awaiting_by_agency = _figures(awaiting)
-    report.awaiting.sort(key=lambda a: (a.lead_agency, a.since, a.reference, a.number))
+    report.awaiting.sort(key=awaiting_order)
     spent = dict.fromkeys(CATEGORIES, 0)
     for cost in costs_between(session, start, end):
         spent[cost.category] = spent.get(cost.category, 0) + cost.amount_pence

@@ -271,7 +271,7 @@ def history_csv(case_id: int) -> Response:
     case = case_or_404(case_id)
     rows, _ = _history_rows(case)
     filename = f"history-{case.reference.replace('/', '-')}.csv"
-    return documents.attachment(history.to_csv(rows).encode(), "text/csv", filename)
+    return documents.attachment(history.to_csv(rows), "text/csv", filename)
 
 
 def _files(case: Case) -> dict[str, str]:

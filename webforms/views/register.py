@@ -3,13 +3,12 @@ agency owes, and the Steering Group's request for updates from every action hold
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from engine.platform import exports
 from engine.review import chasing, register
 from engine.review.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
 
@@ -21,6 +20,9 @@ from ..guard import case_or_404, visible_case_ids
 from ..roles import UPDATE_REQUESTERS
 
 bp = Blueprint("register", __name__)
+REGISTER_CSV_HEADER = ("Case", "Number", "Recommendation", "Theme", "Lead agency", "Local or national",
+                       "National body", "SMART action", "Action holder", "Target date", "Status",
+                       "Awaiting feedback since", "Last update")
 
 
 def _filters() -> Filters:
@@ -54,18 +56,14 @@ def index() -> str:
 @bp.route("/register.csv")
 @login_required
 def index_csv() -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["Case", "Number", "Recommendation", "Theme", "Lead agency", "Local or national", "National body",
-                     "SMART action", "Action holder", "Target date", "Status", "Awaiting feedback since",
-                     "Last update"])
+    rows = []
     for rec in _visible(_filters()):
         last = next((e for e in reversed(rec.events) if e.kind == "update"), None)
-        writer.writerow([rec.case.reference, rec.number, rec.text, rec.theme, rec.lead_agency, rec.scope,
-                         rec.national_body or "", rec.smart_action, rec.action_holder or "",
-                         rec.target_date.isoformat() if rec.target_date else "", rec.status_label,
-                         london(rec.awaiting_since, with_time=False), london(last.at, with_time=False) if last else ""])
-    return attachment(buffer.getvalue().encode("utf-8-sig"), "text/csv", "dhr-recommendations.csv")  # Excel reads £
+        rows.append([rec.case.reference, rec.number, rec.text, rec.theme, rec.lead_agency, rec.scope,
+                     rec.national_body or "", rec.smart_action, rec.action_holder or "",
+                     rec.target_date.isoformat() if rec.target_date else "", rec.status_label,
+                     london(rec.awaiting_since, with_time=False), london(last.at, with_time=False) if last else ""])
+    return attachment(exports.csv_bytes(REGISTER_CSV_HEADER, rows), "text/csv", "dhr-recommendations.csv")
 
 
 @bp.route("/register/<int:recommendation_id>")
