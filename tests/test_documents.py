@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.bpmn import claims, runtime
 from engine.cli import cli
@@ -203,17 +203,21 @@ def test_documents_can_live_in_a_folder_named_by_sha256(papers: World, tmp_path:
             documents.content_of(stored)
 
 
-def test_the_migration_moves_embedded_files_out_of_an_old_state_and_drafts(papers: World) -> None:
+def test_the_migration_moves_embedded_files_out_of_an_old_state_and_drafts(papers: World,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     w = papers
     ref = start(w)
-    w.complete("upload", {"summary": "Before documents had a table"}, "carol", reference=ref)
     old_file, draft_file = b"%PDF embedded in the state", b"%PDF embedded in a draft"
+    upload_id = w.task("upload", ref).id
+    with monkeypatch.context() as first_release:  # which kept the submitted data URL as it was
+        first_release.setattr(documents, "take_uploads", lambda session, case_id, schema, data, **_: data)
+        w.complete("upload", {"summary": "Before documents had a table", "report": data_url(old_file, "old.pdf")},
+                   "carol", reference=ref)
     check_id = w.task("check", ref).id
-    with w.uow() as s:  # what the first release wrote: the file inside the task data, and in a draft
+    assert data_url(old_file, "old.pdf") in w.case(ref).state and rows(w) == []
+    with w.uow() as s:  # what the first release could hold too: a file in the workflow's data, and in a draft
         case = runtime.get_case(s, ref)
         state = json.loads(case.state)
-        upload_task = next(t for t in state["tasks"].values() if t["task_spec"] == "upload")
-        upload_task["delta"]["updates"]["report"] = data_url(old_file, "old.pdf")
         state["data"]["summary_pack"] = [data_url(old_file, "old.pdf")]
         case.state = json.dumps(state)
         s.add(TaskDraft(task_id=check_id, username="carol", case_id=case.id, saved_at=w.clock.now(),
@@ -227,8 +231,8 @@ def test_the_migration_moves_embedded_files_out_of_an_old_state_and_drafts(paper
         assert migration.move_embedded_documents(connection) == 0  # nothing left to move
 
     moved, drafted = rows(w)
-    assert (moved.name, moved.size, moved.field, moved.task_id) == ("old.pdf", len(old_file), "report",
-                                                                    upload_task["id"])
+    assert (moved.name, moved.size, moved.field, moved.task_id) == ("old.pdf", len(old_file), "report", upload_id)
+    assert moved.uploaded_by == "carol"  # from the audit event of the completion that submitted it
     assert moved.attached_at is not None and drafted.attached_at is None and drafted.uploaded_by == "carol"
     with w.db.sessions() as s:
         assert "base64," not in runtime.get_case(s, ref).state
@@ -240,16 +244,22 @@ def test_the_migration_moves_embedded_files_out_of_an_old_state_and_drafts(paper
     assert task_data(w, ref, "check")["report"]["document_id"] == moved.id  # the case loads and runs on
     w.complete("check", {"report": f"document:{moved.id}", "checked": True}, "carol", reference=ref)
     assert w.case(ref).status == "completed"
+    with w.db.sessions() as s:
+        assert audit.verify(s)[1] == []  # old events keep what they held: the chain is untouched
 
 
-def test_the_migration_puts_the_files_back_when_downgraded(papers: World) -> None:
+def test_a_downgrade_puts_the_files_back_and_the_upgrade_moves_them_out_again(papers: World) -> None:
+    from alembic import command
+
+    from engine.platform.db import alembic_config, upgrade
+
     w = papers
     ref = start(w)
     w.complete("upload", {"summary": "x", "report": data_url(b"%PDF round trip", "trip.pdf")}, "carol",
                reference=ref)
-    with w.db.engine.begin() as connection:
-        migration.put_documents_back(connection)
-    state = w.case(ref).state
-    assert data_url(b"%PDF round trip", "trip.pdf") in state
-    with w.db.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Document)) == 1
+    command.downgrade(alembic_config(w.db.engine), "0010")
+    assert data_url(b"%PDF round trip", "trip.pdf") in w.case(ref).state
+    upgrade(w.db.engine)
+    [row] = rows(w)
+    assert row.name == "trip.pdf" and "base64," not in w.case(ref).state
+    assert task_data(w, ref, "check")["report"]["document_id"] == row.id

@@ -137,7 +137,7 @@ def parse_data_url(value: str) -> Upload:
         name = f"document{extension}" if extension else ""
     payload = value[match.end():]
     if len(payload) > (MAX_UPLOAD_BYTES + 2) // 3 * 4 + 4:  # refused before it is decoded
-        raise UploadRefused(upload_problem(name or "x.txt", MAX_UPLOAD_BYTES + 1) or "")
+        raise UploadRefused(upload_problem(name, MAX_UPLOAD_BYTES + 1) or "")
     try:
         content = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
