@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.platform.calendar import LONDON, london_day
+from engine.platform.documents import is_reference
 
 
 def london(value: datetime | None, with_time: bool = True) -> str:
@@ -29,6 +30,8 @@ def plain(value: Any) -> str:
         return "Yes" if value else "No"
     if isinstance(value, list):
         return "; ".join(plain(v) for v in value)
+    if is_reference(value):
+        return f"{value['name']} (uploaded document)"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {plain(v)}" for k, v in value.items())
     text = str(value)

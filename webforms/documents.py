@@ -1,69 +1,54 @@
-"""Documents uploaded through task forms, found in a case's data, listed and downloaded."""
+"""Documents uploaded through task forms: held while a form is shown again, listed and downloaded.
+
+The bytes live in the engine's document table (engine/platform/documents.py), never in a page or a
+form: a form shown again names a file it keeps by its document id only.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Response
+from flask import Response, abort
 
-from engine.bpmn import runtime
+from engine.bpmn import claims
+from engine.platform import documents as stored
+from engine.platform.errors import NotAllowed, NotFound
 from engine.platform.models import Case
 
-from . import uow
-from .schema_form import UPLOAD_TYPES, file_name
+from . import schema_form, uow
+from .auth import me
 
 
-@dataclass(frozen=True)
-class Document:
-    key: str  # a stable id for the download link: nothing personal in the URL
-    field: str
-    name: str
-    data_url: str
-
-    def content(self) -> tuple[str, bytes]:
-        """The document's media type and bytes.
-
-        Raises:
-            ValueError: the stored value is not a base64 data URL.
-        """
-        header, _, payload = self.data_url.partition(",")
-        if not header.startswith("data:") or not header.endswith(";base64"):
-            raise ValueError("not a base64 data URL")
-        try:
-            return header[5:].split(";", 1)[0] or "application/octet-stream", base64.b64decode(payload, validate=True)
-        except binascii.Error as exc:
-            raise ValueError("not base64") from exc
+def hold(schema: dict[str, Any], state: dict[str, Any], task_id: str) -> dict[str, str]:
+    """Store each new file in the form's state and check each kept one, so that the form (shown
+    again, or saved as a draft) names files by document id only; return a message for each field
+    whose file is refused or names no document of the task's case (such a field keeps nothing)."""
+    uploads = schema_form.file_states(schema, state)
+    values = {name: schema_form.file_value(upload) for name, upload in uploads}
+    try:
+        held, errors = claims.hold_uploads(uow.db(), task_id, {k: v for k, v in values.items() if v},
+                                           user=me(), clock=uow.clock())
+    except (NotAllowed, NotFound):  # the task closed meanwhile: the page says so when it is sent
+        held, errors = {}, {}
+    for name, upload in uploads:
+        document = held.get(name)
+        upload.update(data_url="", kept=str(document.id) if document else "", name=document.name if document else "")
+        if upload.get("error"):  # refused by the form's own limits before it reached the engine
+            errors.setdefault(name, upload["error"])
+    return errors
 
 
-def case_documents(case: Case) -> list[Document]:
-    """Every uploaded document in the case's current data, once each, in field order."""
-    workflow = runtime.load_workflow(case, uow.db())
-    runtime.WORKFLOWS.put(case.id, case.state, workflow)  # only read: keep it for the next writer
-    found: dict[str, Document] = {}
-    for task in workflow.get_tasks():
-        _collect(task.data, "", found)
-    for subprocess in workflow.subprocesses.values():
-        for task in subprocess.get_tasks():
-            _collect(task.data, "", found)
-    return sorted(found.values(), key=lambda d: (d.field, d.name))
+def case_documents(case: Case) -> list[stored.Document]:
+    """The case's documents, from the document table (the case's state is not read)."""
+    return stored.for_case(uow.db(), case.id)
 
 
-def _collect(value: Any, path: str, found: dict[str, Document]) -> None:
-    if isinstance(value, str):
-        name = file_name(value) if value.startswith("data:") else ""
-        if name and ("." + name.rsplit(".", 1)[-1].lower()) in UPLOAD_TYPES:
-            key = hashlib.sha256(value.encode()).hexdigest()[:20]
-            found.setdefault(key, Document(key, path, name, value))
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _collect(v, f"{path}.{k}" if path else str(k), found)
-    elif isinstance(value, list):
-        for item in value:
-            _collect(item, path, found)
+def download(case: Case, document_id: int) -> Response:
+    """A document of `case` as an attachment; 404 for an id that is not one of the case's."""
+    found = stored.on_case(uow.db(), case.id, document_id)
+    if found is None:
+        abort(404)
+    return attachment(stored.content_of(found), found.media_type, found.name)
 
 
 def attachment(content: bytes, mimetype: str, filename: str) -> Response:

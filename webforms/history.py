@@ -28,6 +28,7 @@ EVENT_WORDS = {
     "TIMER_STUCK": "Deadline stuck",
     "TIMER_RETRIED": "Deadline retried",
     "MESSAGE_RECEIVED": "Message received",
+    "DOCUMENT_UPLOADED": "Document uploaded",
 }
 
 

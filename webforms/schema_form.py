@@ -10,7 +10,6 @@ and error, for the templates' macros (one macro per `Field.kind`).
 from __future__ import annotations
 
 import base64
-import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,11 +18,17 @@ from typing import Any
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from engine.bpmn.forms import field_errors
+from engine.platform.documents import (
+    KEPT_PREFIX,
+    MAX_UPLOAD_BYTES,
+    is_reference,
+    media_type_of,
+    safe_name,
+    upload_problem,
+)
 
 RADIO_LIMIT = 6  # more options than this: a select
 TEXTAREA_OVER = 500  # strings longer than this (or unbounded) get a textarea
-UPLOAD_TYPES = {".pdf", ".doc", ".docx", ".odt", ".rtf", ".txt"}
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 _ITEM = re.compile(r"^(\d+)(?:\.|$)")
 
 
@@ -135,9 +140,18 @@ def state_from_data(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, A
                           for v in (value if isinstance(value, list) else [])]
         elif kind == "number":
             state[key] = str(value)
+        elif kind == "file":  # task data names a stored document; the form keeps it by id
+            state[key] = (_file_state(kept=str(value["document_id"]), name=str(value["name"]))
+                          if is_reference(value) else _file_state())
         else:
             state[key] = str(value)
     return state
+
+
+def _file_state(data_url: str = "", kept: str = "", name: str = "", error: str = "") -> dict[str, str]:
+    """A file field as typed: a new upload (`data_url`, until it is held), or the id of a stored
+    document the form keeps (`kept`, as the browser sent it: checked by the engine, never trusted)."""
+    return {"data_url": data_url, "kept": kept, "name": name, "error": error}
 
 
 def state_from_form(schema: dict[str, Any], form: MultiDict[str, str], files: MultiDict[str, FileStorage],
@@ -173,25 +187,39 @@ def _indices(form: MultiDict[str, str], name: str) -> list[int]:
 
 
 def _upload(upload: FileStorage | None, kept: str) -> dict[str, str]:
+    """A chosen file as a data URL (what the engine takes from every door), after the form's own
+    limits on type and size (the engine applies them again); no file chosen: the kept id."""
     if upload is None or not upload.filename:
-        return {"data_url": kept, "error": ""}
-    filename = re.sub(r"[^A-Za-z0-9._ -]", "_", upload.filename)[-120:]
-    extension = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
-    if extension not in UPLOAD_TYPES:
-        return {"data_url": kept, "error": "The selected file must be a PDF, Word, ODT, RTF or text document"}
+        return _file_state(kept=kept)
+    filename = safe_name(upload.filename)
     content = upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(content) > MAX_UPLOAD_BYTES:
-        return {"data_url": kept, "error": f"The selected file must be smaller than {MAX_UPLOAD_BYTES // 1048576} MB"}
-    if not content:
-        return {"data_url": kept, "error": "The selected file is empty"}
-    mime = mimetypes.types_map.get(extension, "application/octet-stream")
+    problem = upload_problem(filename, len(content))
+    if problem:
+        return _file_state(kept=kept, error=problem)
     encoded = base64.b64encode(content).decode()
-    return {"data_url": f"data:{mime};name={filename};base64,{encoded}", "error": ""}
+    return _file_state(data_url=f"data:{media_type_of(filename)};name={filename};base64,{encoded}")
 
 
-def file_name(data_url: str) -> str:
-    match = re.match(r"^data:[^;,]*;name=([^;,]+)", data_url)
-    return match.group(1) if match else ("the uploaded document" if data_url else "")
+def file_states(schema: dict[str, Any], state: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, str]]]:
+    """Each file field's state in a form's state, with the field's name (its dotted path)."""
+    found = []
+    for key, node in _properties(schema).items():
+        name, kind, raw = prefix + key, kind_of(node), state.get(key)
+        if kind == "file" and isinstance(raw, dict):
+            found.append((name, raw))
+        elif kind == "group" and isinstance(raw, list):
+            for index, item in enumerate(raw):
+                if isinstance(item, dict):
+                    found.extend(file_states(node["items"], item, f"{name}.{index}."))
+    return found
+
+
+def file_value(upload: dict[str, str]) -> str:
+    """What the form submits for a file field: a new file's data URL, `document:<kept id>`, or ""."""
+    if upload.get("data_url"):
+        return upload["data_url"]
+    # Whatever the browser sent as the kept id is named as one, so a data URL there is never a file.
+    return KEPT_PREFIX + upload["kept"] if upload.get("kept") else ""
 
 
 def apply_action(schema: dict[str, Any], state: dict[str, Any], action: str) -> bool:
@@ -286,8 +314,8 @@ def data_from_state(
             upload = raw or {}
             if upload.get("error"):
                 errors[name] = upload["error"]
-            elif upload.get("data_url"):
-                data[key] = upload["data_url"]
+            elif file_value(upload):
+                data[key] = file_value(upload)
         else:
             text = (raw or "").replace("\r\n", "\n")
             text = text.strip() if kind != "textarea" else text.strip("\n ").rstrip()
@@ -343,9 +371,10 @@ def fields(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]
             item.item_label = label_of(key, node["items"]) if node["items"].get("title") else "Item"
             item.items = [fields(node["items"], member, errors, f"{name}.{index}.")
                           for index, member in enumerate(raw or [])]
-        elif kind == "file":
+        elif kind == "file":  # only a held document (an id) is shown as kept, never the bytes
             upload = raw or {}
-            item.value = {"data_url": upload.get("data_url", ""), "filename": file_name(upload.get("data_url", ""))}
+            kept = upload.get("kept", "") if not upload.get("data_url") else ""
+            item.value = {"kept": kept, "name": upload.get("name", "") if kept else ""}
         else:
             item.value = raw or ""
         result.append(item)

@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..platform import documents
 from ..platform.audit import AuditType, record
 from ..platform.clock import Clock
-from ..platform.errors import Conflict, NotAllowed, NotFound
+from ..platform.documents import Document, UploadRefused
+from ..platform.errors import Conflict, DhrError, NotAllowed, NotFound
 from ..platform.models import OpenTask, TaskDraft, User
 from .runtime import work_refusal
 
@@ -68,15 +70,14 @@ def release(session: Session, task_id: str, *, user: User, clock: Clock) -> Open
 def save_draft(session: Session, task_id: str, values: dict[str, Any], *, user: User, clock: Clock) -> TaskDraft:
     """Keep what `user` typed into the task's form, unchecked, until they come back to it.
 
+    Files are not kept in a draft: `hold_uploads` stores them first, and the draft names them by id.
+
     Raises:
-        NotFound: the task is closed; NotAllowed: they may not do it.
+        NotFound: the task is closed; NotAllowed: they may not do it; DhrError: `values` holds a file.
     """
-    task = session.get(OpenTask, task_id)
-    if task is None:
-        raise NotFound("this task is not open any more")
-    refusal = work_refusal(session, user, task)
-    if refusal is not None:
-        raise NotAllowed(refusal)
+    task = _workable(session, task_id, user)
+    if _holds_file(values):
+        raise DhrError("a draft holds uploaded files by document id only; hold the upload first (hold_uploads)")
     draft = session.get(TaskDraft, (task_id, user.username))
     if draft is None:
         draft = TaskDraft(task_id=task_id, username=user.username, case_id=task.case_id, values=values,
@@ -90,3 +91,50 @@ def save_draft(session: Session, task_id: str, values: dict[str, Any], *, user: 
 
 def draft_for(session: Session, task_id: str, user: User) -> TaskDraft | None:
     return session.get(TaskDraft, (task_id, user.username))
+
+
+def _workable(session: Session, task_id: str, user: User) -> OpenTask:
+    task = session.get(OpenTask, task_id)
+    if task is None:
+        raise NotFound("this task is not open any more")
+    refusal = work_refusal(session, user, task)
+    if refusal is not None:
+        raise NotAllowed(refusal)
+    return task
+
+
+def _holds_file(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_file(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_file(v) for v in value)
+    return documents.is_data_url(value)
+
+
+def hold_uploads(session: Session, task_id: str, values: dict[str, str], *, user: User,
+                 clock: Clock) -> tuple[dict[str, Document], dict[str, str]]:
+    """Store the files a task's form has not submitted yet (a draft, or a form shown again with its
+    errors), so that the form names them by document id only; check the ids it already names.
+
+    `values` maps a field's path to what the form gives for it: a data URL (a new file) or
+    `document:<id>`. Returns the document of each field that names one, and a message for each
+    field whose file is refused or names no document of the task's case. Held documents are not
+    listed on the case until a completed task names them.
+
+    Raises:
+        NotFound: the task is closed; NotAllowed: the user may not work on it.
+    """
+    task = _workable(session, task_id, user)
+    found: dict[str, Document] = {}
+    errors: dict[str, str] = {}
+    for path, value in values.items():
+        try:
+            named = documents.resolve(session, task.case_id, value)
+        except UploadRefused as exc:
+            errors[path] = exc.message
+            continue
+        if isinstance(named, documents.Upload):
+            named = documents.store(session, task.case_id, named, uploaded_by=user.username, at=clock.now(),
+                                    task_id=task_id, field=path)
+        found[path] = named
+    return found, errors

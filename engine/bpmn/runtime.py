@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..platform import events
+from ..platform import documents, events
 from ..platform.access import PROCESS_OWNER, not_member_reason
 from ..platform.audit import AuditType, record, take_new
 from ..platform.calendar import parse_day, parse_moment
@@ -665,6 +665,9 @@ def work_refusal(session: Session, user: User, task: OpenTask, *, claiming: bool
 def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user: User, clock: Clock) -> Case:
     """Validate `data` against the task's form and complete the task as `user`.
 
+    Files (data URLs, or `document:<id>` of a document on the case) are stored in the document
+    table in this unit of work; the task's data gets references to them.
+
     Raises:
         FormDataInvalid, NotAllowed, NotFound, TaskAlreadyCompleted, Conflict, ScriptError.
     """
@@ -686,8 +689,11 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"the task '{task_row.title}' is not ready any more; reload the case")
-    changed = {key: [task.data.get(key), value] for key, value in clean.items() if task.data.get(key) != value}
     now = clock.now()
+    # Uploaded files go to the document table; the task's data (and so the audit) hold references.
+    clean = documents.take_uploads(session, case.id, schema, clean, uploaded_by=user.username, at=now,
+                                   task_id=task_id)
+    changed = {key: [task.data.get(key), value] for key, value in clean.items() if task.data.get(key) != value}
 
     def run() -> None:
         task.data.update(clean)

@@ -3,6 +3,7 @@
 from alembic import context
 
 from engine.platform.access import CaseMember  # noqa: F401  (its module's tables: membership, agencies, lock-out)
+from engine.platform.documents import Document  # noqa: F401  (uploaded documents)
 from engine.platform.models import Base
 from engine.platform.notifications import OutboxMessage  # noqa: F401  (the outbox table)
 from engine.review.costs import CaseCost  # noqa: F401  (costs and budgets)

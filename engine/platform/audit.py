@@ -56,6 +56,7 @@ class AuditType(enum.StrEnum):
     COST_ADDED = "COST_ADDED"
     COST_REMOVED = "COST_REMOVED"
     BUDGET_SET = "BUDGET_SET"
+    DOCUMENT_UPLOADED = "DOCUMENT_UPLOADED"
 
 
 def _plain(value: Any) -> Any:

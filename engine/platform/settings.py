@@ -105,6 +105,14 @@ class WebSettings:
         default_factory=lambda: os.environ.get("DHR_COUNCIL_NAME", "Community Safety Partnership"))
 
 
+def documents_dir() -> Path | None:
+    """The folder uploaded documents' bytes go to, each in a file named by its SHA-256
+    (DHR_DOCUMENTS_DIR); None (the default): in the database's `document` table. Read at each use.
+    """
+    raw = os.environ.get("DHR_DOCUMENTS_DIR", "").strip()
+    return Path(raw).expanduser().resolve() if raw else None
+
+
 def script_seconds() -> float:
     """How long one script, condition, timer expression or instructions template may run (DHR_SCRIPT_SECONDS).
 

@@ -50,21 +50,25 @@ def test_the_case_page_shows_the_stages_done_current_and_to_come(web: Web) -> No
 
 
 def test_uploaded_documents_are_listed_and_download_as_attachments(web: Web) -> None:
-    from engine.bpmn import runtime
+    from pathlib import Path
 
-    web.deploy()
+    from engine.bpmn import runtime
+    from engine.platform.users import find_user
+
+    web.deploy(Path(__file__).resolve().parent.parent / "documents")
+    case_id = web.start("Docs", process="papers")
     with unit_of_work(web.db.sessions) as s:
-        case = runtime.start_case(s, process_id="review_demo", pseudonym="Docs", year=2026, actor="test",
-                                  clock=web.clock, data={"imr": {"report": "data:text/plain;name=imr.txt;base64,SU1S"}})
-        case_id = case.id
+        runtime.complete_task(s, web.task(case_id, "upload").id, {
+            "summary": "IMR", "report": "data:text/plain;name=imr.txt;base64,SU1S"},
+            user=find_user(s, "cst"), clock=web.clock)
     cst = web.as_user("cst")
     page = cst.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "imr.txt" in page and "(imr.report)" in page
+    assert "imr.txt" in page and "(report)" in page
     link = page.split('data-testid="document-link"')[0].rsplit('href="', 1)[1].split('"')[0]
     response = cst.get(link)
     assert response.status_code == 200 and response.data == b"IMR"
     assert response.headers["Content-Disposition"] == 'attachment; filename="imr.txt"'
-    assert cst.get(f"/cases/{case_id}/documents/0000").status_code == 404
+    assert cst.get(f"/cases/{case_id}/documents/0").status_code == 404
     assert web.as_user("panel").get(link).status_code == 404  # not a member of the case
 
 

@@ -185,19 +185,11 @@ def letter(case_id: int, letter_id: int, fmt: str) -> Response:
                                 f"{case.reference.replace('/', '-')}-{found.kind}-{found.id}.{fmt}")
 
 
-@bp.route("/cases/<int:case_id>/documents/<key>")
+@bp.route("/cases/<int:case_id>/documents/<int:document_id>")
 @login_required
-def document(case_id: int, key: str) -> Response:
+def document(case_id: int, document_id: int) -> Response:
     """Download an uploaded document (always as an attachment, never shown as a page)."""
-    case = case_or_404(case_id)
-    found = next((d for d in documents.case_documents(case) if d.key == key), None)
-    if found is None:
-        abort(404)
-    try:
-        media_type, content = found.content()
-    except ValueError:
-        abort(404)
-    return documents.attachment(content, media_type, found.name)
+    return documents.download(case_or_404(case_id), document_id)
 
 
 @dataclass

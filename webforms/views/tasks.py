@@ -24,7 +24,7 @@ from engine.platform.errors import (
 )
 from engine.platform.models import AuditEvent, Case, OpenTask
 
-from .. import instructions, schema_form, uow
+from .. import documents, instructions, schema_form, uow
 from ..auth import me
 from ..guard import task_or_404
 
@@ -82,21 +82,21 @@ def show(task_id: str) -> Any:
     draft = claims.draft_for(uow.db(), task_id, me()) if may_complete else None
     if request.method == "GET":
         state = draft.values if draft is not None else schema_form.state_from_data(schema, data)
+        if draft is not None:  # a draft names its files by id: only documents of this case count
+            errors = documents.hold(schema, state, task_id)
     else:
         if not may_complete:
             abort(403)
         state = schema_form.state_from_form(schema, request.form, request.files)
         action = request.form.get("_action", "")
         if action == "save-draft":
-            try:
-                claims.save_draft(uow.db(), task_id, state, user=me(), clock=uow.clock())
-            except (NotAllowed, NotFound) as exc:
-                uow.rollback()
-                flash(exc.message, "info")
-                return redirect(url_for("tasks.show", task_id=task_id))
-            flash("Your answers are saved as a draft. Nothing has been submitted.", "success")
-            return redirect(url_for("tasks.show", task_id=task_id))
-        if not (action and schema_form.apply_action(schema, state, action)):
+            errors = documents.hold(schema, state, task_id)
+            if not errors:
+                return _save_draft(task_id, state)
+            status = 400
+        elif action and schema_form.apply_action(schema, state, action):
+            errors = documents.hold(schema, state, task_id)  # the form is shown again: its files are kept
+        else:
             submitted, parse_errors = schema_form.data_from_state(schema, state)
             if parse_errors:
                 errors = {**field_errors(schema, submitted), **parse_errors}
@@ -105,6 +105,8 @@ def show(task_id: str) -> Any:
                 if not isinstance(outcome, dict):
                     return outcome
                 errors = outcome
+            # Shown again with its errors: its new files are held (after the rollback), named by id.
+            errors = {**documents.hold(schema, state, task_id), **errors}
             status = 400
     form_fields = schema_form.fields(schema, state, {})
     errors = schema_form.plain_messages(form_fields, errors)
@@ -114,6 +116,17 @@ def show(task_id: str) -> Any:
         errors_list=schema_form.summary(form_fields, errors), may_complete=may_complete,
         instructions=instructions.render(task.instructions, data, task_name=task.title), draft=draft, me=me(),
     ), status
+
+
+def _save_draft(task_id: str, state: dict[str, Any]) -> Any:
+    try:
+        claims.save_draft(uow.db(), task_id, state, user=me(), clock=uow.clock())
+    except (NotAllowed, NotFound) as exc:
+        uow.rollback()
+        flash(exc.message, "info")
+        return redirect(url_for("tasks.show", task_id=task_id))
+    flash("Your answers are saved as a draft. Nothing has been submitted.", "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
