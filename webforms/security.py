@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, abort, send_from_directory
+from flask import Flask, Response, abort, request, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 
 from engine.platform.settings import PROJECT_ROOT
@@ -26,9 +26,18 @@ CSP = (
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul)
     csrf.init_app(app)
     app.after_request(_headers)
     app.add_url_rule("/vendor/<package>/<path:filename>", "vendor", _vendor)
+
+
+def _refuse_nul() -> None:
+    """A NUL character in any field or query value is refused before anything reads it: no database
+    column can keep one, and no person types one."""
+    for values in (request.args, request.form):
+        if any("\x00" in key or "\x00" in value for key, value in values.items(multi=True)):
+            abort(400, description="The request held a character that cannot be used (NUL). Go back and remove it.")
 
 
 def _headers(response: Response) -> Response:

@@ -21,9 +21,21 @@ def _title(schema: dict[str, Any], path: list[Any], field: str) -> str:
     return str(node.get("properties", {}).get(field, {}).get("title") or field.replace("_", " ").capitalize())
 
 
+def _unstorable(value: Any, path: list[str]) -> dict[str, str]:
+    """Text holding a NUL character, which no database column can keep (PostgreSQL refuses it)."""
+    if isinstance(value, str):
+        return {".".join(path): "contains a character that cannot be stored (NUL); remove it"} if "\x00" in value \
+            else {}
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    found: dict[str, str] = {}
+    for key, each in items:
+        found.update(_unstorable(each, [*path, str(key)]))
+    return found
+
+
 def field_errors(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
     """Return a plain-English message for each field of `data` that the schema rejects."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _unstorable(data, [])
     allowed = set(schema.get("properties", {}))
     for key in data:
         if key not in allowed:

@@ -23,7 +23,8 @@ from .conftest import PROCESSES, Web
 
 HOSTILE = [
     "9" * 40, "-1", "0", "99999999999999999999999", "1e309", "NaN", "-0", "2026-02-30", "31", "13", "0000",
-    "\u0001", "\u000b", "\u0000", "a\u0000b", "\ufeff", "\u202e", "=HYPERLINK(\"http://127.0.0.1:9/\")", "+1", "@SUM(A1)",
+    "\u0001", "\u000b", "\u0000", "a\u0000b", "\ufeff", "\u202e", "=HYPERLINK(\"http://127.0.0.1:9/\")", "+1",
+    "@SUM(A1)",
     "<script>alert(1)</script>", "{{ 7*7 }}", "{% raw %}", "../../etc/passwd", "%00", "'; DROP TABLE users; --",
     "data:text/html;base64,PGgxPmhpPC9oMT4=", "1", "true", "null", "[]", "{}", " ", "x" * 5000, "Ŵŵ – ’",
 ]
