@@ -193,7 +193,7 @@ def test_the_account_page_counts_devices(web: Web) -> None:
     cst = web.as_user("cst")
     web.as_user("cst")
     page = cst.get("/account").get_data(as_text=True)
-    assert "Signed in on 2 devices or browsers" in page
+    assert "On 2 devices or browsers" in page
     assert re.search(r"Not set up", page)
 
 
