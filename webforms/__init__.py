@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from engine.platform.settings import PROJECT_ROOT, Settings, WebSettings
 
-from . import auth, errors, security, uow
+from . import auth, errors, security, throttle, uow
 
 
 class DatabaseId(IntegerConverter):
@@ -42,16 +42,32 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires by itself
         WTF_CSRF_SSL_STRICT=secure,
         DHR_WEB=web,
+        # On in production, off for `make run`'s demo users, unless DHR_REQUIRE_2FA says 1 or 0.
+        DHR_REQUIRE_2FA=web.require_2fa if web.require_2fa is not None else settings.env == "production",
     )
     app.config.update(config)
     uow.init_app(app, settings)
     security.init_app(app)
+    throttle.init_app(app, web)
     auth.init_app(app)
     errors.init_app(app)
 
-    from .views import admin, cases, costs, dashboard, inbox, main, meetings, processes, register, reports, tasks
+    from .views import (
+        account,
+        admin,
+        cases,
+        costs,
+        dashboard,
+        inbox,
+        main,
+        meetings,
+        processes,
+        register,
+        reports,
+        tasks,
+    )
 
     for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp, dashboard.bp, register.bp,
-                      reports.bp, meetings.bp, costs.bp):
+                      reports.bp, meetings.bp, costs.bp, account.bp):
         app.register_blueprint(blueprint)
     return app

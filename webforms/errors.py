@@ -19,6 +19,9 @@ PAGES = {
     404: ("Page not found", "If you typed the web address, check it is correct."),
     405: ("There is a problem with your request", "Go back, reload the page and try again."),
     413: ("The file is too large", "Choose a smaller file and try again."),
+    429: ("Too many attempts to sign in from your network",
+          "Wait a few minutes, then try again. If you have forgotten your password or lost your "
+          "authenticator app, ask your administrator."),
 }
 
 
@@ -39,11 +42,14 @@ def _csrf(_exc: CSRFError) -> tuple[str, int]:
                  "Go back, reload the page and try again. Nothing was changed.")
 
 
-def _http(exc: HTTPException) -> tuple[str, int]:
+def _http(exc: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     status = exc.code or 500
     if status >= 500:
         return _bug(exc)
     title, body = PAGES.get(status, (exc.name, "Go back and try again."))
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:  # 429: say when to come back
+        return (*_page(status, title, body), {"Retry-After": str(retry_after)})
     return _page(status, title, body)
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from ..platform import users
+from ..platform import second_factor, sessions, users
 from ..platform.db import unit_of_work
 from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
 
@@ -47,3 +47,38 @@ def users_list(app: App, as_json: bool) -> None:
         _json_out(rows)
     else:
         _table(rows, ["name", "role", "agency", "email", "active"])
+
+
+@users_group.command("sign-out")
+@click.argument("name")
+@pass_app
+def users_sign_out(app: App, name: str) -> None:
+    """End every web session of a user at once, on every device (audited)."""
+    with unit_of_work(app.sessions) as session:
+        user = users.find_user(session, name)
+        count = sessions.sign_out_everywhere(session, user, actor=CLI_ACTOR, at=app.clock.now())
+        click.echo(f"signed out {user.username} everywhere ({count} session{'' if count == 1 else 's'} ended)")
+
+
+@users_group.command("reset-2fa")
+@click.argument("name")
+@pass_app
+def users_reset_second_factor(app: App, name: str) -> None:
+    """Reset a user's authenticator app and recovery codes (a lost phone); they are signed out (audited)."""
+    with unit_of_work(app.sessions) as session:
+        user = users.find_user(session, name)
+        second_factor.reset(session, user, actor=CLI_ACTOR, at=app.clock.now())
+        click.echo(f"reset the authenticator app of {user.username}; they set it up again at their next sign-in")
+
+
+@users_group.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the new password from standard input.")
+@pass_app
+def users_set_password(app: App, name: str, password_stdin: bool) -> None:
+    """Give a user a new password; every session they have ends (audited)."""
+    password = sys.stdin.readline().rstrip("\n")
+    with unit_of_work(app.sessions) as session:
+        user = users.find_user(session, name)
+        users.set_password(session, user, password, actor=CLI_ACTOR, at=app.clock.now())
+        click.echo(f"set a new password for {user.username}; their sessions have ended")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from . import sessions
 from .audit import AuditType, record
 from .errors import DhrError, NotFound
 from .models import Base, Case, User
@@ -160,6 +161,8 @@ def change_user(
     user.role, user.agency, user.active = role, agency or None, active
     after = {"role": user.role, "agency": user.agency, "active": user.active}
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if "active" in changed and not active:  # a disabled user is signed out everywhere at once
+        sessions.end_all(session, user, at=at, reason=sessions.Ended.USER_DISABLED)
     if changed:
         record(session, AuditType.USER_CHANGED, actor=actor, at=at, details={"user": user.username, **changed})
 

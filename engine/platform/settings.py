@@ -83,6 +83,15 @@ def _int(name: str, default: int) -> int:
     return int(_positive(name, default, int, "a whole number"))
 
 
+def _count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
+
+
 def _flag(name: str) -> bool | None:
     raw = os.environ.get(name, "")
     if raw not in ("", "0", "1"):
@@ -94,7 +103,8 @@ def _flag(name: str) -> bool | None:
 class WebSettings:
     """Settings of the web pages: sign-in, sessions and uploads."""
 
-    session_minutes: int = field(default_factory=lambda: _int("DHR_SESSION_MINUTES", 30))
+    session_minutes: int = field(default_factory=lambda: _int("DHR_SESSION_MINUTES", 30))  # idle limit
+    session_max_hours: int = field(default_factory=lambda: _int("DHR_SESSION_MAX_HOURS", 12))  # however busy
     login_attempts: int = field(default_factory=lambda: _int("DHR_LOGIN_ATTEMPTS", 5))
     lockout_minutes: int = field(default_factory=lambda: _int("DHR_LOCKOUT_MINUTES", 15))
     upload_max_mb: int = field(default_factory=lambda: _int("DHR_UPLOAD_MAX_MB", 10))
@@ -103,6 +113,15 @@ class WebSettings:
     secure_cookies: bool | None = field(default_factory=lambda: _flag("DHR_SECURE_COOKIES"))
     council_name: str = field(
         default_factory=lambda: os.environ.get("DHR_COUNCIL_NAME", "Community Safety Partnership"))
+    # Every user needs an authenticator app: on in production, off for `make run`'s demo users,
+    # unless DHR_REQUIRE_2FA says 1 or 0.
+    require_2fa: bool | None = field(default_factory=lambda: _flag("DHR_REQUIRE_2FA"))
+    # Failed sign-ins (wrong password or code) from one address, in the `limits` notation, beside
+    # the lock-out of one user name; kept in memory, or in Redis for several web processes.
+    sign_in_limit: str = field(default_factory=lambda: _env("DHR_SIGN_IN_LIMIT", "20 per 10 minutes"))
+    rate_limit_storage_uri: str = field(default_factory=lambda: _env("DHR_RATE_LIMIT_STORAGE_URI", "memory://"))
+    # Reverse proxies in front of the app whose X-Forwarded-For to trust for the client's address.
+    proxy_hops: int = field(default_factory=lambda: _count("DHR_PROXY_HOPS", 0))
 
 
 def documents_dir() -> Path | None:

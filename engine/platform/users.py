@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import secrets
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import sessions
 from .audit import AuditType, record
 from .clock import Clock
 from .errors import DhrError, NotFound
 from .models import User
 
 _hasher = PasswordHasher()
+_dummy_hash: str | None = None
+MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -39,8 +45,8 @@ def add_user(
         raise DhrError("a user needs a name and a role")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise DhrError(f"there is already a user called '{username}'")
-    if password is not None and len(password) < 10:
-        raise DhrError("a password must have at least 10 characters")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise DhrError(f"a password must have at least {MIN_PASSWORD} characters")
     if email is not None and not _EMAIL.match(email):
         raise DhrError(f"'{email}' is not an e-mail address")
     user = User(
@@ -63,9 +69,46 @@ def find_user(session: Session, username: str) -> User:
 
 
 def check_password(user: User, password: str) -> bool:
-    if not user.password_hash or not user.active:
+    """Whether `password` is the user's; a user without one, or disabled, pays the same argon2 work."""
+    matches = _verify(user.password_hash, password)
+    return matches and user.active
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user whose name (any case) and password these are, or None.
+
+    Exactly one argon2 verification runs whether or not the user exists, has a password or is
+    disabled, so the time taken tells nothing about which user names exist.
+    """
+    user = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
+    if user is None:
+        _verify(None, password)
+        return None
+    return user if check_password(user, password) else None
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    global _dummy_hash
+    if not password_hash:
+        # Work as hard for nobody as for somebody: verify against a hash of a random password.
+        _dummy_hash = _dummy_hash or _hasher.hash(secrets.token_urlsafe(16))
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            _hasher.verify(_dummy_hash, password)
         return False
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str, at: datetime) -> None:
+    """Give `user` a new password and end every session they have, audited.
+
+    Raises: DhrError: the password is too short.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise DhrError(f"a password must have at least {MIN_PASSWORD} characters")
+    user.password_hash = _hasher.hash(password)
+    ended = sessions.end_all(session, user, at=at, reason=sessions.Ended.PASSWORD_CHANGED)
+    record(session, AuditType.PASSWORD_CHANGED, actor=actor, at=at,
+           details={"user": user.username, "sessions_ended": ended})

@@ -55,6 +55,23 @@ def session_clock() -> Session:
     return Session()
 
 
+def make_app(db: Db, clock: SettableClock, session_clock: Session, **web: Any) -> Flask:
+    """The app on the test database; `web` overrides WebSettings (e.g. require_2fa=True)."""
+    settings: dict[str, Any] = {
+        "session_minutes": 30, "session_max_hours": 12, "login_attempts": 3, "lockout_minutes": 15,
+        "upload_max_mb": 10, "secure_cookies": False, "council_name": "Testshire Council", "require_2fa": False,
+        "sign_in_limit": "50 per 10 minutes", "rate_limit_storage_uri": "memory://", **web,
+    }
+    return create_app({
+        "TESTING": True,
+        "SETTINGS": Settings(database_url=db.url, env="test", secret_key="x" * 32),
+        "WEB_SETTINGS": WebSettings(**settings),
+        "SESSIONS": db.sessions,
+        "CLOCK": clock,
+        "SESSION_CLOCK": session_clock,
+    })
+
+
 @pytest.fixture
 def app(db: Db, clock: SettableClock, session_clock: Session) -> Flask:
     with unit_of_work(db.sessions) as s:
@@ -62,15 +79,7 @@ def app(db: Db, clock: SettableClock, session_clock: Session) -> Flask:
             user = add_user(s, name, role=role, agency="Police" if role == "Panel" else None, password=None,
                             actor="test", clock=clock)
             user.password_hash = _HASH  # hashing once keeps the suite fast
-    return create_app({
-        "TESTING": True,
-        "SETTINGS": Settings(database_url=db.url, env="test", secret_key="x" * 32),
-        "WEB_SETTINGS": WebSettings(session_minutes=30, login_attempts=3, lockout_minutes=15, upload_max_mb=10,
-                                    secure_cookies=False, council_name="Testshire Council"),
-        "SESSIONS": db.sessions,
-        "CLOCK": clock,
-        "SESSION_CLOCK": session_clock,
-    })
+    return make_app(db, clock, session_clock)
 
 
 class Web:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine.platform import access
+from engine.platform import access, second_factor, sessions
 from engine.platform.errors import DhrError
 from engine.platform.models import User
 from engine.platform.users import add_user
@@ -23,7 +23,8 @@ def _user_page(errors: dict[str, str], form: dict[str, str], status: int = 200) 
     users = list(uow.db().scalars(select(User).order_by(User.username)))
     summary = [{"text": message, "href": f"#{key}"} for key, message in errors.items()]
     return render_template("pages/users.html", title="Users", users=users, roles=access.ROLES,
-                           agencies=access.agencies(uow.db()), errors=errors, errors_list=summary, form=form), status
+                           agencies=access.agencies(uow.db()), errors=errors, errors_list=summary, form=form,
+                           enrolled=second_factor.enrolled_user_ids(uow.db())), status
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -72,6 +73,36 @@ def change_user(user_id: int) -> Any:
     flash(f"{user.username}: {user.role}{', ' + user.agency if user.agency else ''}, "
           f"{'active' if user.active else 'disabled'}.", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/sign-out", methods=["POST"])
+@admin_only
+def sign_out_everywhere(user_id: int) -> Any:
+    """End every session of a user at once (a lost laptop, someone leaving)."""
+    user = uow.db().get(User, user_id) or abort(404)
+    count = sessions.sign_out_everywhere(uow.db(), user, actor=me().username, at=uow.clock().now())
+    flash(f"{user.username} has been signed out everywhere ({count} session{'' if count == 1 else 's'} ended).",
+          "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/second-factor", methods=["GET", "POST"])
+@admin_only
+def reset_second_factor(user_id: int) -> Any:
+    """Ask, then reset a user's authenticator app (a lost phone); they set it up again at sign-in."""
+    user = uow.db().get(User, user_id) or abort(404)
+    if request.method == "POST":
+        try:
+            second_factor.reset(uow.db(), user, actor=me().username, at=uow.clock().now())
+        except DhrError as exc:
+            uow.rollback()
+            flash(exc.message, "info")
+            return redirect(url_for("admin.users"))
+        flash(f"{user.username}'s authenticator app has been reset. They have been signed out and will set up "
+              "their app again when they next sign in.", "success")
+        return redirect(url_for("admin.users"))
+    return render_template("pages/reset_second_factor.html", title="Reset authenticator app", user=user,
+                           enrolled=second_factor.is_enrolled(uow.db(), user))
 
 
 @bp.route("/agencies", methods=["GET", "POST"])
