@@ -10,10 +10,9 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from engine.platform import access
+from engine.platform import access, users
 from engine.platform.models import User
 from engine.platform.settings import WebSettings
 from engine.platform.users import check_password
@@ -130,7 +129,7 @@ def sign_in() -> Any:
             error = (f"You have entered the wrong details too many times. Your account is locked for "
                      f"{web.lockout_minutes} minutes; try again later or ask your administrator.")
         else:
-            user = db.scalars(select(User).where(func.lower(User.username) == username.lower())).first()
+            user = users.for_sign_in(db, username)
             if user is not None and check_password(user, password):
                 access.sign_in_succeeded(db, username)
                 session.clear()

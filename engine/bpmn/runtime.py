@@ -62,9 +62,11 @@ SYSTEM_ACTOR = "scheduler"
 ENGINE_STEPS = 900
 DEADLINE_PROPERTY = "caseDeadlineDate"
 DUE_PROPERTY = "taskDueDate"
-# The case variables that reports read, projected into `case_instance.facts` (processes/README.md).
+# The case variables that reports and the case page read, projected into `case_instance.facts`
+# (processes/README.md).
 FACT_VARIABLES = ("notification_date", "decision_date", "review_type", "clock_start_date",
-                  "completion_due_date", "report_approved_on", "published_on")
+                  "completion_due_date", "report_approved_on", "published_on",
+                  "decision_due_date", "publication_date")
 
 # ---------------------------------------------------------------------------------------------
 # Process versions

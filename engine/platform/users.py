@@ -6,7 +6,7 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .audit import AuditType, record
@@ -60,6 +60,16 @@ def find_user(session: Session, username: str) -> User:
     if user is None:
         raise NotFound(f"there is no user called '{username}'")
     return user
+
+
+def for_sign_in(session: Session, username: str) -> User | None:
+    """The user a sign-in names (user names are matched whatever their capitalisation), if any."""
+    return session.scalars(select(User).where(func.lower(User.username) == username.lower())).first()
+
+
+def all_users(session: Session) -> list[User]:
+    """Every user, active or not, by name (the administrators' list)."""
+    return list(session.scalars(select(User).order_by(User.username)))
 
 
 def check_password(user: User, password: str) -> bool:
