@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from engine.platform.calendar import LONDON, london_day
+from engine.platform import deadlines
+from engine.platform.calendar import LONDON, london_day, long_date, long_moment
 from engine.platform.documents import is_reference
 
 
@@ -13,9 +14,7 @@ def london(value: datetime | None, with_time: bool = True) -> str:
     """'3 March 2027, 09:00' in London time (GMT or BST as it was on that day)."""
     if value is None:
         return ""
-    local = value.astimezone(LONDON)
-    text = f"{local.day} {local:%B %Y}"
-    return f"{text}, {local:%H:%M}" if with_time else text
+    return long_moment(value) if with_time else long_date(london_day(value))
 
 
 def london_iso(value: datetime | None) -> str:
@@ -41,15 +40,6 @@ def plain(value: Any) -> str:
 
 
 def deadline(due_on: date | None, now: datetime) -> str:
-    """'28 February 2027 (96 days left)', or '(overdue by 3 days)', counted in London days."""
-    if due_on is None:
-        return ""
-    days = (due_on - london_day(now)).days
-    text = f"{due_on.day} {due_on:%B %Y}"
-    if days > 1:
-        return f"{text} ({days} days left)"
-    if days == 1:
-        return f"{text} (1 day left)"
-    if days == 0:
-        return f"{text} (due today)"
-    return f"{text} (overdue by {-days} day{'s' if days < -1 else ''})"
+    """'28 February 2027 (96 days left)', or '(overdue by 3 days)': `deadlines` counts it."""
+    due = deadlines.due(due_on, now)
+    return due.text if due else ""

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from flask import abort, request
-from sqlalchemy import select
 
 from engine.platform import access
-from engine.platform.models import Case, OpenTask, User
+from engine.platform.models import Case, OpenTask
 
 from . import uow
 from .auth import me
 
 PROCESS_PAGES = (access.PROCESS_OWNER,)
 ADMIN_PAGES = (access.ADMINISTRATOR,)
-
-
-def visible_case_ids(user: User) -> set[int] | None:
-    """The cases a user may see; None means all of them."""
-    if access.is_case_wide(user):
-        return None
-    return access.member_case_ids(uow.db(), user)
 
 
 def case_or_404(case_id: int) -> Case:
@@ -39,13 +31,3 @@ def task_or_404(task_id: str) -> OpenTask | None:
         abort(404)
     return task
 
-
-def users_for_lane(case_id: int, lane: str | None) -> list[User]:
-    """Who can pick up a task in `lane` on this case."""
-    if lane is None:
-        return []
-    db = uow.db()
-    users = db.scalars(select(User).where(User.active.is_(True)).order_by(User.username)).all()
-    members = {u.id for u in access.members(db, case_id)}
-    return [u for u in users if u.role.casefold() == lane.casefold()
-            and (access.is_case_wide(u) or u.id in members)]

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from sqlalchemy import func, select
 
 from ..bpmn import runtime
 from ..platform import access, users
 from ..platform.clock import as_utc
 from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
-from ..platform.models import Case, OpenTask, Timer
+from ..review import pages
 from .app import CLI_ACTOR, App, _json_out, _parse_json, _table, _when, cli, pass_app
 
 
@@ -44,19 +43,13 @@ def cases_start(app: App, process_id: str, pseudonym: str, year: int, data: str 
 def cases_list(app: App, as_json: bool) -> None:
     """List cases with their stage, open tasks and next timer."""
     with app.sessions() as session:
-        open_counts = dict(session.execute(
-            select(OpenTask.case_id, func.count()).group_by(OpenTask.case_id)).all())
-        next_due = dict(session.execute(
-            select(Timer.case_id, func.min(Timer.due_at)).group_by(Timer.case_id)).all())
-        stuck = dict(session.execute(
-            select(Timer.case_id, func.count()).where(Timer.status == "stuck").group_by(Timer.case_id)).all())
         rows = [
-            {"reference": c.reference, "status": "STALLED" if c.stalled_at and c.status == "open" else c.status,
+            {"reference": c.reference, "status": "STALLED" if c.stalled else c.status,
              "stage": c.stage, "version": c.version_id,
-             "open_tasks": open_counts.get(c.id, 0), "next_timer": _aware(next_due.get(c.id)),
-             "stuck_timers": stuck.get(c.id, 0), "started_at": c.started_at,
+             "open_tasks": len(c.tasks), "next_timer": c.next_timer,
+             "stuck_timers": c.stuck_timers, "started_at": c.started_at,
              "stalled_since": _aware(c.stalled_at)}
-            for c in session.scalars(select(Case).order_by(Case.started_at, Case.id))
+            for c in pages.case_list(session, None, app.clock.now(), oldest_first=True)
         ]
     if as_json:
         _json_out(rows)

@@ -6,13 +6,11 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
 
-from ..bpmn import runtime
+from ..bpmn import deployments, runtime
 from ..bpmn.library import load_bundle, read_folder
 from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
-from ..platform.models import Case, ProcessVersion
 from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
 
 
@@ -73,11 +71,10 @@ def processes_deploy(app: App, path: Path | None) -> None:
 def processes_list(app: App, as_json: bool) -> None:
     """List deployed process versions, newest first."""
     with app.sessions() as session:
-        counts = dict(session.execute(select(Case.version_id, func.count()).group_by(Case.version_id)).all())
         rows = [
             {"version": v.id, "hash": v.content_hash[:12], "processes": ", ".join(v.process_ids),
-             "deployed_at": v.deployed_at, "deployed_by": v.deployed_by, "cases": counts.get(v.id, 0)}
-            for v in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc()))
+             "deployed_at": v.deployed_at, "deployed_by": v.deployed_by, "cases": v.cases}
+            for v in deployments.versions(session)
         ]
     if as_json:
         _json_out(rows)

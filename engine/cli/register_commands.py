@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..platform.calendar import london_day
+from ..platform.deadlines import Due
 from ..platform.errors import DhrError
-from ..review import chasing, register, reporting
+from ..review import chasing, pages, register, reporting
 from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
 
 
@@ -32,17 +32,21 @@ def register_list(app: App, case_reference: str, agency: str, status: str | None
     """List recommendations with their status."""
     filters = register.Filters(case=case_reference, agency=agency, status=status or "", overdue=overdue,
                                national=national)
-    today = london_day(app.clock.now())
+    now = app.clock.now()
     with app.sessions() as session:
         rows: list[dict[str, Any]] = [
             {"case": r.case.reference, "number": r.number, "theme": r.theme, "lead_agency": r.lead_agency,
              "scope": r.scope, "target_date": r.target_date.isoformat() if r.target_date else None,
-             "status": r.status, "awaiting_since": r.awaiting_since, "overdue": r.overdue(today)}
-            for r in register.find(session, filters, today=today)]
+             "status": r.status, "awaiting_since": r.awaiting_since, "overdue": _overdue(r.due(now))}
+            for r in pages.register_entries(session, None, filters, now)]
     if as_json:
         _json_out(rows)
     else:
         _table(rows, ["case", "number", "lead_agency", "theme", "target_date", "status", "awaiting_since"])
+
+
+def _overdue(due: Due | None) -> bool:
+    return due is not None and due.overdue
 
 
 @register_group.command("request-updates")

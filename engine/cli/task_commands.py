@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
 
-from ..bpmn import runtime
+from ..bpmn import runtime, worklist
 from ..platform import users
 from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
-from ..platform.models import Case, OpenTask
 from .app import App, _json_out, _parse_json, _table, cli, pass_app
 
 
@@ -28,17 +26,12 @@ def tasks() -> None:
 def tasks_list(app: App, reference: str | None, role: str | None, as_json: bool) -> None:
     """List open tasks, the soonest due first."""
     with app.sessions() as session:
-        query = select(OpenTask, Case.reference).join(Case, Case.id == OpenTask.case_id)
-        if reference:
-            query = query.where(OpenTask.case_id == runtime.get_case(session, reference).id)
-        if role:
-            query = query.where(func.lower(OpenTask.lane) == role.lower())
+        case_id = runtime.get_case(session, reference).id if reference else None
         rows = [
-            {"id": t.id, "case": ref, "task": t.title, "lane": t.lane, "stage": t.process_name,
-             "due_at": t.due_at, "form": t.form, "created_at": t.created_at}
-            for t, ref in session.execute(query)
+            {"id": t.id, "case": t.case_reference, "task": t.title, "lane": t.lane, "stage": t.stage,
+             "due_at": t.due_at, "overdue": t.overdue, "form": t.form, "created_at": t.created_at}
+            for t in worklist.open_tasks(session, None, app.clock.now(), case_id=case_id, lane=role)
         ]
-    rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or r["created_at"], r["case"]))
     if as_json:
         _json_out(rows)
     else:

@@ -7,10 +7,10 @@ import sys
 import click
 from sqlalchemy import select
 
-from ..bpmn import timers
+from ..bpmn import timers, worklist
 from ..platform.clock import Clock, SimulatedClock, SystemClock
 from ..platform.db import unit_of_work
-from ..platform.models import Case, Timer
+from ..platform.models import Case
 from .app import CLI_ACTOR, App, _json_out, _table, _when, cli, pass_app
 
 
@@ -26,10 +26,9 @@ def timers_list(app: App, as_json: bool) -> None:
     """List waiting timers, the soonest first."""
     with app.sessions() as session:
         rows = [
-            {"id": t.id, "case": ref, "timer": t.title, "due_at": t.due_at, "status": t.status,
+            {"id": t.id, "case": t.case_reference, "timer": t.title, "due_at": t.due_at, "status": t.status,
              "attempts": t.attempts, "next_attempt_at": t.next_attempt_at, "last_error": t.last_error}
-            for t, ref in session.execute(
-                select(Timer, Case.reference).join(Case, Case.id == Timer.case_id).order_by(Timer.due_at, Timer.id))
+            for t in worklist.waiting_timers(session, None, app.clock.now())
         ]
     if as_json:
         _json_out(rows)

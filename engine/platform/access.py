@@ -103,6 +103,40 @@ def member_case_ids(session: Session, user: User) -> set[int]:
     return set(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user.id)))
 
 
+def visible_case_ids(session: Session, viewer: User | None) -> set[int] | None:
+    """The cases `viewer` may see (the rule of `may_see_case`, for lists); None means every case.
+
+    `viewer` None is the operator at the command line, who sees every case. Every list of cases,
+    tasks, timers and recommendations is filtered with this, inside the engine's read functions.
+    """
+    if viewer is None:
+        return None
+    if not viewer.active:
+        return set()
+    if is_case_wide(viewer):
+        return None
+    return member_case_ids(session, viewer)
+
+
+def users_for_lane(session: Session, case_id: int, lane: str | None) -> list[User]:
+    """Who can pick up a task in `lane` on this case: active users of that role who may see the case."""
+    if lane is None:
+        return []
+    members_ = {u.id for u in members(session, case_id)}
+    return [u for u in active_users(session) if u.role.casefold() == lane.casefold()
+            and (is_case_wide(u) or u.id in members_)]
+
+
+def member_candidates(session: Session, case_id: int) -> list[User]:
+    """Who could be made a member of the case: active users who see only their own cases, not yet on it."""
+    members_ = {u.id for u in members(session, case_id)}
+    return [u for u in active_users(session) if not is_case_wide(u) and u.id not in members_]
+
+
+def active_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.username)))
+
+
 def members(session: Session, case_id: int) -> list[User]:
     return list(session.scalars(
         select(User).join(CaseMember, CaseMember.user_id == User.id)

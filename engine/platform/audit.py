@@ -173,3 +173,11 @@ def verify(session: Session, batch: int = 1000) -> tuple[int, list[ChainProblem]
 
 def events_for_case(session: Session, case_id: int) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)))
+
+
+def task_closed_event(session: Session, task_id: str) -> AuditEvent | None:
+    """The event that closed a task that is no longer open (completed or cancelled), if it was ever open."""
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.task_id == task_id, AuditEvent.event_type.in_(
+            [AuditType.TASK_COMPLETED.value, AuditType.TASK_CANCELLED.value])).order_by(AuditEvent.id.desc())
+    ).first()

@@ -33,9 +33,14 @@ def london_day(moment: datetime) -> date:
     return moment.astimezone(LONDON).date()
 
 
+def start_of_day(day: date) -> datetime:
+    """The first moment of a London day (midnight, GMT or BST as that day has it), in UTC."""
+    return datetime.combine(day, time(0), LONDON).astimezone(UTC)
+
+
 def end_of_day(day: date) -> datetime:
     """The last moment of a London day, in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(0), LONDON).astimezone(UTC) - timedelta(microseconds=1)
+    return start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1)
 
 
 def parse_moment(value: Any) -> datetime | None:
@@ -55,6 +60,12 @@ def parse_moment(value: Any) -> datetime | None:
 def long_date(day: date) -> str:
     """1 April 2026."""
     return f"{day.day} {day:%B %Y}"
+
+
+def long_moment(moment: datetime) -> str:
+    """'3 March 2027, 09:00' in London time (GMT or BST as it was on that day)."""
+    local = moment.astimezone(LONDON)
+    return f"{long_date(local.date())}, {local:%H:%M}"
 
 
 @lru_cache(maxsize=64)

@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from . import events
+from . import deadlines, events
 from .access import PROCESS_OWNER, may_see_case
 from .audit import AuditType
-from .calendar import LONDON
 from .clock import Clock
 from .db import unit_of_work
 from .models import AuditEvent, Base, Case, User
@@ -85,10 +84,8 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
         for user in people:
             if user.role.casefold() != lane.casefold() or not may_see_case(session, user, case.id):
                 continue
-            when = ""
-            if due:
-                local = datetime.fromisoformat(due).astimezone(LONDON)
-                when = f"It is due by {local.day} {local:%B %Y, %H:%M} (UK time).\n\n"
+            task_due = deadlines.due(datetime.fromisoformat(due), now) if due else None
+            when = f"It is due by {task_due.when} (UK time).\n\n" if task_due else ""
             session.add(OutboxMessage(
                 dedupe_key=f"task:{event.task_id}:{user.id}", case_id=case.id, recipient=str(user.email),
                 subject=f"New task for the {lane}: {event.task_name} ({case.reference})",

@@ -68,6 +68,16 @@ def find_user(session: Session, username: str) -> User:
     return user
 
 
+def for_sign_in(session: Session, username: str) -> User | None:
+    """The user a sign-in names (user names are matched whatever their capitalisation), if any."""
+    return session.scalars(select(User).where(func.lower(User.username) == username.lower())).first()
+
+
+def all_users(session: Session) -> list[User]:
+    """Every user, active or not, by name (the administrators' list)."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
 def check_password(user: User, password: str) -> bool:
     """Whether `password` is the user's; a user without one, or disabled, pays the same argon2 work."""
     matches = _verify(user.password_hash, password)

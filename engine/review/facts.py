@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..platform import events
 
 FACT_VARIABLES = ("notification_date", "decision_date", "review_type", "clock_start_date",
-                  "completion_due_date", "report_approved_on", "published_on")
+                  "completion_due_date", "report_approved_on", "published_on",
+                  "decision_due_date", "publication_date")
 
 
 def subscribe() -> None:

@@ -31,10 +31,11 @@ from uuid import UUID
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
-from ..platform import events
+from ..platform import deadlines, events
 from ..platform.access import Agency, name_key, tidy_name
 from ..platform.audit import AuditType, record
 from ..platform.calendar import parse_day
+from ..platform.deadlines import Due
 from ..platform.models import Base, Case
 
 REGISTER_PROPERTY = "recommendationRegister"
@@ -97,8 +98,18 @@ class Recommendation(Base):
     def status_label(self) -> str:
         return LABELS.get(self.status, self.status)
 
+    @property
+    def owed(self) -> bool:
+        """Whether its lead agency still owes it (in progress or awaiting feedback)."""
+        return self.status in OPEN
+
+    def due(self, now: datetime) -> Due | None:
+        """When it is due (its target date), while it is owed; None once completed or withdrawn."""
+        return deadlines.target(self.target_date, now, owed=self.owed)
+
     def overdue(self, today: date) -> bool:
-        return self.status in OPEN and self.target_date is not None and self.target_date < today
+        """Past its target date and still owed, on the London day `today` (`deadlines.today`)."""
+        return self.owed and self.target_date is not None and deadlines.counted(self.target_date, today).overdue
 
 
 class RecommendationEvent(Base):

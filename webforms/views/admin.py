@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from engine.platform import access, second_factor, sessions
 from engine.platform.errors import DhrError
 from engine.platform.models import User
-from engine.platform.users import add_user
+from engine.platform.users import add_user, all_users
 
 from .. import uow
 from ..auth import me, roles_required
@@ -20,7 +19,7 @@ admin_only = roles_required(access.ADMINISTRATOR)
 
 
 def _user_page(errors: dict[str, str], form: dict[str, str], status: int = 200) -> Any:
-    users = list(uow.db().scalars(select(User).order_by(User.username)))
+    users = all_users(uow.db())
     summary = [{"text": message, "href": f"#{key}"} for key, message in errors.items()]
     return render_template("pages/users.html", title="Users", users=users, roles=access.ROLES,
                            agencies=access.agencies(uow.db()), errors=errors, errors_list=summary, form=form,

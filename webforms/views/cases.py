@@ -3,127 +3,50 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
-from sqlalchemy.orm import defer
 
-from engine.bpmn import runtime, timers
+from engine.bpmn import runtime, timers, worklist
 from engine.platform import access
 from engine.platform.audit import events_for_case
 from engine.platform.errors import DhrError
-from engine.platform.models import Case, OpenTask, Timer, User
-from engine.review import costs, letters, register
+from engine.platform.models import Case, Timer, User
+from engine.review import costs, letters, pages
 
 from .. import diagram, documents, history, uow
 from ..auth import me, roles_required
-from ..guard import case_or_404, users_for_lane, visible_case_ids
+from ..guard import case_or_404
 from ..roles import COST_RECORDERS, COST_VIEWERS
 
 bp = Blueprint("cases", __name__)
 MEMBERSHIP_MANAGERS = ("Community Safety Team",)
 TIMER_FIXERS = (access.ADMINISTRATOR, access.PROCESS_OWNER)
-# Case data worth seeing at a glance (never the victim's identifiers).
-KEY_DATA = [
-    ("review_type", "Decision"), ("decision_due_date", "Decision due"), ("decision_date", "Decided on"),
-    ("clock_start_date", "Six-month clock started"),  # the report's due date is the case's deadline row
-    ("publication_date", "Publication date"), ("published_on", "Published on"),
-]
-
-
-@dataclass
-class CaseRow:
-    case: Case
-    tasks: list[OpenTask]
-    next_deadline: datetime | None
-    overdue: bool
 
 
 @bp.route("/cases")
 @login_required
 def index() -> str:
-    db, now = uow.db(), uow.clock().now()
-    query = select(Case).options(defer(Case.state)).order_by(Case.started_at.desc(), Case.id.desc())
-    visible = visible_case_ids(me())
-    if visible is not None:
-        query = query.where(Case.id.in_(visible or {-1}))
+    overdue_only = request.args.get("overdue") == "1"
     status = request.args.get("status", "open")
-    if status in ("open", "completed"):
-        query = query.where(Case.status == status)
-    cases = list(db.scalars(query))
-    ids = [c.id for c in cases]
-    tasks: dict[int, list[OpenTask]] = {}
-    for task in db.scalars(select(OpenTask).where(OpenTask.case_id.in_(ids or [-1])).order_by(OpenTask.due_at)):
-        tasks.setdefault(task.case_id, []).append(task)
-    deadlines: dict[int, datetime] = {}
-    for timer in db.scalars(select(Timer).where(Timer.case_id.in_(ids or [-1])).order_by(Timer.due_at.desc())):
-        deadlines[timer.case_id] = timer.due_at
-    rows = [CaseRow(c, tasks.get(c.id, []), deadlines.get(c.id),
-                    any(t.due_at is not None and t.due_at < now for t in tasks.get(c.id, []))) for c in cases]
-    if request.args.get("overdue") == "1":
-        rows = [r for r in rows if r.overdue]
-    return render_template("pages/cases.html", title="Cases", rows=rows, status=status,
-                           overdue_only=request.args.get("overdue") == "1")
-
-
-def _key_data(case: Case) -> list[tuple[str, Any]]:
-    workflow = runtime.load_workflow(case, uow.db())
-    runtime.WORKFLOWS.put(case.id, case.state, workflow)
-    data: dict[str, Any] = {}
-    tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) or [workflow.last_task]
-    for task in tasks:
-        if task is not None:
-            data.update(task.data)
-    return [(label, _as_date(data[key])) for key, label in KEY_DATA if data.get(key) not in (None, "")]
-
-
-def _as_date(value: Any) -> Any:
-    """An ISO date as people read it ('11 June 2026'); anything else as it is."""
-    try:
-        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-    except ValueError:
-        day = None
-    return f"{day.day} {day:%B %Y}" if day else value
-
-
-@dataclass
-class TaskRow:
-    task: OpenTask
-    holders: list[User]
-    overdue: bool
+    rows = pages.case_list(uow.db(), me(), uow.clock().now(), status=status, overdue_only=overdue_only)
+    return render_template("pages/cases.html", title="Cases", rows=rows, status=status, overdue_only=overdue_only)
 
 
 @bp.route("/cases/<int:case_id>")
 @login_required
 def show(case_id: int) -> str:
     case = case_or_404(case_id)
-    db, now = uow.db(), uow.clock().now()
-    tasks = list(db.scalars(select(OpenTask).where(OpenTask.case_id == case.id)
-                            .order_by(OpenTask.due_at.is_(None), OpenTask.due_at)))
-    task_titles = {t.id: t.title for t in tasks}
-    timers = list(db.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
-    rows = [TaskRow(t, users_for_lane(case.id, t.lane), t.due_at is not None and t.due_at < now) for t in tasks]
-    recent = [history.describe(e) for e in events_for_case(db, case.id)[-8:]][::-1]
     manage = me().role in MEMBERSHIP_MANAGERS
-    candidates = []
-    members = access.members(db, case.id)
-    if manage:
-        member_ids = {u.id for u in members}
-        candidates = [u for u in db.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
-                      if not access.is_case_wide(u) and u.id not in member_ids]
-    return render_template("pages/case.html", title=case.reference, case=case, tasks=rows, timers=timers,
-                           task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
-                           manage=manage, candidates=candidates, stages=_stages(case),
-                           documents=documents.case_documents(case), letters=letters.letters_for(db, case.id),
+    page = pages.case_page(uow.db(), me(), case, uow.clock().now(), with_candidates=manage)
+    return render_template("pages/case.html", title=case.reference, case=case, page=page, tasks=page.tasks,
+                           timers=page.timers, task_titles=page.task_titles, key_data=page.key_data,
+                           recent=[history.describe(e) for e in page.recent], members=page.members,
+                           manage=manage, candidates=page.candidates, stages=page.stages,
+                           documents=documents.case_documents(case), letters=page.letters,
                            may_retry=me().role in TIMER_FIXERS, show_costs=me().role in COST_VIEWERS,
-                           costs=costs.costs_for_case(db, case.id), may_record_costs=me().role in COST_RECORDERS,
-                           pounds=costs.pounds, recommendation_count=len(register.find(
-                               db, register.Filters(case=case.reference), today=now.date())),
+                           costs=page.costs, may_record_costs=me().role in COST_RECORDERS,
+                           pounds=costs.pounds, recommendation_count=page.recommendation_count,
                            retry_versions=_retry_versions(case))
 
 
@@ -190,22 +113,6 @@ def letter(case_id: int, letter_id: int, fmt: str) -> Response:
 def document(case_id: int, document_id: int) -> Response:
     """Download an uploaded document (always as an attachment, never shown as a page)."""
     return documents.download(case_or_404(case_id), document_id)
-
-
-@dataclass
-class StageRow:
-    name: str
-    state: str  # done | current | to come
-
-
-def _stages(case: Case) -> list[StageRow]:
-    """The case's stages (the processes its diagram calls), the current one and those behind it."""
-    names = runtime.bundle_for(uow.db(), case.version_id).stages(case.process_id)
-    if case.status == "completed":
-        return [StageRow(name, "done") for name in names]
-    current = names.index(case.stage) if case.stage in names else -1
-    return [StageRow(name, "done" if i < current else "current" if i == current else "to come")
-            for i, name in enumerate(names)]
 
 
 @bp.route("/cases/<int:case_id>/members", methods=["POST"])
@@ -276,9 +183,7 @@ def diagram_page(case_id: int) -> str:
     case = case_or_404(case_id)
     db = uow.db()
     files = _files(case)
-    current = [t.bpmn_id for t in db.scalars(select(OpenTask).where(OpenTask.case_id == case.id))]
-    current += [t.bpmn_id for t in db.scalars(select(Timer).where(Timer.case_id == case.id))]
-    marks = diagram.highlights(files, events_for_case(db, case.id), current)
+    marks = diagram.highlights(files, events_for_case(db, case.id), worklist.current_steps(db, case.id))
     diagrams = sorted(p for p in files if p.endswith(".bpmn"))
     chosen = request.args.get("file", "")
     if chosen not in diagrams:

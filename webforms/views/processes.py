@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
-from engine.bpmn import runtime
+from engine.bpmn import deployments, runtime
 from engine.platform import access
 from engine.platform.errors import DiagramInvalid
-from engine.platform.models import Case, ProcessVersion
+from engine.platform.models import ProcessVersion
 
 from .. import uow
 from ..auth import me, roles_required
@@ -34,18 +33,14 @@ def _files(version: ProcessVersion) -> dict[str, str]:
 @bp.route("/processes")
 @owner_only
 def index() -> str:
-    db = uow.db()
-    versions = list(db.scalars(select(ProcessVersion).order_by(ProcessVersion.id.desc())))
-    running = dict(db.execute(select(Case.version_id, func.count()).where(Case.status == "open")
-                              .group_by(Case.version_id)).all())
-    return render_template("pages/processes.html", title="Processes", versions=versions, running=running)
+    return render_template("pages/processes.html", title="Processes", versions=deployments.versions(uow.db()))
 
 
 @bp.route("/processes/<int:version_id>")
 @owner_only
 def version_page(version_id: int) -> str:
     version = _version(version_id)
-    previous = uow.db().scalar(select(func.max(ProcessVersion.id)).where(ProcessVersion.id < version.id))
+    previous = deployments.previous_version_id(uow.db(), version.id)
     return render_template("pages/process_version.html", title=f"Process version {version.id}", version=version,
                            previous=previous)
 

@@ -9,14 +9,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import login_required
 
 from engine.platform import exports
-from engine.review import chasing, register
+from engine.review import chasing, pages, register
 from engine.review.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
 
 from .. import uow
 from ..auth import me, roles_required
 from ..display import london
 from ..documents import attachment
-from ..guard import case_or_404, visible_case_ids
+from ..guard import case_or_404
 from ..roles import UPDATE_REQUESTERS
 
 bp = Blueprint("register", __name__)
@@ -38,7 +38,7 @@ def _today() -> date:
 
 
 def _visible(filters: Filters) -> list[Recommendation]:
-    return register.find(uow.db(), filters, today=_today(), case_ids=visible_case_ids(me()))
+    return pages.register_entries(uow.db(), me(), filters, uow.clock().now())
 
 
 @bp.route("/register")
@@ -49,7 +49,7 @@ def index() -> str:
     args = {k: v for k, v in request.args.items() if v}
     return render_template(
         "pages/register.html", title="Recommendations", recommendations=found, filters=filters, themes=THEMES,
-        statuses=LABELS, agencies=register.lead_agencies(uow.db(), visible_case_ids(me())), today=_today(), args=args,
+        statuses=LABELS, agencies=pages.register_agencies(uow.db(), me()), today=_today(), args=args,
         may_request=me().role in UPDATE_REQUESTERS, awaiting=AWAITING, completed=COMPLETED)
 
 

@@ -7,12 +7,11 @@ from uuid import UUID
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
 
 from engine.bpmn import claims, runtime
 from engine.bpmn.forms import field_errors
 from engine.platform import access
-from engine.platform.audit import AuditType
+from engine.platform.audit import AuditType, task_closed_event
 from engine.platform.errors import (
     BudgetExceeded,
     Conflict,
@@ -22,7 +21,7 @@ from engine.platform.errors import (
     ScriptError,
     TaskAlreadyCompleted,
 )
-from engine.platform.models import AuditEvent, Case, OpenTask
+from engine.platform.models import Case, OpenTask
 
 from .. import documents, instructions, schema_form, uow
 from ..auth import me
@@ -51,10 +50,7 @@ def _may_complete(task: OpenTask) -> bool:
 
 def _gone(task_id: str) -> Any:
     """The page for a task that is not open any more: who completed it and when."""
-    event = uow.db().scalars(
-        select(AuditEvent).where(AuditEvent.task_id == task_id, AuditEvent.event_type.in_(
-            [AuditType.TASK_COMPLETED.value, AuditType.TASK_CANCELLED.value])).order_by(AuditEvent.id.desc())
-    ).first()
+    event = task_closed_event(uow.db(), task_id)
     if event is None or event.case_id is None or not access.may_see_case(uow.db(), me(), event.case_id):
         abort(404)
     case = uow.db().get(Case, event.case_id)

@@ -1,0 +1,45 @@
+"""The deployed process versions, as the process owners' pages and `dhr processes list` show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..platform.models import Case, ProcessVersion
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A deployed version and the cases on it (without its files)."""
+
+    id: int
+    content_hash: str
+    process_ids: list[Any]
+    deployed_at: datetime
+    deployed_by: str
+    cases: int  # every case started on it
+    open_cases: int  # those still running on it
+
+
+def versions(session: Session) -> list[VersionRow]:
+    """Every deployed version, newest first, with how many cases run (and ran) on it."""
+    counts: dict[int, int] = {}
+    running: dict[int, int] = {}
+    for version_id, status, count in session.execute(
+            select(Case.version_id, Case.status, func.count()).group_by(Case.version_id, Case.status)):
+        counts[version_id] = counts.get(version_id, 0) + count
+        if status == "open":
+            running[version_id] = count
+    query = select(ProcessVersion.id, ProcessVersion.content_hash, ProcessVersion.process_ids,
+                   ProcessVersion.deployed_at, ProcessVersion.deployed_by).order_by(ProcessVersion.id.desc())
+    return [VersionRow(v.id, v.content_hash, v.process_ids, v.deployed_at, v.deployed_by, counts.get(v.id, 0),
+                       running.get(v.id, 0)) for v in session.execute(query)]
+
+
+def previous_version_id(session: Session, version_id: int) -> int | None:
+    """The version deployed just before `version_id` (to show what changed since), if any."""
+    return session.scalar(select(func.max(ProcessVersion.id)).where(ProcessVersion.id < version_id))
