@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
+from engine.platform.db import MAX_ID
 from engine.platform.settings import PROJECT_ROOT, Settings, WebSettings
 
 from . import auth, errors, security, throttle, uow
@@ -18,7 +19,7 @@ class DatabaseId(IntegerConverter):
     overflow in the database driver."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002  (werkzeug's name)
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

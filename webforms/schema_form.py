@@ -335,7 +335,7 @@ def _date(label: str, day: str, month: str, year: str) -> tuple[str | None, str 
         return None, f"{label} must be a real date"
     try:
         return date(int(year), int(month), int(day)).isoformat(), None
-    except ValueError:
+    except (ValueError, OverflowError):  # a 40-digit day overflows before it is out of range
         return None, f"{label} must be a real date"
 
 

@@ -17,8 +17,19 @@ from .errors import SettingsError
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 # An execution option: this engine's SQLite transactions begin deferred (see `read_mostly`).
 READ_MOSTLY = "dhr_read_mostly"
+MAX_ID = 2**63 - 1  # the largest id the databases' 64-bit integer keys can hold
 _DEFERRED = "dhr_deferred"  # in a connection's info: its transaction has not taken the write lock yet
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
+
+
+def as_id(value: object) -> int | None:
+    """An id typed by someone (a form field, a query string): None unless it is a whole number a key
+    could hold, so an odd value is "not found" rather than an overflow in the database driver."""
+    text = str(value or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

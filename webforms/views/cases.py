@@ -10,6 +10,7 @@ from flask_login import login_required
 from engine.bpmn import runtime, timers, worklist
 from engine.platform import access
 from engine.platform.audit import events_for_case
+from engine.platform.db import as_id
 from engine.platform.errors import DhrError
 from engine.platform.models import Case, Timer, User
 from engine.review import costs, letters, pages
@@ -119,8 +120,8 @@ def document(case_id: int, document_id: int) -> Response:
 @roles_required(*MEMBERSHIP_MANAGERS)
 def add_member(case_id: int) -> Response:
     case = case_or_404(case_id)
-    user_id = request.form.get("user_id", "")
-    user = uow.db().get(User, int(user_id)) if user_id.isdigit() else None
+    user_id = as_id(request.form.get("user_id"))
+    user = uow.db().get(User, user_id) if user_id else None
     if user is None:
         flash("Choose a person to add.", "info")
     else:

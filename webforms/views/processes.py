@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from engine.bpmn import deployments, runtime
 from engine.platform import access
+from engine.platform.db import as_id
 from engine.platform.errors import DiagramInvalid
 from engine.platform.models import ProcessVersion
 
@@ -128,7 +129,7 @@ def _deploy(files: dict[str, str]) -> Any:
 @bp.route("/processes/diff")
 @owner_only
 def diff() -> str:
-    older = _version(request.args.get("from", type=int) or 0)
-    newer = _version(request.args.get("to", type=int) or 0)
+    older = _version(as_id(request.args.get("from")) or 0)
+    newer = _version(as_id(request.args.get("to")) or 0)
     return render_template("pages/process_diff.html", title=f"Changes from version {older.id} to {newer.id}",
                            older=older, newer=newer, changes=diff_versions(_files(older), _files(newer)))
