@@ -103,15 +103,16 @@ def post_each(web: Web, url: str, names: set[str], actions: set[str], data: st.D
 
 
 @pytest.fixture
-def every_form(web: Web, monkeypatch: pytest.MonkeyPatch) -> tuple[Web, list[tuple[str, set[str], set[str]]]]:
+def every_form(web: Web, monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> tuple[Web, list[tuple[str, set[str], set[str]]]]:
     # Hostile values, not restarts, are what this tries: parsing 60 forms anew for each post would
     # only make it slow.
     monkeypatch.setenv("DHR_RESTART_EACH_STEP", "0")
     files = read_folder(PROCESSES)
     forms = sorted(name for name in files if name.endswith(".schema.json"))
     files["all_forms.bpmn"] = all_forms_diagram(forms)
-    folder = Path(web.app.instance_path) / "all_forms"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = tmp_path / "all_forms"
+    folder.mkdir()
     for name, text in files.items():
         (folder / name).write_text(text)
     web.deploy(folder)
