@@ -6,15 +6,26 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from engine.platform.settings import PROJECT_ROOT, Settings, WebSettings
 
 from . import auth, errors, security, uow
 
 
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in every route: an id the database's 64-bit integers cannot hold is a 404, not an
+    overflow in the database driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002  (werkzeug's name)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; `config` may carry SETTINGS, WEB_SETTINGS, SESSIONS, CLOCK and Flask keys."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder="static")
+    app.url_map.converters["int"] = DatabaseId
     config = dict(config or {})
     settings: Settings = config.pop("SETTINGS", None) or Settings()
     web: WebSettings = config.pop("WEB_SETTINGS", None) or WebSettings()
