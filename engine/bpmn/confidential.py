@@ -1,0 +1,185 @@
+"""Confidential form fields: values (a person's name, a date of birth) kept out of the audit trail.
+
+A form marks a field with the JSON Schema keyword `"x-confidential": true`, at any depth (a field of
+the objects in a list too). Where the value would be written to the audit trail, a keyed hash of it
+is written instead (`audit.seal_value`), so the trail still shows that it changed and an auditor who
+holds the audit key can confirm what it was, but nobody reading the trail learns it.
+
+A field is confidential in every case, whatever its version, once any deployed version marks it: a
+later version that drops the mark cannot bring the values back into the trail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..platform.audit import SEALED, seal_value, sealed
+from ..platform.models import ProcessFile, ProcessVersion
+
+KEYWORD = "x-confidential"
+ANY_ITEM = "*"  # a path step that stands for every item of a list
+
+
+def fields_of(schema: dict[str, Any]) -> dict[str, str]:
+    """The confidential fields of a form: dotted path ('family_key_contacts.*.name') -> label."""
+    found: dict[str, str] = {}
+    _walk(schema, [], [], found)
+    return found
+
+
+def _walk(node: dict[str, Any], path: list[str], titles: list[str], found: dict[str, str]) -> None:
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        for name, child in properties.items():
+            if not isinstance(child, dict):
+                continue
+            title = str(child.get("title") or name.replace("_", " ").capitalize())
+            if child.get(KEYWORD) is True:
+                found[".".join([*path, name])] = ": ".join([*titles, title])
+            else:
+                _walk(child, [*path, name], [*titles, title], found)
+    items = node.get("items")
+    if isinstance(items, dict):
+        _walk(items, [*path, ANY_ITEM], titles, found)
+
+
+def problems_in(schema: dict[str, Any], where: str = "") -> list[str]:
+    """Say where a form uses the keyword with anything but true or false."""
+    found = []
+    if KEYWORD in schema and not isinstance(schema[KEYWORD], bool):
+        found.append(f"'{KEYWORD}' at {where or 'top level'} must be true or false")
+    for name, child in (schema.get("properties") or {}).items():
+        if isinstance(child, dict):
+            found += problems_in(child, f"{where}/{name}" if where else name)
+    if isinstance(schema.get("items"), dict):
+        found += problems_in(schema["items"], f"{where}/items" if where else "items")
+    return found
+
+
+def from_files(files: dict[str, str]) -> dict[str, str]:
+    """The confidential fields of every form among `files` (path -> text); unreadable ones are skipped."""
+    found: dict[str, str] = {}
+    for path, text in sorted(files.items()):
+        if not path.endswith(".json"):
+            continue
+        try:
+            schema = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(schema, dict):
+            for dotted, label in fields_of(schema).items():
+                found.setdefault(dotted, label)
+    return found
+
+
+@dataclass(frozen=True)
+class Confidential:
+    """A set of confidential fields, by dotted path, with their labels."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> set[str]:
+        """The variables (top-level fields) that hold a confidential value, or one deeper inside."""
+        return {path.split(".", 1)[0] for path in self.fields}
+
+    def seal(self, name: str, value: Any, case_id: int | None) -> Any:
+        """`value` of variable `name` with every confidential value in it replaced by its seal."""
+        for path in self.fields:
+            steps = path.split(".")
+            if steps[0] == name:
+                value = _seal(value, steps[1:], path, case_id)
+        return value
+
+    def seal_changes(self, changed: dict[str, Any], case_id: int | None) -> dict[str, Any]:
+        """An audit event's `changed` ({field: [old, new]}) with confidential values sealed."""
+        names = self.names()
+        return {key: ([self.seal(key, side, case_id) for side in pair] if isinstance(pair, list) else
+                      self.seal(key, pair, case_id)) if key in names else pair
+                for key, pair in changed.items()}
+
+    def values(self, data: dict[str, Any]) -> list[tuple[str, Any]]:
+        """The confidential values `data` holds, with their labels, in the order the fields were found."""
+        shown = []
+        for path, label in self.fields.items():
+            found = _values(data, path.split("."))
+            if found:
+                shown.append((label, found[0] if ANY_ITEM not in path else found))
+        return shown
+
+    def without(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A copy of `data` without its confidential values (for letters and the like)."""
+        clean = dict(data)
+        for path in self.fields:
+            steps = path.split(".")
+            if steps[0] in clean:
+                clean[steps[0]] = _drop(clean[steps[0]], steps[1:])
+        return {k: v for k, v in clean.items() if v is not _GONE}
+
+
+_GONE = object()
+
+
+def _seal(value: Any, rest: list[str], path: str, case_id: int | None) -> Any:
+    if value is None or sealed(value):
+        return value
+    if not rest:
+        return {SEALED: seal_value(case_id, path, value)}
+    step, tail = rest[0], rest[1:]
+    if step == ANY_ITEM:
+        return [_seal(item, tail, path, case_id) for item in value] if isinstance(value, list) else value
+    if isinstance(value, dict) and step in value:
+        return {**value, step: _seal(value[step], tail, path, case_id)}
+    return value
+
+
+def _values(value: Any, steps: list[str]) -> list[Any]:
+    if not steps:
+        return [] if value in (None, "") else [value]
+    step, tail = steps[0], steps[1:]
+    if step == ANY_ITEM:
+        return [v for item in value for v in _values(item, tail)] if isinstance(value, list) else []
+    return _values(value.get(step), tail) if isinstance(value, dict) else []
+
+
+def _drop(value: Any, rest: list[str]) -> Any:
+    if not rest:
+        return _GONE
+    step, tail = rest[0], rest[1:]
+    if step == ANY_ITEM:
+        return [_drop(item, tail) for item in value] if isinstance(value, list) else value
+    if isinstance(value, dict) and step in value:
+        kept = _drop(value[step], tail)
+        return {k: v for k, v in value.items() if k != step} if kept is _GONE else {**value, step: kept}
+    return value
+
+
+_by_version: dict[int, tuple[str, dict[str, str]]] = {}  # version id -> (content hash, its fields)
+_lock = threading.Lock()
+
+
+def deployed(session: Session) -> Confidential:
+    """The fields any deployed version marks confidential.
+
+    Versions never change once deployed, so each is read once per process (checked against its
+    content hash, as `runtime.bundle_for` does).
+    """
+    found: dict[str, str] = {}
+    for version_id, content_hash in session.execute(
+            select(ProcessVersion.id, ProcessVersion.content_hash).order_by(ProcessVersion.id.desc())):
+        with _lock:
+            cached = _by_version.get(version_id)
+        if cached is None or cached[0] != content_hash:
+            rows = session.execute(select(ProcessFile.path, ProcessFile.content).where(
+                ProcessFile.version_id == version_id, ProcessFile.path.like("%.json")))
+            cached = (content_hash, from_files({path: text for path, text in rows}))
+            with _lock:
+                _by_version[version_id] = cached
+        for path, label in cached[1].items():
+            found.setdefault(path, label)
+    return Confidential(found)
