@@ -41,13 +41,47 @@ def audit_show(app: App, reference: str, as_json: bool) -> None:
 
 
 @audit_group.command("verify")
+@click.option("--anchor", "anchor_text", metavar="ID:HASH",
+              help="An anchor printed earlier by 'dhr audit anchor': also prove nothing up to it changed.")
 @pass_app
-def audit_verify(app: App) -> None:
-    """Check that no audit event was changed or deleted."""
+def audit_verify(app: App, anchor_text: str | None) -> None:
+    """Check that no audit event was changed or deleted (and, with --anchor, re-written under the key)."""
+    anchor = audit.Anchor.parse(anchor_text) if anchor_text else None
     with app.sessions() as session:
-        count, problems = audit.verify(session)
-    for problem in problems:
+        count, problems = audit.verify(session, anchor=anchor)
+        resealed = audit.resealed_over(session)
+    for problem in problems[:SHOWN]:
         click.echo(f"audit: {problem}", err=True)
+    if len(problems) > SHOWN:
+        click.echo(f"audit: ... and {len(problems) - SHOWN} more", err=True)
+    if count and sum(p.message == audit.EDITED for p in problems) == count:
+        click.echo("audit: no event matches under this DHR_AUDIT_KEY: either it is not the key the trail was "
+                   "sealed with, or every event was re-written", err=True)
+    for event in resealed:
+        click.echo(f"audit: note: event {event.id} re-sealed the trail over problems found in it then: "
+                   f"{'; '.join(event.details['problems_found'])}", err=True)
     if problems:
         raise DhrError(f"the audit trail has been tampered with: {len(problems)} problem(s) in {count} events")
-    click.echo(f"audit trail intact: {count} events")
+    anchored = f", unchanged up to anchored event {anchor.event_id}" if anchor else ""
+    click.echo(f"audit trail intact: {count} events{anchored}")
+
+
+SHOWN = 20  # problems listed one by one; a wrong key would list every event
+
+
+@audit_group.command("anchor")
+@pass_app
+def audit_anchor(app: App) -> None:
+    """Verify the trail and print its newest event as ID:HASH, to keep somewhere the database's
+    administrators cannot change (a ticket, a signed e-mail, another system's log)."""
+    with app.sessions() as session:
+        count, problems = audit.verify(session)
+        head = audit.head(session)
+    if problems:
+        raise DhrError(f"the audit trail has {len(problems)} problem(s) ('dhr audit verify' lists them): an anchor "
+                       "of it would prove nothing")
+    if head is None:
+        raise DhrError("the audit trail is empty: there is nothing to anchor yet")
+    click.echo(str(head))
+    click.echo(f"(the newest of {count} events; prove later that nothing up to it changed with "
+               f"'dhr audit verify --anchor {head}')", err=True)

@@ -30,6 +30,7 @@ from .settings import audit_key
 
 GENESIS = "0" * 64
 _NEW = "dhr.audit.new"
+EDITED = "was changed after it was written"
 SEALED = "confidential"  # the key of the marker that stands for a confidential value: {"confidential": HMAC}
 
 
@@ -247,7 +248,7 @@ def verify(session: Session, batch: int = 1000, *, anchor: Anchor | None = None)
             if event.prev_hash != prev_hash:
                 problems.append(ChainProblem(event.id, "does not follow the event before it"))
             if event_hash(event.prev_hash, event) != event.hash:
-                problems.append(ChainProblem(event.id, "was changed after it was written"))
+                problems.append(ChainProblem(event.id, EDITED))
             if anchor is not None and event.id == anchor.event_id:
                 anchored = event.hash
             prev_hash, expected_id, last_id = event.hash, event.id + 1, event.id
