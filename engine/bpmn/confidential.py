@@ -14,13 +14,18 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..platform.audit import SEALED, seal_value, sealed
-from ..platform.models import ProcessFile, ProcessVersion
+from SpiffWorkflow.util.task import TaskState
+
+from ..platform.access import may_see_case, may_see_confidential
+from ..platform.audit import SEALED, AuditType, record, seal_value, sealed
+from ..platform.errors import NotAllowed
+from ..platform.models import Case, ProcessFile, ProcessVersion, User
 
 KEYWORD = "x-confidential"
 ANY_ITEM = "*"  # a path step that stands for every item of a list
@@ -183,3 +188,29 @@ def deployed(session: Session) -> Confidential:
         for path, label in cached[1].items():
             found.setdefault(path, label)
     return Confidential(found)
+
+
+def reveal(session: Session, case: Case, user: User, *, roles: tuple[str, ...], at: datetime) -> list[tuple[str, Any]]:
+    """The case's confidential values, with their labels, for a user whose role needs them
+    (`roles`, DHR_CONFIDENTIAL_ROLES) and who may see the case; each read is audited.
+
+    Raises:
+        NotAllowed: the user's role is not one of `roles`, or they may not see the case.
+    """
+    if not may_see_confidential(user, roles) or not may_see_case(session, user, case.id):
+        raise NotAllowed(f"{user.username} ({user.role}) may not see the confidential details of {case.reference}")
+    from .runtime import WORKFLOWS, load_workflow  # the runtime seals with this module: imported when needed
+
+    workflow = load_workflow(case, session)
+    WORKFLOWS.put(case.id, case.state, workflow)  # only read: keep it for the next writer
+    data: dict[str, Any] = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) or [workflow.last_task]:
+        if task is not None:
+            data.update(task.data)
+    secret = deployed(session)
+    shown = secret.values(data)
+    if shown:
+        record(session, AuditType.CONFIDENTIAL_VIEWED, actor=user.username, at=at, case_id=case.id,
+               details={"fields": [path for path in secret.fields if _values(data, path.split("."))],
+                        "role": user.role})
+    return shown

@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from engine.bpmn import runtime, timers
+from engine.bpmn import confidential, runtime, timers
 from engine.platform import access
 from engine.platform.audit import events_for_case
 from engine.platform.errors import DhrError
@@ -108,6 +108,12 @@ def show(case_id: int) -> str:
     task_titles = {t.id: t.title for t in tasks}
     timers = list(db.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
     rows = [TaskRow(t, users_for_lane(case.id, t.lane), t.due_at is not None and t.due_at < now) for t in tasks]
+    roles = uow.state().settings.confidential_roles
+    may_reveal = access.may_see_confidential(me(), roles)
+    secret = None  # shown only when asked for, so that each read is one audited event
+    if may_reveal and request.args.get("confidential") == "1":
+        secret = [(label, _as_date(value)) for label, value in
+                  confidential.reveal(db, case, me(), roles=roles, at=now)]
     recent = [history.describe(e) for e in events_for_case(db, case.id)[-8:]][::-1]
     manage = me().role in MEMBERSHIP_MANAGERS
     candidates = []
@@ -124,7 +130,7 @@ def show(case_id: int) -> str:
                            costs=costs.costs_for_case(db, case.id), may_record_costs=me().role in COST_RECORDERS,
                            pounds=costs.pounds, recommendation_count=len(register.find(
                                db, register.Filters(case=case.reference), today=now.date())),
-                           retry_versions=_retry_versions(case))
+                           retry_versions=_retry_versions(case), may_reveal=may_reveal, secret=secret)
 
 
 def _retry_versions(case: Case) -> list[tuple[str, str]]:
