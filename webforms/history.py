@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from engine.platform.audit import sealed
+from engine.platform.audit import readable
 from engine.platform.models import AuditEvent
 
 from .display import london, plain
@@ -46,7 +46,7 @@ class HistoryRow:
 
 
 def describe(event: AuditEvent) -> HistoryRow:
-    details: dict[str, Any] = _unsealed(event.details or {})
+    details: dict[str, Any] = readable(event.details or {}, CONFIDENTIAL)
     changes: list[str] = []
     changed = details.get("changed")
     if isinstance(changed, dict):
@@ -64,17 +64,6 @@ def describe(event: AuditEvent) -> HistoryRow:
             changes.append(f"{key}: {plain(value)}")
     return HistoryRow(event.id, london(event.at), event.actor, EVENT_WORDS.get(event.event_type, event.event_type),
                       event.task_name or "", changes)
-
-
-def _unsealed(value: Any) -> Any:
-    """`value` with the marker of each confidential value (its keyed hash) shown as '(confidential)'."""
-    if sealed(value):
-        return CONFIDENTIAL
-    if isinstance(value, dict):
-        return {k: _unsealed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unsealed(v) for v in value]
-    return value
 
 
 def _when(value: Any) -> str:

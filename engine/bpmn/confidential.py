@@ -11,21 +11,21 @@ later version that drops the mark cannot bring the values back into the trail.
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from SpiffWorkflow.util.task import TaskState
 
 from ..platform.access import may_see_case, may_see_confidential
 from ..platform.audit import SEALED, AuditType, record, seal_value, sealed
 from ..platform.errors import NotAllowed
-from ..platform.models import Case, ProcessFile, ProcessVersion, User
+from ..platform.models import AuditEvent, Case, ProcessFile, ProcessVersion, User
 
 KEYWORD = "x-confidential"
 ANY_ITEM = "*"  # a path step that stands for every item of a list
@@ -162,6 +162,21 @@ def _drop(value: Any, rest: list[str]) -> Any:
         kept = _drop(value[step], tail)
         return {k: v for k, v in value.items() if k != step} if kept is _GONE else {**value, step: kept}
     return value
+
+
+def confirms(event: AuditEvent, path: str, value: Any) -> bool | None:
+    """Whether `value` is a value the event sealed as field `path` (the old or the new one); None if
+    the event seals nothing there. Only the holder of the audit key can tell."""
+    details = event.details or {}
+    holder = details.get("changed") if event.event_type == AuditType.TASK_COMPLETED.value else details.get("payload")
+    steps = path.split(".")
+    entry = holder.get(steps[0]) if isinstance(holder, dict) else None
+    sides = entry if event.event_type == AuditType.TASK_COMPLETED.value and isinstance(entry, list) else [entry]
+    seals = [found[SEALED] for side in sides for found in _values(side, steps[1:]) if sealed(found)]
+    if not seals:
+        return None
+    digest = seal_value(event.case_id, path, value)
+    return any(hmac.compare_digest(each, digest) for each in seals)
 
 
 _by_version: dict[int, tuple[str, dict[str, str]]] = {}  # version id -> (content hash, its fields)

@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
-from ..bpmn import runtime
+from ..bpmn import confidential, runtime
 from ..platform import audit
 from ..platform.errors import DhrError
-from .app import App, _json_out, _when, cli, pass_app
+from ..platform.models import AuditEvent
+from .app import App, _json_out, _parse_json, _when, cli, pass_app
 
 
 @cli.group("audit")
@@ -35,7 +36,7 @@ def audit_show(app: App, reference: str, as_json: bool) -> None:
         _json_out(rows)
         return
     for row in rows:
-        details = json.dumps(row["details"], default=str, ensure_ascii=False) if row["details"] else ""
+        details = json.dumps(audit.readable(row["details"]), default=str, ensure_ascii=False) if row["details"] else ""
         task = f" '{row['task']}'" if row["task"] else ""
         click.echo(f"{row['id']:>6}  {_when(row['at'])}  {row['actor']:<14} {row['event']}{task} {details}".rstrip())
 
@@ -85,3 +86,28 @@ def audit_anchor(app: App) -> None:
     click.echo(str(head))
     click.echo(f"(the newest of {count} events; prove later that nothing up to it changed with "
                f"'dhr audit verify --anchor {head}')", err=True)
+
+
+@audit_group.command("confirm")
+@click.argument("event_id", type=int)
+@click.argument("field")
+@click.argument("value")
+@click.option("--json", "as_json", is_flag=True, help="Read VALUE as JSON (a number, a list...), not as text.")
+@pass_app
+def audit_confirm(app: App, event_id: int, field: str, value: str, as_json: bool) -> None:
+    """Confirm that an event's confidential FIELD held VALUE (exit 1 if not), from its keyed hash.
+
+    FIELD is the field's path in its form: 'victim_name', or 'family_key_contacts.*.name' for a field of
+    the items of a list. Needs the DHR_AUDIT_KEY the event was sealed with.
+    """
+    given = _parse_json(value, "VALUE") if as_json else value
+    with app.sessions() as session:
+        event = session.get(AuditEvent, event_id)
+        if event is None:
+            raise DhrError(f"there is no audit event {event_id}")
+        found = confidential.confirms(event, field, given)
+    if found is None:
+        raise DhrError(f"event {event_id} keeps no confidential value of '{field}'")
+    if not found:
+        raise DhrError(f"no: the value given is not what event {event_id} sealed as '{field}'")
+    click.echo(f"yes: event {event_id} sealed '{field}' with the value given")

@@ -105,6 +105,17 @@ def sealed(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {SEALED}
 
 
+def readable(value: Any, shown: str = "(confidential)") -> Any:
+    """`value` (an event's details) with each confidential value's marker shown as `shown`, for people."""
+    if sealed(value):
+        return shown
+    if isinstance(value, dict):
+        return {k: readable(v, shown) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable(v, shown) for v in value]
+    return value
+
+
 def content(event: AuditEvent) -> dict[str, Any]:
     """What an event's hash covers: every column but the hashes."""
     return {"id": event.id, "at": event.at, "actor": event.actor, "type": event.event_type,

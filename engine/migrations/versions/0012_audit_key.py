@@ -158,9 +158,10 @@ def _content(row: Any) -> dict[str, Any]:
 def _append(bind: Any, seal: Hash, prev: str, last_id: int, now: datetime, kind: audit.AuditType,
             details: dict[str, Any]) -> tuple[str, int]:
     """Append one event to the re-sealed chain; return its hash and id."""
-    fields = {"id": last_id + 1, "at": now, "actor": ACTOR, "type": kind.value, "case": None, "task": None,
+    event_id = last_id + 1
+    fields = {"id": event_id, "at": now, "actor": ACTOR, "type": kind.value, "case": None, "task": None,
               "task_name": None, "details": details}
     digest = seal(prev, fields)
-    bind.execute(events.insert().values(id=fields["id"], at=now, actor=ACTOR, event_type=kind.value, case_id=None,
+    bind.execute(events.insert().values(id=event_id, at=now, actor=ACTOR, event_type=kind.value, case_id=None,
                                         task_id=None, task_name=None, details=details, prev_hash=prev, hash=digest))
-    return digest, fields["id"]
+    return digest, event_id
