@@ -141,3 +141,21 @@ def test_letters_are_written_without_confidential_values() -> None:
     assert fields.without(data) == {"review_type": "DHR",
                                     "family_key_contacts": [{"relationship_to_victim": "Sister"}]}
     assert data["victim_name"] == VICTIM  # the case's own data is untouched
+
+
+def test_a_mark_reached_through_a_reference_counts() -> None:
+    person = {"type": "object", "properties": {"name": {"type": "string", "title": "Name", "x-confidential": True},
+                                               "role": {"type": "string"}}}
+    files = {
+        "people.schema.json": json.dumps({"$id": "https://dhr.local/processes/people.schema.json",
+                                          "$defs": {"person": person,
+                                                    "birthday": {"type": "string", "x-confidential": True}}}),
+        "form.schema.json": json.dumps({"$id": "https://dhr.local/processes/form.schema.json",
+                                        "type": "object", "properties": {
+            "chair": {"$ref": "#/$defs/chair", "title": "Chair"},
+            "witnesses": {"type": "array", "title": "Witnesses", "items": {"$ref": "people.schema.json#/$defs/person"}},
+            "born": {"$ref": "people.schema.json#/$defs/birthday", "title": "Born"},
+        }, "$defs": {"chair": person}}),
+    }
+    found = confidential.from_files(files)
+    assert found == {"chair.name": "Chair: Name", "witnesses.*.name": "Witnesses: Name", "born": "Born"}

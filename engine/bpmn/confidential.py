@@ -26,32 +26,58 @@ from ..platform.access import may_see_case, may_see_confidential
 from ..platform.audit import SEALED, AuditType, record, seal_value, sealed
 from ..platform.errors import NotAllowed
 from ..platform.models import AuditEvent, Case, ProcessFile, ProcessVersion, User
+from .form_refs import self_contained
 
 KEYWORD = "x-confidential"
 ANY_ITEM = "*"  # a path step that stands for every item of a list
 
 
 def fields_of(schema: dict[str, Any]) -> dict[str, str]:
-    """The confidential fields of a form: dotted path ('family_key_contacts.*.name') -> label."""
+    """The confidential fields of a form: dotted path ('family_key_contacts.*.name') -> label.
+
+    A field defined by a reference inside the form (`"$ref": "#/$defs/person"`, as a reference to
+    another form file becomes when the version loads) is followed there.
+    """
     found: dict[str, str] = {}
-    _walk(schema, [], [], found)
+    _walk(schema, schema, [], [], found, ())
     return found
 
 
-def _walk(node: dict[str, Any], path: list[str], titles: list[str], found: dict[str, str]) -> None:
+def _walk(root: dict[str, Any], node: dict[str, Any], path: list[str], titles: list[str], found: dict[str, str],
+          following: tuple[str, ...]) -> None:
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/") and reference not in following:
+        target = _resolve(root, reference)
+        if isinstance(target, dict):
+            _walk(root, target, path, titles, found, (*following, reference))
     properties = node.get("properties")
     if isinstance(properties, dict):
         for name, child in properties.items():
             if not isinstance(child, dict):
                 continue
             title = str(child.get("title") or name.replace("_", " ").capitalize())
-            if child.get(KEYWORD) is True:
+            if child.get(KEYWORD) is True or _marked(root, child):
                 found[".".join([*path, name])] = ": ".join([*titles, title])
             else:
-                _walk(child, [*path, name], [*titles, title], found)
+                _walk(root, child, [*path, name], [*titles, title], found, following)
     items = node.get("items")
     if isinstance(items, dict):
-        _walk(items, [*path, ANY_ITEM], titles, found)
+        _walk(root, items, [*path, ANY_ITEM], titles, found, following)
+
+
+def _marked(root: dict[str, Any], node: dict[str, Any]) -> bool:
+    """Whether a field's definition, reached by its local reference, carries the mark."""
+    reference = node.get("$ref")
+    target = _resolve(root, reference) if isinstance(reference, str) and reference.startswith("#/") else None
+    return isinstance(target, dict) and target.get(KEYWORD) is True
+
+
+def _resolve(root: dict[str, Any], reference: str) -> Any:
+    node: Any = root
+    for part in reference[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def problems_in(schema: dict[str, Any], where: str = "") -> list[str]:
@@ -64,6 +90,9 @@ def problems_in(schema: dict[str, Any], where: str = "") -> list[str]:
             found += problems_in(child, f"{where}/{name}" if where else name)
     if isinstance(schema.get("items"), dict):
         found += problems_in(schema["items"], f"{where}/items" if where else "items")
+    for name, child in (schema.get("$defs") or {}).items():
+        if isinstance(child, dict):
+            found += problems_in(child, f"{where}/$defs/{name}" if where else f"$defs/{name}")
     return found
 
 
@@ -78,6 +107,7 @@ def from_files(files: dict[str, str]) -> dict[str, str]:
         except json.JSONDecodeError:
             continue
         if isinstance(schema, dict):
+            schema, _ = self_contained(files, path, schema)  # another form file's fields count too
             for dotted, label in fields_of(schema).items():
                 found.setdefault(dotted, label)
     return found
