@@ -159,3 +159,29 @@ def test_a_mark_reached_through_a_reference_counts() -> None:
     }
     found = confidential.from_files(files)
     assert found == {"chair.name": "Chair: Name", "witnesses.*.name": "Witnesses: Name", "born": "Born"}
+
+
+def test_an_auditor_holding_the_key_can_confirm_what_a_sealed_value_was(dhr: World,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import cli
+
+    case = notified(dhr)
+    with dhr.db.sessions() as s:
+        event = next(e for e in audit.events_for_case(s, dhr.case(case.reference).id)
+                     if e.event_type == "TASK_COMPLETED")
+    monkeypatch.setenv("DHR_DATABASE_URL", dhr.db.url)
+
+    def confirm(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["audit", "confirm", str(event.id), *args])
+        return result.exit_code, result.output
+
+    assert confirm("victim_name", VICTIM) == (0, f"yes: event {event.id} sealed 'victim_name' with the value given\n")
+    assert confirm("victim_date_of_birth", BORN)[0] == 0
+    code, output = confirm("victim_name", "Someone Else")
+    assert code == 1 and "error: no: the value given is not what event" in output
+    code, output = confirm("victim_age", "45", "--json")
+    assert code == 1 and "keeps no confidential value of 'victim_age'" in output
+    shown = CliRunner().invoke(cli, ["audit", "show", case.reference]).output
+    assert '"victim_name": [null, "(confidential)"]' in shown and VICTIM not in shown
