@@ -119,15 +119,22 @@ def test_production_refuses_to_start_without_an_audit_key(monkeypatch: pytest.Mo
         audit_key()
 
 
-def test_development_falls_back_to_a_public_key_with_a_warning(monkeypatch: pytest.MonkeyPatch,
+def test_development_falls_back_to_a_public_key_with_a_warning(db: Db, monkeypatch: pytest.MonkeyPatch,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     from engine.platform import settings
 
+    caplog.set_level("INFO")
     monkeypatch.delenv("DHR_AUDIT_KEY", raising=False)
     monkeypatch.setenv("DHR_ENV", "development")
     monkeypatch.setattr(settings, "_warned", type(settings._warned)())
     assert audit_key() == settings.DEV_AUDIT_KEY.encode()
     assert "DHR_AUDIT_KEY is not set" in caplog.text
+    monkeypatch.setenv("DHR_DATABASE_URL", db.url)
+    verified = CliRunner().invoke(cli, ["audit", "verify"])
+    assert "warning: DHR_AUDIT_KEY is not set: the audit trail is sealed with the public development key" \
+        in verified.output
+    monkeypatch.setenv("DHR_AUDIT_KEY", KEY)
+    assert "warning" not in CliRunner().invoke(cli, ["audit", "verify"]).output
 
 
 def test_confidential_roles_must_be_roles(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from ..bpmn import confidential, runtime
 from ..platform import audit
 from ..platform.errors import DhrError
 from ..platform.models import AuditEvent
+from ..platform.settings import dev_audit_key_warning
 from .app import App, _json_out, _parse_json, _when, cli, pass_app
 
 
@@ -48,6 +49,7 @@ def audit_show(app: App, reference: str, as_json: bool) -> None:
 def audit_verify(app: App, anchor_text: str | None) -> None:
     """Check that no audit event was changed or deleted (and, with --anchor, re-written under the key)."""
     anchor = audit.Anchor.parse(anchor_text) if anchor_text else None
+    _warn_of_dev_key()
     with app.sessions() as session:
         count, problems = audit.verify(session, anchor=anchor)
         resealed = audit.resealed_over(session)
@@ -70,11 +72,18 @@ def audit_verify(app: App, anchor_text: str | None) -> None:
 SHOWN = 20  # problems listed one by one; a wrong key would list every event
 
 
+def _warn_of_dev_key() -> None:
+    warning = dev_audit_key_warning()
+    if warning:
+        click.echo(warning, err=True)
+
+
 @audit_group.command("anchor")
 @pass_app
 def audit_anchor(app: App) -> None:
     """Verify the trail and print its newest event as ID:HASH, to keep somewhere the database's
     administrators cannot change (a ticket, a signed e-mail, another system's log)."""
+    _warn_of_dev_key()
     with app.sessions() as session:
         count, problems = audit.verify(session)
         head = audit.head(session)

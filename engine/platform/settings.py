@@ -93,6 +93,8 @@ def _check_audit_key(raw: str, env: str) -> None:
                             "production: it seals the audit trail, so keep it outside the database")
 
 
+DEV_KEY_WARNING = ("DHR_AUDIT_KEY is not set: the audit trail is sealed with the public development key, which "
+                   "proves nothing against someone who can write the database (set it in production)")
 _warned = threading.Event()
 
 
@@ -101,7 +103,8 @@ def audit_key() -> bytes:
 
     Read at each use, so every process (web, scheduler, CLI, migrations) seals with the key it was
     started with, and a test can change it. Outside production a missing key falls back to the public
-    DEV_AUDIT_KEY, with a warning once per process.
+    DEV_AUDIT_KEY, logged once per process (at INFO: a demo's every `dhr` command would repeat it);
+    `dhr web` and the `dhr audit` commands say so plainly (DEV_KEY_WARNING).
 
     Raises:
         SettingsError: the key is too short, or missing in production (DHR_ENV=production).
@@ -112,9 +115,13 @@ def audit_key() -> bytes:
         return raw.encode()
     if not _warned.is_set():
         _warned.set()
-        log.warning("DHR_AUDIT_KEY is not set: the audit trail is sealed with the public development key, "
-                    "which proves nothing in production")
+        log.info(DEV_KEY_WARNING)
     return DEV_AUDIT_KEY.encode()
+
+
+def dev_audit_key_warning() -> str | None:
+    """The warning to show a person when the trail is sealed with the public development key, or None."""
+    return None if os.environ.get("DHR_AUDIT_KEY") else f"warning: {DEV_KEY_WARNING}"
 
 
 def restart_each_step() -> bool:
