@@ -6,7 +6,7 @@ import os
 
 import click
 
-from engine.platform.settings import Settings
+from engine.platform.settings import Settings, dev_audit_key_warning
 
 
 @click.command("web")
@@ -30,6 +30,8 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
         scheduler = TimerScheduler(state.sessions, state.clock, settings=state.settings)
         scheduler.start()
     click.echo(f"Domestic Homicide Reviews: http://{host}:{port}/ (Ctrl-C to stop)")
+    if dev_audit_key_warning():
+        click.echo(dev_audit_key_warning(), err=True)
     try:
         run_simple(host, port, app, use_reloader=reload, threaded=True)
     finally:

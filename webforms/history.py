@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.platform import exports
+from engine.platform.audit import readable
 from engine.platform.models import AuditEvent
 
 from .display import london, plain
@@ -29,7 +30,9 @@ EVENT_WORDS = {
     "TIMER_RETRIED": "Deadline retried",
     "MESSAGE_RECEIVED": "Message received",
     "DOCUMENT_UPLOADED": "Document uploaded",
+    "CONFIDENTIAL_VIEWED": "Confidential details viewed",
 }
+CONFIDENTIAL = "(confidential)"  # what a reader sees of a value the trail keeps only as a keyed hash
 
 
 @dataclass
@@ -43,7 +46,7 @@ class HistoryRow:
 
 
 def describe(event: AuditEvent) -> HistoryRow:
-    details: dict[str, Any] = event.details or {}
+    details: dict[str, Any] = readable(event.details or {}, CONFIDENTIAL)
     changes: list[str] = []
     changed = details.get("changed")
     if isinstance(changed, dict):

@@ -8,6 +8,7 @@ commits (the CLI command, the request, the timer job); if anything raises, nothi
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -49,7 +50,7 @@ from ..platform.errors import (
 )
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 from ..platform.settings import restart_each_step
-from . import serialization
+from . import confidential, serialization
 from .compaction import compact
 from .forms import validate_submission
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
@@ -60,6 +61,12 @@ SYSTEM_ACTOR = "scheduler"
 ENGINE_STEPS = 900
 DEADLINE_PROPERTY = "caseDeadlineDate"
 DUE_PROPERTY = "taskDueDate"
+
+# SpiffWorkflow adds every task's data to its log records while the `spiff.task` logger's own level is
+# below INFO (it is unset by default): case data, confidential values included, must never reach a log.
+for _name in ("spiff", "spiff.task", "spiff.data"):
+    if logging.getLogger(_name).level < logging.INFO:
+        logging.getLogger(_name).setLevel(logging.INFO)
 
 # ---------------------------------------------------------------------------------------------
 # Process versions
@@ -700,6 +707,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
         task.run()
 
     _run_engine(workflow, clock, run)
+    changed = confidential.deployed(session).seal_changes(changed, case.id)  # a name never enters the trail
     record(session, AuditType.TASK_COMPLETED, actor=user.username, at=now, case_id=case.id, task_id=task_id,
            task_name=task_row.title, details={"bpmn_id": task_row.bpmn_id, "lane": task_row.lane, "changed": changed})
     events.publish(events.TaskCompleted(session, case, task, user.username, now))
@@ -740,6 +748,9 @@ def send_message(
     except NothingWaiting:
         WORKFLOWS.put(case.id, case.state, workflow)  # nothing was changed: keep it for the next writer
         raise
+    if isinstance(payload, dict):  # a form's answers, sent on: their confidential values stay out too
+        secret = confidential.deployed(session)
+        payload = {key: secret.seal(key, value, case.id) for key, value in payload.items()}
     record(session, AuditType.MESSAGE_RECEIVED, actor=actor, at=now, case_id=case.id,
            details={"message": name, "payload": payload})
     _save(session, case, workflow, bundle, actor=actor, now=now)

@@ -171,6 +171,11 @@ def remove_member(session: Session, case: Case, user: User, *, actor: str, at: d
            details={"user": user.username, "role": user.role})
 
 
+def may_see_confidential(user: User, roles: tuple[str, ...]) -> bool:
+    """Whether a user's role is one of those that need confidential values (DHR_CONFIDENTIAL_ROLES)."""
+    return user.active and user.role.casefold() in {role.casefold() for role in roles}
+
+
 def record_view(session: Session, case: Case, user: User, page: str, *, at: datetime) -> None:
     """Audit a read of a case's pages by someone who is not a member of it (a case-wide role)."""
     if not is_member(session, user, case.id):

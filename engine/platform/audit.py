@@ -1,21 +1,37 @@
-"""The append-only audit trail, chained by hashes so that an edited or deleted row shows."""
+"""The append-only audit trail, chained by keyed hashes so that an edited or deleted row shows.
+
+Each event's hash is an HMAC-SHA256, under a key kept outside the database (DHR_AUDIT_KEY), of its
+content and the hash of the event before it. Someone who can write the database but does not hold the
+key cannot recompute the chain after changing an event. Someone who holds both could, so the head is
+also written down elsewhere from time to time (`dhr audit anchor`): `verify(anchor=...)` then proves
+that nothing up to the anchored event changed, whoever holds the key.
+
+Confidential form values are never stored here; `seal_value` gives the keyed hash that is stored
+instead, with which an auditor who holds the key can confirm what a value was.
+"""
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .errors import DhrError
 from .models import AuditEvent, AuditHead
+from .settings import audit_key
 
 GENESIS = "0" * 64
 _NEW = "dhr.audit.new"
+EDITED = "was changed after it was written"
+SEALED = "confidential"  # the key of the marker that stands for a confidential value: {"confidential": HMAC}
 
 
 class AuditType(enum.StrEnum):
@@ -62,6 +78,9 @@ class AuditType(enum.StrEnum):
     COST_REMOVED = "COST_REMOVED"
     BUDGET_SET = "BUDGET_SET"
     DOCUMENT_UPLOADED = "DOCUMENT_UPLOADED"
+    CONFIDENTIAL_VIEWED = "CONFIDENTIAL_VIEWED"
+    AUDIT_REDACTED = "AUDIT_REDACTED"
+    AUDIT_RESEALED = "AUDIT_RESEALED"
 
 
 def _plain(value: Any) -> Any:
@@ -69,19 +88,63 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+@lru_cache(maxsize=4)
+def _keys(raw: bytes) -> tuple[bytes, bytes]:
+    """Two keys derived from DHR_AUDIT_KEY: one chains events, one seals confidential values, so a
+    value's seal can never pass for an event's hash or the other way round."""
+    return (hmac.new(raw, b"dhr audit chain v1", hashlib.sha256).digest(),
+            hmac.new(raw, b"dhr confidential value v1", hashlib.sha256).digest())
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def seal_value(case_id: int | None, field: str, value: Any) -> str:
+    """The keyed hash kept in place of a confidential value: HMAC-SHA256 of the case, the field (its
+    dotted path in the form, `*` for each item of a list) and the value, as canonical JSON."""
+    return hmac.new(_keys(audit_key())[1], _canonical([case_id, field, value]), hashlib.sha256).hexdigest()
+
+
+def sealed(value: Any) -> bool:
+    """Whether a stored value is the marker of a confidential one."""
+    return isinstance(value, dict) and set(value) == {SEALED}
+
+
+def readable(value: Any, shown: str = "(confidential)") -> Any:
+    """`value` (an event's details) with each confidential value's marker shown as `shown`, for people."""
+    if sealed(value):
+        return shown
+    if isinstance(value, dict):
+        return {k: readable(v, shown) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable(v, shown) for v in value]
+    return value
+
+
+def content(event: AuditEvent) -> dict[str, Any]:
+    """What an event's hash covers: every column but the hashes."""
+    return {"id": event.id, "at": event.at, "actor": event.actor, "type": event.event_type,
+            "case": event.case_id, "task": event.task_id, "task_name": event.task_name, "details": event.details}
+
+
+def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """HMAC-SHA256, under the audit key, of the previous event's hash and this event's `content`."""
+    return hmac.new(_keys(audit_key())[0], prev_hash.encode() + _body(fields), hashlib.sha256).hexdigest()
+
+
+def unkeyed_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The plain SHA-256 the first releases chained with (anyone could recompute it): used only to
+    check such a trail before it is sealed under the key."""
+    return hashlib.sha256(prev_hash.encode() + _body(fields)).hexdigest()
+
+
+def _body(fields: dict[str, Any]) -> bytes:
+    return _canonical({**fields, "at": fields["at"].isoformat()})
+
+
 def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    body = {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "type": event.event_type,
-        "case": event.case_id,
-        "task": event.task_id,
-        "task_name": event.task_name,
-        "details": event.details,
-    }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return chain_hash(prev_hash, content(event))
 
 
 def record(
@@ -144,11 +207,51 @@ class ChainProblem:
         return f"event {self.event_id}: {self.message}"
 
 
-def verify(session: Session, batch: int = 1000) -> tuple[int, list[ChainProblem]]:
-    """Check every event's hash and link; return how many were read and what is wrong."""
+@dataclass(frozen=True)
+class Anchor:
+    """An event's id and hash, written down outside the database (`dhr audit anchor`)."""
+
+    event_id: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.event_id}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """Read 'ID:HASH', as `dhr audit anchor` prints it.
+
+        Raises:
+            DhrError: it is not an event id, a colon and 64 hexadecimal digits.
+        """
+        event_id, _, digest = text.strip().partition(":")
+        if not event_id.isdigit() or int(event_id) < 1 or len(digest) != 64 or not _is_hex(digest):
+            raise DhrError(f"'{text}' is not an anchor: write it as 'ID:HASH', as 'dhr audit anchor' prints it "
+                           "(an event number, a colon and 64 hexadecimal digits)")
+        return cls(int(event_id), digest.lower())
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def head(session: Session) -> Anchor | None:
+    """The newest event of the chain as an anchor; None while the trail is empty."""
+    row = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
+    return Anchor(row.last_id, row.last_hash) if row.last_id else None
+
+
+def verify(session: Session, batch: int = 1000, *, anchor: Anchor | None = None) -> tuple[int, list[ChainProblem]]:
+    """Check every event's keyed hash and link, and the `anchor` if given; return how many events
+    were read and what is wrong.
+
+    Without the key nobody can re-chain events they changed; with an anchor kept elsewhere, not even
+    someone holding the key can change anything up to the anchored event unnoticed.
+    """
     problems: list[ChainProblem] = []
     prev_hash, expected_id, count = GENESIS, 1, 0
     last_id = 0
+    anchored: str | None = None
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
@@ -162,13 +265,29 @@ def verify(session: Session, batch: int = 1000) -> tuple[int, list[ChainProblem]
             if event.prev_hash != prev_hash:
                 problems.append(ChainProblem(event.id, "does not follow the event before it"))
             if event_hash(event.prev_hash, event) != event.hash:
-                problems.append(ChainProblem(event.id, "was changed after it was written"))
+                problems.append(ChainProblem(event.id, EDITED))
+            if anchor is not None and event.id == anchor.event_id:
+                anchored = event.hash
             prev_hash, expected_id, last_id = event.hash, event.id + 1, event.id
         session.expunge_all()
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
-    if head.last_id != last_id or head.last_hash != prev_hash:
-        problems.append(ChainProblem(head.last_id, "the newest event(s) are missing"))
+    head_row = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
+    if head_row.last_id != last_id or head_row.last_hash != prev_hash:
+        problems.append(ChainProblem(head_row.last_id, "the newest event(s) are missing"))
+    if anchor is not None:
+        if anchored is None:
+            problems.append(ChainProblem(anchor.event_id, "the anchored event is missing"))
+        elif not hmac.compare_digest(anchored, anchor.hash):
+            problems.append(ChainProblem(anchor.event_id, "does not have the anchored hash: the trail up to it was "
+                                                          "re-written"))
     return count, problems
+
+
+def resealed_over(session: Session) -> list[AuditEvent]:
+    """The events that record a re-sealing of the chain over problems found in it then (they are on
+    record, but the re-sealed chain cannot show them any more)."""
+    return [e for e in session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == AuditType.AUDIT_RESEALED.value).order_by(AuditEvent.id))
+        if (e.details or {}).get("problems_found")]
 
 
 def events_for_case(session: Session, case_id: int) -> list[AuditEvent]:

@@ -6,7 +6,9 @@ what only the web pages need.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,13 @@ from typing import Any
 from .errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Outside production a missing DHR_AUDIT_KEY falls back to this one. It is public, so a trail sealed
+# with it proves nothing against anyone who can write the database: development and tests only.
+DEV_AUDIT_KEY = "dhr-development-audit-key-not-secret-0000"
+MIN_KEY_CHARACTERS = 32
+# The lanes that need the victim's and family's identifiers; others see that a value is confidential.
+DEFAULT_CONFIDENTIAL_ROLES = "Community Safety Team,CSP Chair"
+log = logging.getLogger(__name__)
 
 
 def _env(name: str, default: str) -> str:
@@ -40,6 +49,10 @@ class Settings:
     smtp_password: str = field(default_factory=lambda: _env("DHR_SMTP_PASSWORD", ""))
     smtp_starttls: bool = field(default_factory=lambda: _env("DHR_SMTP_STARTTLS", "0") == "1")
     mail_from: str = field(default_factory=lambda: _env("DHR_MAIL_FROM", "dhr-notifications@localhost"))
+    # Checked here so that a process refuses to start without it; read with `audit_key()` at each use.
+    audit_key: str = field(default_factory=lambda: _env("DHR_AUDIT_KEY", ""))
+    confidential_roles: tuple[str, ...] = field(
+        default_factory=lambda: _names(_env("DHR_CONFIDENTIAL_ROLES", DEFAULT_CONFIDENTIAL_ROLES)))
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "simulated"):
@@ -48,6 +61,8 @@ class Settings:
             raise SettingsError(f"DHR_ENV must be development, production or test, not {self.env!r}")
         if self.env == "production" and len(self.secret_key) < 32:
             raise SettingsError("DHR_SECRET_KEY must be set to at least 32 random characters in production")
+        _check_audit_key(self.audit_key, self.env)
+        _check_roles(self.confidential_roles)
         if not self.database_url:
             raise SettingsError("DHR_DATABASE_URL is empty")
 
@@ -55,6 +70,58 @@ class Settings:
     def names(cls) -> list[str]:
         """Name every setting's environment variable."""
         return [f"DHR_{f.name.upper()}" for f in fields(cls)]
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _check_roles(roles: tuple[str, ...]) -> None:
+    from .access import ROLES  # here, not at the top: access imports the audit trail, which reads settings
+
+    unknown = [role for role in roles if role.casefold() not in {r.casefold() for r in ROLES}]
+    if unknown:
+        raise SettingsError(f"DHR_CONFIDENTIAL_ROLES names no role called {', '.join(repr(r) for r in unknown)} "
+                            f"(the roles are: {', '.join(ROLES)})")
+
+
+def _check_audit_key(raw: str, env: str) -> None:
+    if raw and len(raw) < MIN_KEY_CHARACTERS:
+        raise SettingsError(f"DHR_AUDIT_KEY must be at least {MIN_KEY_CHARACTERS} random characters")
+    if not raw and env == "production":
+        raise SettingsError(f"DHR_AUDIT_KEY must be set to at least {MIN_KEY_CHARACTERS} random characters in "
+                            "production: it seals the audit trail, so keep it outside the database")
+
+
+DEV_KEY_WARNING = ("DHR_AUDIT_KEY is not set: the audit trail is sealed with the public development key, which "
+                   "proves nothing against someone who can write the database (set it in production)")
+_warned = threading.Event()
+
+
+def audit_key() -> bytes:
+    """The key that seals the audit trail and the confidential values in it (DHR_AUDIT_KEY).
+
+    Read at each use, so every process (web, scheduler, CLI, migrations) seals with the key it was
+    started with, and a test can change it. Outside production a missing key falls back to the public
+    DEV_AUDIT_KEY, logged once per process (at INFO: a demo's every `dhr` command would repeat it);
+    `dhr web` and the `dhr audit` commands say so plainly (DEV_KEY_WARNING).
+
+    Raises:
+        SettingsError: the key is too short, or missing in production (DHR_ENV=production).
+    """
+    raw = os.environ.get("DHR_AUDIT_KEY", "")
+    _check_audit_key(raw, _env("DHR_ENV", "development"))
+    if raw:
+        return raw.encode()
+    if not _warned.is_set():
+        _warned.set()
+        log.info(DEV_KEY_WARNING)
+    return DEV_AUDIT_KEY.encode()
+
+
+def dev_audit_key_warning() -> str | None:
+    """The warning to show a person when the trail is sealed with the public development key, or None."""
+    return None if os.environ.get("DHR_AUDIT_KEY") else f"warning: {DEV_KEY_WARNING}"
 
 
 def restart_each_step() -> bool:

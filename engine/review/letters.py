@@ -4,7 +4,8 @@ executives): written into the case's documents when the task that sends them is 
 A user task names its letter in the diagram, like its form:
 `<spiffworkflow:property name="letterTemplate" value="chief_executive_letter"/>` renders
 `templates/letters/chief_executive_letter.txt` over the task's data. The letter is stored as text and
-downloaded as PDF or as an editable Word document. Letters use the case's pseudonym, never a name.
+downloaded as PDF or as an editable Word document. Letters use the case's pseudonym, never a name:
+confidential form values (`x-confidential`) are not given to the templates at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ..bpmn import confidential
 from ..platform import events
 from ..platform.calendar import london_day, long_date, parse_day
 from ..platform.exports import Pdf, printable
@@ -64,13 +66,15 @@ def subscribe() -> None:
 def write_letters(session: Session, case: Case, workflow: Any, created: list[str], now: datetime) -> list[Letter]:
     """Write the letters of newly created tasks (engine task ids) whose diagram names a template."""
     written = []
+    secret: confidential.Confidential | None = None
     for task_id in created:
         task = workflow.get_task_from_id(UUID(task_id))
         kind = task.task_spec.extensions.get("properties", {}).get(LETTER_PROPERTY) if task else None
         if not kind:
             continue
         title = task.task_spec.bpmn_name or task.task_spec.bpmn_id
-        data = dict(task.data)
+        secret = secret or confidential.deployed(session)
+        data = secret.without(dict(task.data))
         request = data.get("chase_request") if isinstance(data.get("chase_request"), dict) else {}
         text = _jinja.get_template(f"letters/{kind}.txt").render(
             reference=case.reference, council="Community Safety Partnership", data=data, request=request,

@@ -192,10 +192,10 @@ def case_page(session: Session, viewer: User | None, case: Case, now: datetime, 
 def key_data(case: Case) -> list[tuple[str, Any]]:
     """The case's key dates and decision, as the last unit of work projected them (`case.facts`)."""
     facts = case.facts or {}
-    return [(label, _as_date(facts[key])) for key, label in KEY_DATA if facts.get(key) not in (None, "")]
+    return [(label, as_date(facts[key])) for key, label in KEY_DATA if facts.get(key) not in (None, "")]
 
 
-def _as_date(value: Any) -> Any:
+def as_date(value: Any) -> Any:
     """An ISO date as people read it ('11 June 2026'); anything else as it is."""
     day = parse_day(value) if isinstance(value, str) and len(value) == 10 else None
     return long_date(day) if day else value

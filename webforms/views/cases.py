@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from engine.bpmn import runtime, timers, worklist
+from engine.bpmn import confidential, runtime, timers, worklist
 from engine.platform import access
 from engine.platform.audit import events_for_case
 from engine.platform.db import as_id
@@ -38,8 +38,15 @@ def index() -> str:
 @login_required
 def show(case_id: int) -> str:
     case = case_or_404(case_id)
+    db, now = uow.db(), uow.clock().now()
+    roles = uow.state().settings.confidential_roles
+    may_reveal = access.may_see_confidential(me(), roles)
+    secret = None  # shown only when asked for, so that each read is one audited event
+    if may_reveal and request.args.get("confidential") == "1":
+        secret = [(label, pages.as_date(value)) for label, value in
+                  confidential.reveal(db, case, me(), roles=roles, at=now)]
     manage = me().role in MEMBERSHIP_MANAGERS
-    page = pages.case_page(uow.db(), me(), case, uow.clock().now(), with_candidates=manage)
+    page = pages.case_page(db, me(), case, now, with_candidates=manage)
     return render_template("pages/case.html", title=case.reference, case=case, page=page, tasks=page.tasks,
                            timers=page.timers, task_titles=page.task_titles, key_data=page.key_data,
                            recent=[history.describe(e) for e in page.recent], members=page.members,
@@ -48,7 +55,7 @@ def show(case_id: int) -> str:
                            may_retry=me().role in TIMER_FIXERS, show_costs=me().role in COST_VIEWERS,
                            costs=page.costs, may_record_costs=me().role in COST_RECORDERS,
                            pounds=costs.pounds, recommendation_count=page.recommendation_count,
-                           retry_versions=_retry_versions(case))
+                           retry_versions=_retry_versions(case), may_reveal=may_reveal, secret=secret)
 
 
 def _retry_versions(case: Case) -> list[tuple[str, str]]:
