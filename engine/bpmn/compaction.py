@@ -1,7 +1,7 @@
 """History compaction: keep an instance's size bounded however long a case runs.
 
 SpiffWorkflow keeps every finished task in the instance's tree, and walks the whole tree on every
-step: a case that chases an agency every quarter for years would grow without end and slow down
+step: a case that loops every quarter for years would grow without end and slow down
 with it. The audit trail already records what happened, so the engine drops the finished history
 *above* the point where a workflow's live tasks branch off: a chain of finished tasks (and any
 finished side branches hanging off it) between the tree's root and the first task that is
