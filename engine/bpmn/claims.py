@@ -104,11 +104,15 @@ def _workable(session: Session, task_id: str, user: User) -> OpenTask:
 
 
 def _holds_file(value: Any) -> bool:
+    """Whether a draft's values carry a file's bytes: a file field's state (`data_url`, `kept`) holding
+    a data URL. Text that merely looks like one is what someone typed, and is kept as typed."""
     if isinstance(value, dict):
-        return any(_holds_file(v) for v in value.values())
+        if any(documents.is_data_url(value.get(key)) for key in ("data_url", "kept")):
+            return True
+        return any(_holds_file(v) for v in value.values() if isinstance(v, dict | list))
     if isinstance(value, list):
         return any(_holds_file(v) for v in value)
-    return documents.is_data_url(value)
+    return False
 
 
 def hold_uploads(session: Session, task_id: str, values: dict[str, str], *, user: User,
