@@ -25,7 +25,7 @@ from engine.platform.models import Case, OpenTask
 
 from .. import documents, instructions, schema_form, uow
 from ..auth import me
-from ..guard import task_or_404
+from ..guard import case_or_404, task_or_404
 
 bp = Blueprint("tasks", __name__)
 
@@ -68,8 +68,7 @@ def show(task_id: str) -> Any:
     task = task_or_404(task_id)
     if task is None:
         return _gone(task_id)
-    case = uow.db().get(Case, task.case_id)
-    assert case is not None
+    case = case_or_404(task.case_id)  # a task page shows case data: a read of the case, audited as one
     schema = _schema(case, task)
     data = _task_data(case, task_id)
     may_complete = _may_complete(task)
