@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from engine.platform import access
 from engine.platform.models import User
+from engine.platform.roles import Power, may
 from engine.platform.settings import WebSettings
 from engine.platform.users import check_password
 
@@ -90,15 +91,14 @@ def _expire_idle_session() -> Response | None:
     return None
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Let only signed-in users with one of `roles` in; others get 403."""
-    wanted = {r.casefold() for r in roles}
+def requires(power: Power) -> Callable[[F], F]:
+    """Let only signed-in users whose role has `power` in; others get 403."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if me().role.casefold() not in wanted:
+            if not may(me(), power):
                 abort(403)
             return view(*args, **kwargs)
 

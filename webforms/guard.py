@@ -7,12 +7,10 @@ from sqlalchemy import select
 
 from engine.platform import access
 from engine.platform.models import Case, OpenTask, User
+from engine.platform.roles import in_lane
 
 from . import uow
 from .auth import me
-
-PROCESS_PAGES = (access.PROCESS_OWNER,)
-ADMIN_PAGES = (access.ADMINISTRATOR,)
 
 
 def visible_case_ids(user: User) -> set[int] | None:
@@ -47,5 +45,4 @@ def users_for_lane(case_id: int, lane: str | None) -> list[User]:
     db = uow.db()
     users = db.scalars(select(User).where(User.active.is_(True)).order_by(User.username)).all()
     members = {u.id for u in access.members(db, case_id)}
-    return [u for u in users if u.role.casefold() == lane.casefold()
-            and (access.is_case_wide(u) or u.id in members)]
+    return [u for u in users if in_lane(u, lane) and (access.is_case_wide(u) or u.id in members)]

@@ -15,6 +15,7 @@ from ..platform.audit import AuditType, record
 from ..platform.clock import Clock
 from ..platform.errors import Conflict, NotAllowed, NotFound
 from ..platform.models import OpenTask, TaskDraft, User
+from ..platform.roles import Power, may
 from .runtime import work_refusal
 
 
@@ -47,6 +48,11 @@ def claim(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTa
     return task
 
 
+def may_release(user: User, task: OpenTask) -> bool:
+    """Whether `user` may give the task back: the one who claimed it, or an administrator."""
+    return task.claimed_by is not None and (task.claimed_by == user.username or may(user, Power.RELEASE_ANY_CLAIM))
+
+
 def release(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTask:
     """Give a claimed task back to everyone in its lane (the claimer, or an administrator).
 
@@ -56,7 +62,7 @@ def release(session: Session, task_id: str, *, user: User, clock: Clock) -> Open
     task = _open_task(session, task_id)
     if task.claimed_by is None:
         return task
-    if task.claimed_by != user.username and user.role != "Administrator":
+    if not may_release(user, task):
         raise NotAllowed(f"only {task.claimed_by} can release '{task.title}'")
     previous = task.claimed_by
     task.claimed_by, task.claimed_at = None, None

@@ -9,6 +9,7 @@ from ..bpmn import runtime
 from ..platform import users
 from ..platform.db import unit_of_work
 from ..platform.models import Case, OpenTask
+from ..platform.roles import Role
 from .app import App, _json_out, _parse_json, _table, cli, pass_app
 
 
@@ -28,8 +29,8 @@ def tasks_list(app: App, reference: str | None, role: str | None, as_json: bool)
         query = select(OpenTask, Case.reference).join(Case, Case.id == OpenTask.case_id)
         if reference:
             query = query.where(OpenTask.case_id == runtime.get_case(session, reference).id)
-        if role:
-            query = query.where(func.lower(OpenTask.lane) == role.lower())
+        if role:  # a lane is named as its role is, case aside
+            query = query.where(func.lower(OpenTask.lane) == Role.parse(role).value.lower())
         rows = [
             {"id": t.id, "case": ref, "task": t.title, "lane": t.lane, "stage": t.process_name,
              "due_at": t.due_at, "form": t.form, "created_at": t.created_at}

@@ -18,12 +18,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .access import PROCESS_OWNER, may_see_case
+from .access import may_see_case
 from .audit import AuditType
 from .calendar import LONDON
 from .clock import Clock
 from .db import unit_of_work
 from .models import AuditEvent, Base, Case, User
+from .roles import Power, in_lane, may
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
     queued = 0
     for event in stalled:  # the process owners: only a change of the diagram can move the case on
         for user in people:
-            if user.role.casefold() != PROCESS_OWNER.casefold():
+            if not may(user, Power.RETRY_CASES):
                 continue
             session.add(OutboxMessage(
                 dedupe_key=f"stalled:{event.id}:{user.id}", case_id=case.id, recipient=str(user.email),
@@ -76,7 +77,7 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
         lane = str((event.details or {}).get("lane") or "")
         due = (event.details or {}).get("due_at")
         for user in people:
-            if user.role.casefold() != lane.casefold() or not may_see_case(session, user, case.id):
+            if not in_lane(user, lane) or not may_see_case(session, user, case.id):
                 continue
             when = ""
             if due:

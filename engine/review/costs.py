@@ -15,6 +15,8 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..platform.audit import AuditType, record
+from ..platform.calendar import london_day
+from ..platform.checks import future_problems, refuse
 from ..platform.errors import FormDataInvalid, NotFound
 from ..platform.models import Base, Case
 
@@ -71,17 +73,34 @@ def parse_amount(text: str, field: str) -> int:
     value = Decimal(cleaned)
     if value != value.quantize(Decimal("0.01")):
         raise FormDataInvalid({field: "The amount can have at most 2 decimal places (pence)"})
-    pence = int(value * 100)
+    return _pence(int(value * 100), field)
+
+
+def _pence(pence: int, field: str) -> int:
+    """Raises: FormDataInvalid: on `field`, if `pence` is not from £0.01 to £100m."""
     if pence <= 0 or pence > LIMIT_PENCE:
         raise FormDataInvalid({field: "The amount must be more than £0 and no more than £100,000,000"})
     return pence
 
 
-def add_cost(session: Session, case: Case, *, category: str, description: str, amount_pence: int,
+def add_cost(session: Session, case: Case, *, category: str, description: str, amount: int | str,
              incurred_on: date, actor: str, at: datetime) -> CaseCost:
-    """Raises: FormDataInvalid (the category is not one of `CATEGORIES`)."""
+    """Record a cost of a review, paid or invoiced on or before today (London, at `at`). `amount` is
+    in pence, or in pounds as typed ('1,250.50', read by `parse_amount`).
+
+    Raises:
+        FormDataInvalid: on every field with a problem at once: `category` (not one of
+        `CATEGORIES`), `amount`, `incurred_on` (in the future).
+    """
+    problems = future_problems(london_day(at), {"incurred_on": ("Date of the invoice or payment", incurred_on)})
     if category not in CATEGORIES:
-        raise FormDataInvalid({"category": "Choose what the cost is for"})
+        problems["category"] = "Choose what the cost is for"
+    amount_pence = 0
+    try:
+        amount_pence = parse_amount(amount, "amount") if isinstance(amount, str) else _pence(amount, "amount")
+    except FormDataInvalid as exc:
+        problems.update(exc.errors)
+    refuse(problems)
     cost = CaseCost(case_id=case.id, category=category, description=description.strip()[:300],
                     amount_pence=amount_pence, incurred_on=incurred_on, recorded_by=actor, recorded_at=at)
     session.add(cost)
@@ -105,6 +124,11 @@ def remove_cost(session: Session, cost_id: int, *, actor: str, at: datetime) -> 
 
 
 def set_budget(session: Session, year: int, amount_pence: int, *, actor: str, at: datetime) -> Budget:
+    """Set the CSP's budget for reviews in a financial year.
+
+    Raises: FormDataInvalid: on `budget`, an amount out of bounds.
+    """
+    _pence(amount_pence, "budget")
     budget = session.get(Budget, year)
     before = budget.amount_pence if budget else None
     if budget is None:

@@ -16,18 +16,15 @@ from sqlalchemy.orm import defer
 from engine.bpmn import runtime, timers
 from engine.platform import access
 from engine.platform.audit import events_for_case
-from engine.platform.errors import DhrError
 from engine.platform.models import Case, OpenTask, Timer, User
+from engine.platform.roles import Power, may
 from engine.review import costs, letters, register
 
 from .. import diagram, documents, history, uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..guard import case_or_404, users_for_lane, visible_case_ids
-from ..roles import COST_RECORDERS, COST_VIEWERS
 
 bp = Blueprint("cases", __name__)
-MEMBERSHIP_MANAGERS = ("Community Safety Team",)
-TIMER_FIXERS = (access.ADMINISTRATOR, access.PROCESS_OWNER)
 # Case data worth seeing at a glance (never the victim's identifiers).
 KEY_DATA = [
     ("review_type", "Decision"), ("decision_due_date", "Decision due"), ("decision_date", "Decided on"),
@@ -109,7 +106,7 @@ def show(case_id: int) -> str:
     timers = list(db.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
     rows = [TaskRow(t, users_for_lane(case.id, t.lane), t.due_at is not None and t.due_at < now) for t in tasks]
     recent = [history.describe(e) for e in events_for_case(db, case.id)[-8:]][::-1]
-    manage = me().role in MEMBERSHIP_MANAGERS
+    manage = may(me(), Power.MANAGE_MEMBERS)
     candidates = []
     members = access.members(db, case.id)
     if manage:
@@ -120,8 +117,8 @@ def show(case_id: int) -> str:
                            task_titles=task_titles, key_data=_key_data(case), recent=recent, members=members,
                            manage=manage, candidates=candidates, stages=_stages(case),
                            documents=documents.case_documents(case), letters=letters.letters_for(db, case.id),
-                           may_retry=me().role in TIMER_FIXERS, show_costs=me().role in COST_VIEWERS,
-                           costs=costs.costs_for_case(db, case.id), may_record_costs=me().role in COST_RECORDERS,
+                           may_retry=may(me(), Power.RETRY_TIMERS), show_costs=may(me(), Power.SEE_COSTS),
+                           costs=costs.costs_for_case(db, case.id), may_record_costs=may(me(), Power.RECORD_COSTS),
                            pounds=costs.pounds, recommendation_count=len(register.find(
                                db, register.Filters(case=case.reference), today=now.date())),
                            retry_versions=_retry_versions(case))
@@ -129,7 +126,7 @@ def show(case_id: int) -> str:
 
 def _retry_versions(case: Case) -> list[tuple[str, str]]:
     """For a process owner looking at a stalled case: the versions it can be retried on."""
-    if case.stalled_at is None or case.status != "open" or me().role != access.PROCESS_OWNER:
+    if case.stalled_at is None or case.status != "open" or not may(me(), Power.RETRY_CASES):
         return []
     choices = [("own", f"On its own version ({case.version_id}), as it is")]
     newest = runtime.newest_version(uow.db(), case.process_id).id
@@ -139,17 +136,12 @@ def _retry_versions(case: Case) -> list[tuple[str, str]]:
 
 
 @bp.route("/cases/<int:case_id>/retry", methods=["POST"])
-@roles_required(access.PROCESS_OWNER)
+@requires(Power.RETRY_CASES)
 def retry_case(case_id: int) -> Response:
     """Run a stalled case's steps again, on its own version or on the newest one."""
     case = case_or_404(case_id)
-    try:
-        case = runtime.retry_case(uow.db(), case.reference, user=me(), clock=uow.clock(),
-                                  newest=request.form.get("on") == "newest")
-    except DhrError as exc:
-        uow.rollback()
-        flash(f"The case was not retried: {exc}", "error")
-        return redirect(url_for("cases.show", case_id=case_id))
+    case = runtime.retry_case(uow.db(), case.reference, user=me(), clock=uow.clock(),
+                              newest=request.form.get("on") == "newest")
     if case.stalled_at is None:
         flash(f"{case.reference} has moved on (version {case.version_id}).", "success")
     else:
@@ -158,7 +150,7 @@ def retry_case(case_id: int) -> Response:
 
 
 @bp.route("/cases/<int:case_id>/timers/<timer_id>/retry", methods=["POST"])
-@roles_required(*TIMER_FIXERS)
+@requires(Power.RETRY_TIMERS)
 def retry_timer(case_id: int, timer_id: str) -> Response:
     """Let a stuck timer fire again (after whatever made it fail has been put right)."""
     case = case_or_404(case_id)
@@ -217,7 +209,7 @@ def _stages(case: Case) -> list[StageRow]:
 
 
 @bp.route("/cases/<int:case_id>/members", methods=["POST"])
-@roles_required(*MEMBERSHIP_MANAGERS)
+@requires(Power.MANAGE_MEMBERS)
 def add_member(case_id: int) -> Response:
     case = case_or_404(case_id)
     user_id = request.form.get("user_id", "")
@@ -225,26 +217,18 @@ def add_member(case_id: int) -> Response:
     if user is None:
         flash("Choose a person to add.", "info")
     else:
-        try:
-            access.add_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
-            flash(f"{user.username} can now see {case.reference}.", "success")
-        except DhrError as exc:
-            uow.rollback()
-            flash(exc.message, "info")
+        access.add_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
+        flash(f"{user.username} can now see {case.reference}.", "success")
     return redirect(url_for("cases.show", case_id=case.id) + "#members")
 
 
 @bp.route("/cases/<int:case_id>/members/<int:user_id>/remove", methods=["POST"])
-@roles_required(*MEMBERSHIP_MANAGERS)
+@requires(Power.MANAGE_MEMBERS)
 def remove_member(case_id: int, user_id: int) -> Response:
     case = case_or_404(case_id)
     user = uow.db().get(User, user_id) or abort(404)
-    try:
-        access.remove_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
-        flash(f"{user.username} can no longer see {case.reference}.", "success")
-    except DhrError as exc:
-        uow.rollback()
-        flash(exc.message, "info")
+    access.remove_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
+    flash(f"{user.username} can no longer see {case.reference}.", "success")
     return redirect(url_for("cases.show", case_id=case.id) + "#members")
 
 

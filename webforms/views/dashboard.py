@@ -14,13 +14,13 @@ from sqlalchemy.orm import defer
 from engine.bpmn import runtime
 from engine.platform.calendar import london_day
 from engine.platform.models import Case, OpenTask, Timer
+from engine.platform.roles import Power
 from engine.review import reporting
 from engine.review.register import OPEN, Recommendation
 
 from .. import uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..guard import visible_case_ids
-from ..roles import DASHBOARD_ROLES
 
 bp = Blueprint("dashboard", __name__)
 AHEAD = timedelta(days=30)
@@ -73,7 +73,7 @@ def _due_items(cases: dict[int, Case], today: date, now: datetime) -> list[DueIt
 
 
 @bp.route("/dashboard")
-@roles_required(*DASHBOARD_ROLES)
+@requires(Power.SEE_DASHBOARD)
 def index() -> str:
     db, now = uow.db(), uow.clock().now()
     today = london_day(now)

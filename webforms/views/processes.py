@@ -8,16 +8,16 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from sqlalchemy import func, select
 
 from engine.bpmn import runtime
-from engine.platform import access
 from engine.platform.errors import DiagramInvalid
 from engine.platform.models import Case, ProcessVersion
+from engine.platform.roles import Power
 
 from .. import uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..diffing import diff_versions
 
 bp = Blueprint("processes", __name__)
-owner_only = roles_required(access.PROCESS_OWNER)
+owner_only = requires(Power.DEPLOY_DIAGRAMS)
 
 
 def _version(version_id: int) -> ProcessVersion:
