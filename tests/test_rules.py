@@ -17,7 +17,7 @@ from sqlalchemy import select
 from engine.bpmn import claims, runtime
 from engine.cli import cli
 from engine.platform import access
-from engine.platform.errors import EXIT_TRY_AGAIN, FormDataInvalid, NotAllowed
+from engine.platform.errors import EXIT_SETTINGS, EXIT_TRY_AGAIN, FormDataInvalid, NotAllowed
 from engine.platform.models import User
 from engine.platform.roles import POWERS, Power, Role, in_lane, may
 from engine.platform.users import add_user
@@ -269,3 +269,10 @@ def test_the_command_line_refuses_another_agencys_update_as_the_engine_does(worl
 def test_a_missing_object_is_said_plainly_at_the_command_line(world: World, dhr_cli: Any) -> None:
     missing = dhr_cli("cases", "add-member", "Nope/2026", "carol")
     assert (missing.exit_code, missing.output) == (1, "error: there is no case 'Nope/2026'\n")
+
+
+def test_each_error_says_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DHR_DATABASE_URL", "nope")
+    result = CliRunner().invoke(cli, ["cases", "list"])
+    assert (result.exit_code, result.output) == (EXIT_SETTINGS, "error: DHR_DATABASE_URL is not a database URL: "
+                                                                "'nope'\n")

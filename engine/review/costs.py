@@ -92,15 +92,8 @@ def add_cost(session: Session, case: Case, *, category: str, description: str, a
         FormDataInvalid: on every field with a problem at once: `category` (not one of
         `CATEGORIES`), `amount`, `incurred_on` (in the future).
     """
-    problems = future_problems(london_day(at), {"incurred_on": ("Date of the invoice or payment", incurred_on)})
-    if category not in CATEGORIES:
-        problems["category"] = "Choose what the cost is for"
-    amount_pence = 0
-    try:
-        amount_pence = parse_amount(amount, "amount") if isinstance(amount, str) else _pence(amount, "amount")
-    except FormDataInvalid as exc:
-        problems.update(exc.errors)
-    refuse(problems)
+    found, amount_pence = _checked(category, amount, incurred_on, london_day(at))
+    refuse(found)
     cost = CaseCost(case_id=case.id, category=category, description=description.strip()[:300],
                     amount_pence=amount_pence, incurred_on=incurred_on, recorded_by=actor, recorded_at=at)
     session.add(cost)
@@ -109,6 +102,27 @@ def add_cost(session: Session, case: Case, *, category: str, description: str, a
            details={"cost": cost.id, "category": category, "amount_pence": amount_pence,
                     "incurred_on": incurred_on.isoformat()})
     return cost
+
+
+def problems(*, category: str | None, amount: int | str | None, incurred_on: date | None,
+             today: date) -> dict[str, str]:
+    """What `add_cost` would refuse, by field, of the values given (None: not given, or not
+    readable, which is the form's to say). A form with problems of its own shows these with them."""
+    return _checked(category, amount, incurred_on, today)[0]
+
+
+def _checked(category: str | None, amount: int | str | None, incurred_on: date | None,
+             today: date) -> tuple[dict[str, str], int]:
+    found = future_problems(today, {"incurred_on": ("Date of the invoice or payment", incurred_on)})
+    if category is not None and category not in CATEGORIES:
+        found["category"] = "Choose what the cost is for"
+    pence = 0
+    try:
+        if amount is not None:
+            pence = parse_amount(amount, "amount") if isinstance(amount, str) else _pence(amount, "amount")
+    except FormDataInvalid as exc:
+        found.update(exc.errors)
+    return found, pence
 
 
 def remove_cost(session: Session, cost_id: int, *, actor: str, at: datetime) -> None:

@@ -96,25 +96,11 @@ def record_meeting(
     'Name, Organisation' lines as typed.
 
     Raises:
-        FormDataInvalid: on every field with a problem at once: `attendees`, a day in the future,
-        only one day of the report's period, or a period that ends before it starts.
+        FormDataInvalid: on every field with a problem at once (`problems`).
     """
     today = london_day(at)
-    problems = future_problems(today, {"held_on": ("Date of the meeting", held_on),
-                                       "report_from": ("The first day of the report tabled", report_from),
-                                       "report_to": ("The last day of the report tabled", report_to)})
-    present: list[Attendee] = [] if isinstance(attendees, str) else attendees
-    if isinstance(attendees, str):
-        try:
-            present = parse_attendees(attendees)
-        except FormDataInvalid as exc:
-            problems.update(exc.errors)
-    if (report_from is None) != (report_to is None):
-        problems["report_to" if report_from else "report_from"] = "Give both days of the report's period, or neither"
-    elif not problems.keys() & {"report_from", "report_to"}:
-        problems.update(period_problems(report_from, report_to, today, fields=("report_from", "report_to"),
-                                        what="The report's period"))
-    refuse(problems)
+    found, present = _checked(held_on, attendees, report_from, report_to, today)
+    refuse(found)
     report = (steering_report(session, report_from, report_to, today=today).as_dict()
               if report_from and report_to else None)
     meeting = Meeting(held_on=held_on, attendees=present, decisions=decisions.strip(), report_from=report_from,
@@ -125,6 +111,34 @@ def record_meeting(
            details={"meeting": meeting.id, "held_on": held_on.isoformat(), "present": len(present),
                     "organisations": len(meeting.organisations), "quorate": meeting.quorate})
     return meeting
+
+
+def problems(*, held_on: date | None, attendees: list[Attendee] | str | None, report_from: date | None,
+             report_to: date | None, today: date) -> dict[str, str]:
+    """What `record_meeting` would refuse, by field, of the values given (None: not given, or not
+    readable, which is the form's to say): attendees that are not 'Name, Organisation' lines, a day
+    in the future, only one day of the report's period, a period that ends before it starts. A form
+    with problems of its own shows these with them."""
+    return _checked(held_on, attendees, report_from, report_to, today)[0]
+
+
+def _checked(held_on: date | None, attendees: list[Attendee] | str | None, report_from: date | None,
+             report_to: date | None, today: date) -> tuple[dict[str, str], list[Attendee]]:
+    found = future_problems(today, {"held_on": ("Date of the meeting", held_on),
+                                    "report_from": ("The first day of the report tabled", report_from),
+                                    "report_to": ("The last day of the report tabled", report_to)})
+    present: list[Attendee] = attendees if isinstance(attendees, list) else []
+    if isinstance(attendees, str):
+        try:
+            present = parse_attendees(attendees)
+        except FormDataInvalid as exc:
+            found.update(exc.errors)
+    if (report_from is None) != (report_to is None):
+        found["report_to" if report_from else "report_from"] = "Give both days of the report's period, or neither"
+    elif not found.keys() & {"report_from", "report_to"}:
+        found.update(period_problems(report_from, report_to, today, fields=("report_from", "report_to"),
+                                     what="The report's period"))
+    return found, present
 
 
 def meetings(session: Session) -> list[Meeting]:

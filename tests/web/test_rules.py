@@ -65,6 +65,16 @@ def test_days_to_come_are_refused_by_their_fields(web: Web) -> None:
     assert re.search(r'data-testid="error-held_on"[^>]*>.*Date of the meeting must be today or in the past', page)
     page = _text(steering.get("/reports/steering-group?start=2026-04-01&end=2026-09-01"))
     assert re.search(r'data-testid="error-end"[^>]*>.*The period must end today or earlier', page)
+    # the form's own problem (no date) and the engine's (a line, a cost's day) are shown together
+    page = _text(steering.post("/meetings/new", {"attendees": "Just a name", "report_from.day": "1",
+                                                 "report_from.month": "9", "report_from.year": "2026"}))
+    assert "Enter date of the meeting" in page and "Line 1 must be 'Name, Organisation'" in page
+    assert "The first day of the report tabled must be today or in the past" in page
+    web.deploy()
+    page = _text(web.as_user("cst").post(f"/cases/{web.start()}/costs/new", {
+        "category": "Other", "amount": "ten", "incurred_on.day": "1", "incurred_on.month": "9",
+        "incurred_on.year": "2026", "description": "x" * 301}))
+    assert "The amount must be in pounds" in page and "Date of the invoice or payment must be today" in page
 
 
 def test_an_action_holder_may_not_update_another_agencys_recommendation(web: Web) -> None:

@@ -102,7 +102,11 @@ def add(case_id: int) -> Any:
                                errors_list=errors_list)
     data, state, errors = schema_form.read_submission(COST_FORM, request.form)
     cost = None
-    if not errors:
+    if errors:  # with the engine's problems of what could be read: every problem at once
+        day = data.get("incurred_on")
+        errors = {**costs.problems(category=data.get("category"), amount=data.get("amount"),
+                                   incurred_on=date.fromisoformat(day) if day else None, today=uow.today()), **errors}
+    else:
         try:
             cost = costs.add_cost(uow.db(), case, category=data["category"], description=data.get("description", ""),
                                   amount=data["amount"], incurred_on=date.fromisoformat(data["incurred_on"]),

@@ -50,7 +50,11 @@ def new() -> Any:
                                errors_list=errors_list)
     data, state, errors = schema_form.read_submission(MEETING_FORM, request.form)
     meeting = None
-    if not errors:
+    if errors:  # with the engine's problems of what could be read: every problem at once
+        errors = {**meetings.problems(held_on=_day(data.get("held_on")), attendees=data.get("attendees"),
+                                      report_from=_day(data.get("report_from")), report_to=_day(data.get("report_to")),
+                                      today=uow.today()), **errors}
+    else:
         try:
             meeting = meetings.record_meeting(
                 uow.db(), held_on=date.fromisoformat(data["held_on"]), attendees=data["attendees"],
