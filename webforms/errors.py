@@ -69,8 +69,8 @@ def _engine(exc: DhrError) -> tuple[str, int]:
     status = exc.http_status
     if isinstance(exc, NotFound):
         return _http_page(404)
-    if status >= 500:
-        log.warning("request refused by the engine: %s: %s", type(exc).__name__, exc.message)
+    if status >= 500:  # the message can quote a diagram's data: the log names only the error
+        log.warning("the engine could not do a request: %s (%s)", type(exc).__name__, status)
     if isinstance(exc, FormDataInvalid):
         message = " ".join(_sentence(problem) for problem in exc.errors.values())
     else:
