@@ -116,9 +116,9 @@ class World:
             version, _ = runtime.deploy(s, read_folder(folder), actor="test", clock=self.clock)
             return version.id
 
-    def user(self, name: str, role: str) -> User:
+    def user(self, name: str, role: str, agency: str | None = None) -> User:
         with self.uow() as s:
-            self.users[name] = add_user(s, name, role=role, agency=None, password=None, actor="test",
+            self.users[name] = add_user(s, name, role=role, agency=agency, password=None, actor="test",
                                         clock=self.clock)
         return self.users[name]
 
@@ -187,12 +187,15 @@ def world(db: Db, clock: SettableClock) -> World:
 @pytest.fixture
 def dhr(world: World) -> World:
     """The DHR process (processes/) deployed, a user for every lane, the clock at the start of a review."""
-    from .dhr_driver import LANE_USERS, PROCESSES, START
+    from .dhr_driver import AGENCY_HOLDERS, LANE_USERS, PROCESSES, START
 
     world.deploy(PROCESSES)
-    for lane, name in LANE_USERS.items():
+    agency_of = {name: agency for agency, name in AGENCY_HOLDERS.items()}
+    everyone = {name: lane for lane, name in LANE_USERS.items()}
+    everyone |= dict.fromkeys(AGENCY_HOLDERS.values(), "Action Holder")
+    for name, lane in everyone.items():
         if name not in world.users:
-            world.user(name, lane)
+            world.user(name, lane, agency=agency_of.get(name))
     world.clock.set(START)
     return world
 

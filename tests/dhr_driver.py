@@ -37,6 +37,16 @@ LANE_USERS = {
     "Steering Group": "steering",
     "Action Holder": "holder",
 }
+# An update on a recommendation is given by an action holder of its lead agency (the action plan of
+# `base_policy` has one recommendation for the police and one for a GP practice).
+AGENCY_HOLDERS = {"Police": "holder", "GP practice": "gp.holder"}
+
+
+def doer(lane: str | None, agency: str | None) -> str:
+    """Who does a task of `lane`; for an agency's action update, that agency's action holder."""
+    if lane == "Action Holder" and agency in AGENCY_HOLDERS:
+        return AGENCY_HOLDERS[agency]
+    return LANE_USERS[lane or ""]
 
 START = datetime(2025, 8, 31, 8, 0, tzinfo=UTC)  # 09:00 in London (the `dhr` fixture's clock)
 
@@ -104,7 +114,7 @@ class Dhr:
         schema = self._schema(task)
         answers = example_answers(schema, self.today())
         answers.update(overrides or {})
-        user = LANE_USERS[task.lane or ""]
+        user = doer(task.lane, self.agency(task) if task.lane == "Action Holder" else None)
         self.world.join(user, self.reference)
         with self.world.uow() as s:
             runtime.complete_task(s, task.id, answers, user=self.world.users[user], clock=self.world.clock)

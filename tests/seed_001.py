@@ -7,6 +7,7 @@ real quarterly-update form, on a cut-down review diagram (tests/register).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -95,15 +96,29 @@ def deploy(world: World) -> None:
         runtime.deploy(s, files, actor="test", clock=world.clock)
 
 
+def holder_name(prefix: str, agency: str) -> str:
+    return f"{prefix}.{re.sub(r'[^a-z0-9]+', '-', agency.lower()).strip('-')}"
+
+
+def agency_holder(world: World, prefix: str, agency: str) -> str:
+    """The name of the action holder of `agency` (added the first time it is asked for): only an
+    action holder of a recommendation's lead agency may give its update."""
+    name = holder_name(prefix, agency)
+    if name not in world.users:
+        world.user(name, "Action Holder", agency=agency)
+    return name
+
+
 def build(world: World, cst: str, holder: str) -> World:
     """13 reviews considered, 12 commissioned, 9 completed with 84 recommendations, 60 updates given.
 
-    `cst` and `holder` name users in `world.users` of the Community Safety Team and Action Holder roles.
+    `cst` names a user in `world.users` of the Community Safety Team; each update is given by the
+    action holder of its lead agency, `holder.<agency>` (`agency_holder`).
     """
     deploy(world)
     world.clock.set(PLANS_AGREED)
     plans = planned_recommendations()
-    status_of: dict[tuple[str, int], str] = {}
+    planned: dict[tuple[str, int], Planned] = {}
     for index in range(13):
         reference = world.start(f"Case{index:02d}", 2024, process="review_fixture")
         decided = date(2024, 5, 1) + timedelta(days=index)
@@ -120,7 +135,7 @@ def build(world: World, cst: str, holder: str) -> World:
         approved = add_months(decided, MONTHS_TO_APPROVAL[index])
         world.complete("approve", {"report_approved_on": approved.isoformat()}, cst, reference)
         for number, plan in enumerate(mine, start=1):
-            status_of[(reference, number - 1)] = plan.status
+            planned[(reference, number - 1)] = plan
     assert not plans
     world.clock.set(UPDATES_GIVEN)
     labels = {COMPLETED: "Completed", IN_PROGRESS: "Part completed / in progress"}
@@ -133,14 +148,15 @@ def build(world: World, cst: str, holder: str) -> World:
             reference = case.reference
             workflow = runtime.load_workflow(case, s)
         number = workflow.get_task_from_id(runtime.UUID(task.id)).data["chase_request"]["reference"]
-        status = status_of[(reference, number)]
-        if status == AWAITING:
+        plan = planned[(reference, number)]
+        if plan.status == AWAITING:
             continue
-        joined = world.join(holder, reference)  # only a member may answer; the holder leaves again after
+        answerer = agency_holder(world, holder, plan.agency)
+        joined = world.join(answerer, reference)  # only a member may answer; the holder leaves again after
         with world.uow() as s:
-            runtime.complete_task(s, task.id, {"action_status": labels[status], "progress_update": "Done so far",
+            runtime.complete_task(s, task.id, {"action_status": labels[plan.status], "progress_update": "Done so far",
                                                "update_date": UPDATES_GIVEN.date().isoformat()},
-                                  user=world.users[holder], clock=world.clock)
+                                  user=world.users[answerer], clock=world.clock)
         if joined:
-            world.leave(holder, reference)
+            world.leave(answerer, reference)
     return world

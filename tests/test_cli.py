@@ -119,9 +119,9 @@ def test_the_register_and_the_steering_group_report_from_the_command_line(dhr, s
         "--output", str(target))
     assert target.read_bytes()[:2] == b"PK"
     wrong = dhr("report", "steering-group", "--from", "2026-04-01", "--to", "2026-13-01", ok=False)
-    assert wrong.exit_code == 1 and "--to must be a date like 2026-04-01, not '2026-13-01'" in wrong.output
+    assert wrong.exit_code == 1 and "error: --to: must be a date like 2026-04-01, not '2026-13-01'" in wrong.output
     backwards = dhr("report", "steering-group", "--from", "2026-04-01", "--to", "2026-03-01", ok=False)
-    assert "--to must be on or after --from" in backwards.output
+    assert "error: --to: The period must end on or after the day it starts" in backwards.output
     asked = dhr("register", "request-updates").output
     assert "asked: none" in asked and "already being asked: Case00/2024" in asked
 

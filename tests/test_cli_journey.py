@@ -28,7 +28,7 @@ from engine.bpmn import runtime
 from engine.bpmn.forms import example_answers
 
 from .conftest import Db
-from .dhr_driver import LANE_USERS, LONDON, PROCESSES, START, add_months, base_policy
+from .dhr_driver import AGENCY_HOLDERS, LANE_USERS, LONDON, PROCESSES, START, add_months, base_policy, doer
 
 DHR = Path(sys.executable).parent / "dhr"
 REFERENCE = "Rosemary/2025"
@@ -114,7 +114,8 @@ class Terminal:
             answers["imr_agencies"] = [{**AGENCIES[0], "report_type": "Individual Management Review (IMR)"},
                                        {**AGENCIES[1], "report_type": "Short report"}]
         answers.update(overrides or {})
-        out = self("tasks", "complete", task["id"], "--as", LANE_USERS[task["lane"]], "--data", json.dumps(answers))
+        agency = self.request(task)["agency"] if task["lane"] == "Action Holder" else None
+        out = self("tasks", "complete", task["id"], "--as", doer(task["lane"], agency), "--data", json.dumps(answers))
         assert out.startswith(f"completed; {REFERENCE} is open ("), out
         self.stage = out.rstrip().partition(" (")[2].removesuffix(")")
         self.done.append(bpmn_id)
@@ -182,11 +183,15 @@ def test_a_review_from_notification_to_the_first_quarterly_update_through_the_dh
     dhr = Terminal(db, tmp_path)
     assert dhr("clock", "set", START.isoformat()).strip().endswith(START.isoformat())
     assert "deployed version 1" in dhr("processes", "deploy", str(PROCESSES))
-    for lane, name in LANE_USERS.items():
-        assert dhr("users", "add", name, "--role", lane) == f"added {name} ({lane})\n"
+    agency_of = {name: agency for agency, name in AGENCY_HOLDERS.items()}
+    everyone = {name: lane for lane, name in LANE_USERS.items()}
+    everyone |= dict.fromkeys(AGENCY_HOLDERS.values(), "Action Holder")
+    for name, lane in everyone.items():
+        agency = ["--agency", agency_of[name]] if name in agency_of else []
+        assert dhr("users", "add", name, "--role", lane, *agency) == f"added {name} ({lane})\n"
     assert dhr("cases", "start", "--process", "dhr_review", "--pseudonym", "Rosemary", "--year", "2025") == (
         f"started {REFERENCE} on version 1\n")
-    for name in ("ichair", "panel", "flo", "holder"):  # the roles that work only on the cases they are members of
+    for name in ("ichair", "panel", "flo", *AGENCY_HOLDERS.values()):  # they work only on the cases they are members of
         assert dhr("cases", "add-member", REFERENCE, name).endswith(f"is now a member of {REFERENCE}\n")
 
     # Commissioning: notification, screening (two agencies), the chair's decision (a DHR), the Home

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.platform import access
 from engine.platform.models import Case, OpenTask, SimulatedTime, User
 from engine.platform.settings import Settings
-from engine.review import costs
+from engine.review import costs, register
 from engine.review.demo import DEMO_USERS, seed
 from engine.review.meetings import Meeting
 from engine.review.register import Recommendation
@@ -39,4 +39,12 @@ def test_demo_seeds_cases_at_several_stages_once(db: Db, monkeypatch: pytest.Mon
         panel = s.scalars(select(User).where(User.username == "panel.police")).one()
         assert access.may_see_case(s, panel, cases["Rosemary/2026"].id)
         assert s.get(SimulatedTime, 1) is not None
+        # an action holder of each lead agency, and each update given by its own agency's holder
+        people = {u.username: u for u in s.scalars(select(User))}
+        holders = {access.name_key(u.agency or "") for u in people.values() if u.role == "Action Holder"}
+        recs = list(s.scalars(select(Recommendation)))
+        assert {access.name_key(r.lead_agency) for r in recs} <= holders
+        given = [(r, e.actor) for r in recs for e in r.events if e.kind == "update"]
+        assert len(given) == 2
+        assert all(register.of_lead_agency(people[actor], rec) for rec, actor in given)
     assert list(seed(db.sessions, Settings()))[0].startswith("the database already has cases")

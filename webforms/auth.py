@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 
 from engine.platform import access, second_factor, sessions, users
 from engine.platform.models import User
+from engine.platform.roles import Power, may
 from engine.platform.settings import WebSettings
 
 from . import qr, throttle, uow
@@ -126,15 +127,14 @@ def _load(token: str) -> SignedIn | None:
     return signed_in if signed_in is not None and signed_in.token == token else None
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Let only signed-in users with one of `roles` in; others get 403."""
-    wanted = {r.casefold() for r in roles}
+def requires(power: Power) -> Callable[[F], F]:
+    """Let only signed-in users whose role has `power` in; others get 403."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if me().role.casefold() not in wanted:
+            if not may(me(), power):
                 abort(403)
             return view(*args, **kwargs)
 

@@ -1,4 +1,9 @@
-"""Error pages in plain English, without internals; the transaction is rolled back on a bug."""
+"""Error pages in plain English, without internals; the transaction is rolled back on every error.
+
+An engine error that no view caught (a view catches one only to show its form again) is shown here,
+by the status its class gives (`DhrError.http_status`): its message is meant for a person, so it is
+shown, except a NotFound's, which gets the plain 404 page (an id must reveal nothing).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import logging
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from engine.platform.errors import DhrError, FormDataInvalid, NotFound
 
 from . import uow
 
@@ -18,16 +25,25 @@ PAGES = {
           "If you think you should, ask your administrator to give you access."),
     404: ("Page not found", "If you typed the web address, check it is correct."),
     405: ("There is a problem with your request", "Go back, reload the page and try again."),
+    409: ("Someone else got there first", "Go back, reload the page and try again."),
     413: ("The file is too large", "Choose a smaller file and try again."),
     429: ("Too many attempts to sign in from your network",
           "Wait a few minutes, then try again. If you have forgotten your password or lost your "
           "authenticator app, ask your administrator."),
+}
+# The title over an engine error's own message, by its status.
+ENGINE_TITLES = {
+    400: "There is a problem",
+    403: "You cannot do this",
+    409: "Someone else got there first",
+    500: "This could not be done",
 }
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(DhrError, _engine)
     app.register_error_handler(Exception, _bug)
 
 
@@ -50,6 +66,36 @@ def _http(exc: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:  # 429: say when to come back
         return (*_page(status, title, body), {"Retry-After": str(retry_after)})
+    return _page(status, title, body)
+
+
+def _engine(exc: DhrError) -> tuple[str, int]:
+    """Any engine error a view let through: nothing of the request's change is kept."""
+    uow.rollback()
+    status = exc.http_status
+    if isinstance(exc, NotFound):
+        return _http_page(404)
+    if status >= 500:  # the message can quote a diagram's data: the log names only the error
+        log.warning("the engine could not do a request: %s (%s)", type(exc).__name__, status)
+    if isinstance(exc, FormDataInvalid):
+        message = " ".join(_sentence(problem) for problem in exc.errors.values())
+    else:
+        message = _sentence(exc.message)
+    title = ENGINE_TITLES.get(status) or PAGES.get(status, ("There is a problem", ""))[0]
+    return _page(status, title, f"{message} Nothing was changed.")
+
+
+def _sentence(text: str) -> str:
+    """An engine message as a sentence: a capital first, a full stop last."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _http_page(status: int) -> tuple[str, int]:
+    title, body = PAGES[status]
     return _page(status, title, body)
 
 

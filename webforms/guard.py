@@ -10,9 +10,6 @@ from engine.platform.models import Case, OpenTask
 from . import uow
 from .auth import me
 
-PROCESS_PAGES = (access.PROCESS_OWNER,)
-ADMIN_PAGES = (access.ADMINISTRATOR,)
-
 
 def case_or_404(case_id: int) -> Case:
     """The case, if it exists and the signed-in user may see it (else 404, so ids reveal nothing)."""

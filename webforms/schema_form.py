@@ -460,17 +460,6 @@ def read_submission(schema: dict[str, Any], form: MultiDict[str, str]) -> tuple[
     return data, state, {**field_errors(schema, data), **parse_errors}
 
 
-def refuse_future_dates(schema: dict[str, Any], data: dict[str, Any], errors: dict[str, str], today: date,
-                        *names: str) -> None:
-    """Add an error on each of the date fields `names` whose (valid) date is after `today`."""
-    properties = _properties(schema)
-    for name in names:
-        if name in errors or not data.get(name):
-            continue
-        if date.fromisoformat(data[name]) > today:
-            errors[name] = f"{label_of(name, properties[name])} must be today or in the past"
-
-
 def draw(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]) -> tuple[list[Field],
                                                                                         list[SummaryError]]:
     """The fields to draw, each with its error, and the error summary."""

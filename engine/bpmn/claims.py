@@ -17,6 +17,7 @@ from ..platform.clock import Clock
 from ..platform.documents import Document, UploadRefused
 from ..platform.errors import Conflict, DhrError, NotAllowed, NotFound
 from ..platform.models import OpenTask, TaskDraft, User
+from ..platform.roles import Power, may
 from .runtime import work_refusal
 
 
@@ -49,6 +50,11 @@ def claim(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTa
     return task
 
 
+def may_release(user: User, task: OpenTask) -> bool:
+    """Whether `user` may give the task back: the one who claimed it, or an administrator."""
+    return task.claimed_by is not None and (task.claimed_by == user.username or may(user, Power.RELEASE_ANY_CLAIM))
+
+
 def release(session: Session, task_id: str, *, user: User, clock: Clock) -> OpenTask:
     """Give a claimed task back to everyone in its lane (the claimer, or an administrator).
 
@@ -58,7 +64,7 @@ def release(session: Session, task_id: str, *, user: User, clock: Clock) -> Open
     task = _open_task(session, task_id)
     if task.claimed_by is None:
         return task
-    if task.claimed_by != user.username and user.role != "Administrator":
+    if not may_release(user, task):
         raise NotAllowed(f"only {task.claimed_by} can release '{task.title}'")
     previous = task.claimed_by
     task.claimed_by, task.claimed_at = None, None

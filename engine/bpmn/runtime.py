@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..platform import documents, events
-from ..platform.access import PROCESS_OWNER, not_member_reason
+from ..platform.access import not_member_reason
 from ..platform.audit import AuditType, record, take_new
-from ..platform.calendar import parse_day, parse_moment
+from ..platform.calendar import london_day, parse_day, parse_moment
+from ..platform.checks import refuse
 from ..platform.clock import Clock, SettableClock, use_clock
 from ..platform.db import unit_of_work
 from ..platform.errors import (
@@ -49,6 +50,7 @@ from ..platform.errors import (
     TaskAlreadyCompleted,
 )
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
+from ..platform.roles import Power, in_lane, may
 from ..platform.settings import restart_each_step
 from . import confidential, serialization
 from .compaction import compact
@@ -585,13 +587,19 @@ def start_case(
     """Start a case on the newest version of `process_id`, named `Pseudonym/Year`.
 
     Raises:
-        DhrError: the name is not usable or already taken; NotFound: no such process.
+        FormDataInvalid: on `pseudonym` (not usable) or `year` (before 1990 or after this year);
+        DhrError: the name is already taken; NotFound: no such process.
     """
     pseudonym = pseudonym.strip()
+    problems = {}
     if not pseudonym or "/" in pseudonym or len(pseudonym) > 100:
-        raise DhrError("the pseudonym must be 1 to 100 characters without '/'")
-    if not 1990 <= year <= 2200:
-        raise DhrError(f"the year {year} is not a plausible year")
+        problems["pseudonym"] = "The pseudonym must be 1 to 100 characters without '/'"
+    this_year = london_day(clock.now()).year
+    if year > this_year:  # the year of a death that is being reviewed: never one to come
+        problems["year"] = f"The year must be {this_year} or earlier"
+    elif year < 1990:
+        problems["year"] = f"The year {year} is not a plausible year"
+    refuse(problems)
     reference = f"{pseudonym}/{year}"
     if session.scalars(select(Case.id).where(Case.reference == reference)).first() is not None:
         raise DhrError(f"a case called '{reference}' already exists")
@@ -647,14 +655,16 @@ def _gone(session: Session, task_id: str) -> DhrError:
 
 def may_complete(user: User, task: OpenTask) -> bool:
     """Whether a user's role is the lane of the task (the role half of `work_refusal`)."""
-    return user.active and task.lane is not None and user.role.casefold() == task.lane.casefold()
+    return in_lane(user, task.lane)
 
 
 def work_refusal(session: Session, user: User, task: OpenTask, *, claiming: bool = False) -> str | None:
     """Why `user` may not work on `task` (complete it, claim it, keep a draft of it), or None if they
-    may: their role must be its lane, they must be allowed to see its case, and nobody else may hold
-    it (unless `claiming`, where a claim by another is a conflict, said by the caller). Every door
-    (web, CLI, scheduler) is held to this one rule, because the engine applies it.
+    may: their role must be its lane, they must be allowed to see its case, nobody else may hold it
+    (unless `claiming`, where a claim by another is a conflict, said by the caller), and an update
+    the rules features add (`events.add_work_rule`: the register's, say, that an update on a
+    recommendation is given by its lead agency's own action holders).
+    Every door (web, CLI, scheduler) is held to this one rule, because the engine applies it.
     """
     if not may_complete(user, task):
         whose = f"a task for the {task.lane}" if task.lane else "a task in no lane, which no role can do"
@@ -856,7 +866,7 @@ def retry_case(session: Session, reference: str, *, user: User, clock: Clock, ne
         NotAllowed: the user is not a process owner; NotFound; DhrError: the newest version lacks a
         step the case is at; ScriptError.
     """
-    if not (user.active and user.role.casefold() == PROCESS_OWNER.casefold()):
+    if not may(user, Power.RETRY_CASES):
         raise NotAllowed(f"only a process owner may retry a case; {user.username} is {user.role}")
     case = _locked_case(session, get_case(session, reference).id)
     if case.status != "open":

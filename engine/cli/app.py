@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..platform.clock import Clock, SettableClock, SimulatedClock, SystemClock
 from ..platform.db import make_engine, session_factory
-from ..platform.errors import DhrError, FormDataInvalid
+from ..platform.errors import EXIT_ERROR, DhrError, FormDataInvalid
 from ..platform.exports import printable
 from ..platform.settings import Settings
 
@@ -89,22 +89,51 @@ pass_app = click.make_pass_decorator(App)
 
 
 class CliError(click.ClickException):
-    """An error for the person at the terminal: one line per problem, exit status 1."""
+    """An error for the person at the terminal: one line per problem on stderr, and an exit status."""
+
+    def __init__(self, lines: list[str] | str, exit_code: int = EXIT_ERROR) -> None:
+        self.lines = [lines] if isinstance(lines, str) else lines
+        super().__init__("\n".join(self.lines))
+        self.exit_code = exit_code  # type: ignore[misc]  # click sets it per class; ours is per engine error
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        for line in self.lines:
+            click.echo(f"error: {line}", err=True)
+
+
+def _field_label(field: str, command: click.Command | None) -> str:
+    """How the command line names a field the engine named: its option (--to) or argument (NAME)."""
+    for param in command.params if command is not None else []:
+        if param.name == field:
+            if isinstance(param, click.Option):
+                return max(param.opts, key=len)
+            return param.human_readable_name
+    return field
+
+
+def engine_error(exc: DhrError, command: click.Command | None = None) -> CliError:
+    """The engine's error as the command line shows it: a field's problem by its option, one a line,
+    with the exit status the error's class gives."""
+    if isinstance(exc, FormDataInvalid):
+        lines = [f"{_field_label(field, command)}: {message}" if field else message
+                 for field, message in exc.errors.items()]
+    else:
+        lines = exc.message.splitlines() or [type(exc).__name__]
+    return CliError(lines, exc.exit_code)
 
 
 class DhrGroup(click.Group):
-    """Turns the engine's errors into plain lines on stderr, never a traceback."""
+    """Turns the engine's errors into plain lines on stderr, never a traceback: the one place the
+    command line maps them (its groups are DhrGroups too, so a field is named by its option)."""
+
+    group_class = type  # the groups of this group are DhrGroups
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FormDataInvalid as exc:
-            raise CliError("\n".join(f"{field or 'data'}: {msg}" for field, msg in exc.errors.items())) from exc
         except DhrError as exc:
-            raise CliError(str(exc)) from exc
+            name = ctx.invoked_subcommand
+            raise engine_error(exc, self.get_command(ctx, name) if name else None) from exc
         except (OperationalError, ProgrammingError) as exc:
             if os.environ.get("DHR_DEBUG"):
                 raise
@@ -120,4 +149,4 @@ def cli(ctx: click.Context) -> None:
     try:
         ctx.obj = App(Settings())
     except DhrError as exc:
-        raise CliError(str(exc)) from exc
+        raise engine_error(exc) from exc

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from ..platform.calendar import london_day
+from ..platform.checks import refuse
 from ..platform.deadlines import Due
 from ..platform.errors import DhrError
 from ..review import chasing, pages, register, reporting
@@ -66,11 +68,21 @@ def register_request_updates(app: App) -> None:
         raise DhrError(f"{len(outcome.failed)} case(s) could not be asked")
 
 
-def _day_option(value: str, what: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise DhrError(f"{what} must be a date like 2026-04-01, not '{value}'") from None
+def _day_options(**values: str) -> dict[str, date]:
+    """The days typed for these options, by option.
+
+    Raises:
+        FormDataInvalid: on each that is not a date.
+    """
+    days: dict[str, date] = {}
+    problems: dict[str, str] = {}
+    for name, text in values.items():
+        try:
+            days[name] = date.fromisoformat(text)
+        except ValueError:
+            problems[name] = f"must be a date like 2026-04-01, not '{text}'"
+    refuse(problems)
+    return days
 
 
 @cli.group("report")
@@ -86,11 +98,9 @@ def report_group() -> None:
 @pass_app
 def report_steering_group(app: App, start: str, end: str, fmt: str, output: Path | None) -> None:
     """The DHR Steering Group's report for a period: reviews, recommendations, costs."""
-    first, last = _day_option(start, "--from"), _day_option(end, "--to")
-    if last < first:
-        raise DhrError("--to must be on or after --from")
+    days = _day_options(start=start, end=end)
     with app.sessions() as session:
-        report = reporting.steering_report(session, first, last)
+        report = reporting.steering_report(session, days["start"], days["end"], today=london_day(app.clock.now()))
     if fmt in ("xlsx", "pdf") and output is None:
         raise DhrError(f"--format {fmt} needs --output FILE")
     from ..review import report_files  # only this command needs the PDF and Excel writers

@@ -10,6 +10,7 @@ from ..bpmn import runtime, worklist
 from ..platform import users
 from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
+from ..platform.roles import Role
 from .app import App, _json_out, _parse_json, _table, cli, pass_app
 
 
@@ -27,10 +28,11 @@ def tasks_list(app: App, reference: str | None, role: str | None, as_json: bool)
     """List open tasks, the soonest due first."""
     with app.sessions() as session:
         case_id = runtime.get_case(session, reference).id if reference else None
+        lane = Role.parse(role).value if role else None  # a lane is named as its role is, case aside
         rows = [
             {"id": t.id, "case": t.case_reference, "task": t.title, "lane": t.lane, "stage": t.stage,
              "due_at": t.due_at, "overdue": t.overdue, "form": t.form, "created_at": t.created_at}
-            for t in worklist.open_tasks(session, None, app.clock.now(), case_id=case_id, lane=role)
+            for t in worklist.open_tasks(session, None, app.clock.now(), case_id=case_id, lane=lane)
         ]
     if as_json:
         _json_out(rows)

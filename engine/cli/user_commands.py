@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..platform import second_factor, sessions, users
 from ..platform.db import unit_of_work
+from ..platform.roles import Role
 from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
 
 
@@ -18,17 +19,19 @@ def users_group() -> None:
 
 
 @users_group.command("add")
-@click.argument("name")
-@click.option("--role", required=True, help="A lane of the diagrams (e.g. 'CSP Chair') or an office.")
+@click.argument("username")
+@click.option("--role", required=True, help="A lane of the diagrams (e.g. 'CSP Chair') or an office: "
+              + ", ".join(Role) + ".")
 @click.option("--agency", help="The agency the user works for.")
 @click.option("--email", help="Where the user's notifications go.")
 @click.option("--password-stdin", is_flag=True, help="Read the user's password from standard input.")
 @pass_app
-def users_add(app: App, name: str, role: str, agency: str | None, email: str | None, password_stdin: bool) -> None:
+def users_add(app: App, username: str, role: str, agency: str | None, email: str | None,
+              password_stdin: bool) -> None:
     """Add a user."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with unit_of_work(app.sessions) as session:
-        user = users.add_user(session, name, role=role, agency=agency, password=password, actor=CLI_ACTOR,
+        user = users.add_user(session, username, role=role, agency=agency, password=password, actor=CLI_ACTOR,
                               clock=app.clock, email=email)
         click.echo(f"added {user.username} ({user.role})")
 

@@ -1,8 +1,9 @@
-"""Who may see what: office roles, case membership, agencies and sign-in lock-out.
+"""Who may see what: case membership, users' roles and agencies, and sign-in lock-out.
 
-Lanes are roles (`runtime.may_complete`). On top of that, a user sees a case only if their role is
-case-wide (the offices and the lanes that run every review) or they are a member of that case
-(panel members, action holders, the review's chair, family liaison). Never imports Flask.
+Lanes are roles (`runtime.may_complete`; the roles and what each may do are in `roles`). On top of
+that, a user sees a case only if their role sees every case (`Power.SEE_ALL_CASES`: the offices and
+the lanes that run every review) or they are a member of that case (panel members, action holders,
+the review's chair, family liaison). Never imports Flask.
 """
 
 from __future__ import annotations
@@ -15,21 +16,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from . import sessions
 from .audit import AuditType, record
+from .checks import refuse
 from .errors import DhrError, NotFound
 from .models import Base, Case, User
-
-PROCESS_OWNER = "Process Owner"
-AUDITOR = "Auditor"
-ADMINISTRATOR = "Administrator"
-OFFICE_ROLES = (PROCESS_OWNER, AUDITOR, ADMINISTRATOR)
-LANE_ROLES = (
-    "CSP Chair", "Community Safety Team", "Independent Chair", "Panel", "Family Liaison", "Steering Group",
-    "Action Holder",
-)
-ROLES = LANE_ROLES + OFFICE_ROLES
-# Roles that see every case; everyone else sees the cases they are a member of.
-CASE_WIDE = frozenset(r.casefold() for r in (
-    "Community Safety Team", "CSP Chair", "Steering Group", PROCESS_OWNER, AUDITOR))
+from .roles import Power, Role, in_lane, may, role_of
 
 
 class CaseMember(Base):
@@ -76,7 +66,8 @@ class LoginThrottle(Base):
 
 
 def is_case_wide(user: User) -> bool:
-    return user.role.casefold() in CASE_WIDE
+    """Whether the user's role sees every case (not only the cases they are a member of)."""
+    return may(user, Power.SEE_ALL_CASES)
 
 
 def is_member(session: Session, user: User, case_id: int) -> bool:
@@ -123,8 +114,7 @@ def users_for_lane(session: Session, case_id: int, lane: str | None) -> list[Use
     if lane is None:
         return []
     members_ = {u.id for u in members(session, case_id)}
-    return [u for u in active_users(session) if u.role.casefold() == lane.casefold()
-            and (is_case_wide(u) or u.id in members_)]
+    return [u for u in active_users(session) if in_lane(u, lane) and (is_case_wide(u) or u.id in members_)]
 
 
 def member_candidates(session: Session, case_id: int) -> list[User]:
@@ -173,7 +163,7 @@ def remove_member(session: Session, case: Case, user: User, *, actor: str, at: d
 
 def may_see_confidential(user: User, roles: tuple[str, ...]) -> bool:
     """Whether a user's role is one of those that need confidential values (DHR_CONFIDENTIAL_ROLES)."""
-    return user.active and user.role.casefold() in {role.casefold() for role in roles}
+    return user.active and role_of(user) in {Role.named(role) for role in roles}
 
 
 def record_view(session: Session, case: Case, user: User, page: str, *, at: datetime) -> None:
@@ -190,14 +180,21 @@ def record_view(session: Session, case: Case, user: User, page: str, *, at: date
 def change_user(
     session: Session, user: User, *, role: str, agency: str | None, active: bool, actor: str, at: datetime
 ) -> None:
-    """Change a user's role, agency and whether they may sign in, audited old -> new.
+    """Change a user's role, agency and whether they may sign in, audited old -> new. Nobody
+    disables themselves or changes their own role: the last administrator could lock everyone out.
 
-    Raises: DhrError: the role is not one of ROLES.
+    Raises: FormDataInvalid: on `role` (not a role, or the actor's own) or `active` (the actor).
     """
-    if role not in ROLES:
-        raise DhrError(f"'{role}' is not a role")
+    problems: dict[str, str] = {}
+    if wrong_role := Role.problem(role):
+        problems["role"] = wrong_role
+    elif actor == user.username and Role.parse(role) is not Role.named(user.role):
+        problems["role"] = "You cannot change your own role"
+    if actor == user.username and not active and user.active:
+        problems["active"] = "You cannot disable yourself"
+    refuse(problems)
     before = {"role": user.role, "agency": user.agency, "active": user.active}
-    user.role, user.agency, user.active = role, agency or None, active
+    user.role, user.agency, user.active = Role.parse(role).value, agency or None, active
     after = {"role": user.role, "agency": user.agency, "active": user.active}
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if "active" in changed and not active:  # a disabled user is signed out everywhere at once
@@ -211,12 +208,12 @@ def agencies(session: Session) -> list[Agency]:
 
 
 def add_agency(session: Session, name: str, *, actor: str, at: datetime) -> Agency:
-    """Raises: DhrError: the name is empty or taken."""
+    """Raises: FormDataInvalid: on `name`, empty or taken."""
     name = name.strip()
     if not name or len(name) > 200:
-        raise DhrError("Enter the agency's name (up to 200 characters)")
+        refuse({"name": "Enter the agency's name (up to 200 characters)"})
     if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
-        raise DhrError(f"There is already an agency called '{name}'")
+        refuse({"name": f"There is already an agency called '{name}'"})
     agency = Agency(name=name, created_at=at)
     session.add(agency)
     session.flush()

@@ -1,13 +1,28 @@
-"""One exception family for everything the engine tells a person."""
+"""One exception family for everything the engine tells a person.
+
+Each class says how each door shows it: `http_status` for the web pages (one error handler,
+webforms/errors.py) and `exit_code` for the `dhr` command (its group, engine/cli/app.py), as click's
+own exceptions carry theirs. A door never decides that itself.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
+
+# Exit codes of the `dhr` command (1 for anything a person can put right; two from sysexits.h
+# where a script can act on the difference).
+EXIT_ERROR = 1
+EXIT_TRY_AGAIN = 75  # EX_TEMPFAIL: someone else changed the case first; nothing was applied
+EXIT_SETTINGS = 78  # EX_CONFIG
 
 
 class DhrError(Exception):
     """An error meant for a person: its message is plain English and safe to show."""
+
+    http_status: ClassVar[int] = 400
+    exit_code: ClassVar[int] = EXIT_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -20,13 +35,20 @@ class DhrError(Exception):
 class SettingsError(DhrError):
     """A setting is missing or has a value the product cannot use."""
 
+    http_status = 500
+    exit_code = EXIT_SETTINGS
+
 
 class NotFound(DhrError):
     """The thing asked for does not exist (or the asker may not know it exists)."""
 
+    http_status = 404
+
 
 class NotAllowed(DhrError):
     """The acting user may not do this."""
+
+    http_status = 403
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,9 @@ class DiagramInvalid(DhrError):
 
 
 class FormDataInvalid(DhrError):
-    """Submitted task data does not satisfy the task's form schema."""
+    """Submitted data breaks a rule: a task's form schema, or a rule of the engine (a date in the
+    future, a role that does not exist...). `errors` maps each field to its problem; the field ""
+    is the form as a whole. The web shows each next to its field, the command line one a line."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = errors
@@ -67,6 +91,9 @@ class FormDataInvalid(DhrError):
 
 class Conflict(DhrError):
     """Someone else changed the case first; nothing of this change was applied."""
+
+    http_status = 409
+    exit_code = EXIT_TRY_AGAIN
 
 
 class TaskAlreadyCompleted(Conflict):
@@ -85,9 +112,13 @@ class TaskAlreadyCompleted(Conflict):
 class NothingWaiting(DhrError):
     """A message was sent to a case that is not waiting for it."""
 
+    http_status = 409
+
 
 class ScriptError(DhrError):
-    """A script, condition or timer expression in a diagram failed."""
+    """A script, condition or timer expression in a diagram failed (a process owner must fix it)."""
+
+    http_status = 500
 
     def __init__(self, task: str, detail: str) -> None:
         self.task = task

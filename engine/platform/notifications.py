@@ -19,11 +19,12 @@ from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from . import deadlines, events
-from .access import PROCESS_OWNER, may_see_case
+from .access import may_see_case
 from .audit import AuditType
 from .clock import Clock
 from .db import unit_of_work
 from .models import AuditEvent, Base, Case, User
+from .roles import Power, in_lane, may
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
     queued = 0
     for event in stalled:  # the process owners: only a change of the diagram can move the case on
         for user in people:
-            if user.role.casefold() != PROCESS_OWNER.casefold():
+            if not may(user, Power.RETRY_CASES):
                 continue
             session.add(OutboxMessage(
                 dedupe_key=f"stalled:{event.id}:{user.id}", case_id=case.id, recipient=str(user.email),
@@ -82,7 +83,7 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
         lane = str((event.details or {}).get("lane") or "")
         due = (event.details or {}).get("due_at")
         for user in people:
-            if user.role.casefold() != lane.casefold() or not may_see_case(session, user, case.id):
+            if not in_lane(user, lane) or not may_see_case(session, user, case.id):
                 continue
             task_due = deadlines.due(datetime.fromisoformat(due), now) if due else None
             when = f"It is due by {task_due.when} (UK time).\n\n" if task_due else ""

@@ -77,12 +77,12 @@ def _names(raw: str) -> tuple[str, ...]:
 
 
 def _check_roles(roles: tuple[str, ...]) -> None:
-    from .access import ROLES  # here, not at the top: access imports the audit trail, which reads settings
+    from .roles import Role  # here, not at the top: roles import the models, which read settings
 
-    unknown = [role for role in roles if role.casefold() not in {r.casefold() for r in ROLES}]
+    unknown = [role for role in roles if Role.named(role) is None]
     if unknown:
         raise SettingsError(f"DHR_CONFIDENTIAL_ROLES names no role called {', '.join(repr(r) for r in unknown)} "
-                            f"(the roles are: {', '.join(ROLES)})")
+                            f"(the roles are: {', '.join(r.value for r in Role)})")
 
 
 def _check_audit_key(raw: str, env: str) -> None:

@@ -14,14 +14,23 @@ from sqlalchemy.orm import Session
 
 from . import sessions
 from .audit import AuditType, record
+from .checks import refuse
 from .clock import Clock
-from .errors import DhrError, NotFound
+from .errors import FormDataInvalid, NotFound
 from .models import User
+from .roles import Role
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
-MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password, or None: the one password rule."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Enter a password of at least {MIN_PASSWORD_LENGTH} characters"
+    return None
 
 
 def add_user(
@@ -35,28 +44,37 @@ def add_user(
     clock: Clock,
     email: str | None = None,
 ) -> User:
-    """Add a user; without a password they cannot sign in to the web pages.
+    """Add a user; without a password (None) they cannot sign in to the web pages. The role is
+    stored as the role's own name, however it was typed.
 
     Raises:
-        DhrError: the name is taken or empty, or the password is too short.
+        FormDataInvalid: on `username` (empty or taken), `role` (not a role: the message lists
+        them), `password` (too short) and `email`, every problem at once.
     """
-    username, role = username.strip(), role.strip()
-    if not username or not role:
-        raise DhrError("a user needs a name and a role")
-    if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise DhrError(f"there is already a user called '{username}'")
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise DhrError(f"a password must have at least {MIN_PASSWORD} characters")
+    username = username.strip()
+    problems: dict[str, str] = {}
+    if not username:
+        problems["username"] = "Enter a user name"
+    elif len(username) > 120:
+        problems["username"] = "A user name can have at most 120 characters"
+    elif session.scalars(select(User).where(User.username == username)).first() is not None:
+        problems["username"] = f"There is already a user called '{username}'"
+    if wrong_role := Role.problem(role):
+        problems["role"] = wrong_role
+    if password is not None and (wrong := password_problem(password)):
+        problems["password"] = wrong
     if email is not None and not _EMAIL.match(email):
-        raise DhrError(f"'{email}' is not an e-mail address")
+        problems["email"] = f"'{email}' is not an e-mail address"
+    refuse(problems)
+    found = Role.parse(role)
     user = User(
-        username=username, role=role, agency=agency, email=email, active=True, created_at=clock.now(),
+        username=username, role=found.value, agency=agency, email=email, active=True, created_at=clock.now(),
         password_hash=_hasher.hash(password) if password else None,
     )
     session.add(user)
     session.flush()
     record(session, AuditType.USER_ADDED, actor=actor, at=user.created_at,
-           details={"user": username, "role": role, "agency": agency})
+           details={"user": username, "role": found.value, "agency": agency})
     return user
 
 
@@ -114,10 +132,10 @@ def _verify(password_hash: str | None, password: str) -> bool:
 def set_password(session: Session, user: User, password: str, *, actor: str, at: datetime) -> None:
     """Give `user` a new password and end every session they have, audited.
 
-    Raises: DhrError: the password is too short.
+    Raises: FormDataInvalid: the password breaks the password rule (`password_problem`).
     """
-    if len(password) < MIN_PASSWORD:
-        raise DhrError(f"a password must have at least {MIN_PASSWORD} characters")
+    if wrong := password_problem(password):
+        raise FormDataInvalid({"password": wrong})
     user.password_hash = _hasher.hash(password)
     ended = sessions.end_all(session, user, at=at, reason=sessions.Ended.PASSWORD_CHANGED)
     record(session, AuditType.PASSWORD_CHANGED, actor=actor, at=at,

@@ -15,6 +15,8 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..platform.audit import AuditType, record
+from ..platform.calendar import london_day
+from ..platform.checks import future_problems, refuse
 from ..platform.errors import FormDataInvalid, NotFound
 from ..platform.models import Base, Case
 
@@ -71,17 +73,27 @@ def parse_amount(text: str, field: str) -> int:
     value = Decimal(cleaned)
     if value != value.quantize(Decimal("0.01")):
         raise FormDataInvalid({field: "The amount can have at most 2 decimal places (pence)"})
-    pence = int(value * 100)
+    return _pence(int(value * 100), field)
+
+
+def _pence(pence: int, field: str) -> int:
+    """Raises: FormDataInvalid: on `field`, if `pence` is not from £0.01 to £100m."""
     if pence <= 0 or pence > LIMIT_PENCE:
         raise FormDataInvalid({field: "The amount must be more than £0 and no more than £100,000,000"})
     return pence
 
 
-def add_cost(session: Session, case: Case, *, category: str, description: str, amount_pence: int,
+def add_cost(session: Session, case: Case, *, category: str, description: str, amount: int | str,
              incurred_on: date, actor: str, at: datetime) -> CaseCost:
-    """Raises: FormDataInvalid (the category is not one of `CATEGORIES`)."""
-    if category not in CATEGORIES:
-        raise FormDataInvalid({"category": "Choose what the cost is for"})
+    """Record a cost of a review, paid or invoiced on or before today (London, at `at`). `amount` is
+    in pence, or in pounds as typed ('1,250.50', read by `parse_amount`).
+
+    Raises:
+        FormDataInvalid: on every field with a problem at once: `category` (not one of
+        `CATEGORIES`), `amount`, `incurred_on` (in the future).
+    """
+    found, amount_pence = _checked(category, amount, incurred_on, london_day(at))
+    refuse(found)
     cost = CaseCost(case_id=case.id, category=category, description=description.strip()[:300],
                     amount_pence=amount_pence, incurred_on=incurred_on, recorded_by=actor, recorded_at=at)
     session.add(cost)
@@ -90,6 +102,27 @@ def add_cost(session: Session, case: Case, *, category: str, description: str, a
            details={"cost": cost.id, "category": category, "amount_pence": amount_pence,
                     "incurred_on": incurred_on.isoformat()})
     return cost
+
+
+def problems(*, category: str | None, amount: int | str | None, incurred_on: date | None,
+             today: date) -> dict[str, str]:
+    """What `add_cost` would refuse, by field, of the values given (None: not given, or not
+    readable, which is the form's to say). A form with problems of its own shows these with them."""
+    return _checked(category, amount, incurred_on, today)[0]
+
+
+def _checked(category: str | None, amount: int | str | None, incurred_on: date | None,
+             today: date) -> tuple[dict[str, str], int]:
+    found = future_problems(today, {"incurred_on": ("Date of the invoice or payment", incurred_on)})
+    if category is not None and category not in CATEGORIES:
+        found["category"] = "Choose what the cost is for"
+    pence = 0
+    try:
+        if amount is not None:
+            pence = parse_amount(amount, "amount") if isinstance(amount, str) else _pence(amount, "amount")
+    except FormDataInvalid as exc:
+        found.update(exc.errors)
+    return found, pence
 
 
 def remove_cost(session: Session, cost_id: int, *, actor: str, at: datetime) -> None:
@@ -105,6 +138,11 @@ def remove_cost(session: Session, cost_id: int, *, actor: str, at: datetime) -> 
 
 
 def set_budget(session: Session, year: int, amount_pence: int, *, actor: str, at: datetime) -> Budget:
+    """Set the CSP's budget for reviews in a financial year.
+
+    Raises: FormDataInvalid: on `budget`, an amount out of bounds.
+    """
+    _pence(amount_pence, "budget")
     budget = session.get(Budget, year)
     before = budget.amount_pence if budget else None
     if budget is None:

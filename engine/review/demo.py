@@ -20,28 +20,35 @@ from ..bpmn.forms import example_answers
 from ..bpmn.library import read_folder
 from ..bpmn.timers import run_due
 from ..platform import access, users
+from ..platform.access import name_key
 from ..platform.calendar import london_day
 from ..platform.clock import Clock, SettableClock, SimulatedClock
 from ..platform.db import unit_of_work
-from ..platform.models import Case, OpenTask, SimulatedTime
+from ..platform.models import Case, OpenTask, SimulatedTime, User
+from ..platform.roles import Role
 from ..platform.settings import PROJECT_ROOT, Settings
-from . import chasing, costs, meetings, reporting
+from . import chasing, costs, meetings, register
 
 DEMO_DIAGRAMS = PROJECT_ROOT / "processes"
 DEMO_PASSWORD = "demo-password-123"
 DEMO_USERS = [
-    ("cst.officer", "Community Safety Team", "Borough Council"),
-    ("csp.chair", "CSP Chair", "Community Safety Partnership"),
-    ("independent.chair", "Independent Chair", "Independent"),
-    ("panel.police", "Panel", "Police"),
-    ("family.liaison", "Family Liaison", "Police"),
-    ("steering.chair", "Steering Group", "Borough Council"),
-    ("action.holder", "Action Holder", "NHS Trust"),
-    ("process.owner", access.PROCESS_OWNER, "Borough Council"),
-    ("auditor", access.AUDITOR, "Borough Council"),
-    ("admin", access.ADMINISTRATOR, "Borough Council"),
+    ("cst.officer", Role.COMMUNITY_SAFETY_TEAM, "Borough Council"),
+    ("csp.chair", Role.CSP_CHAIR, "Community Safety Partnership"),
+    ("independent.chair", Role.INDEPENDENT_CHAIR, "Independent"),
+    ("panel.police", Role.PANEL, "Police"),
+    ("family.liaison", Role.FAMILY_LIAISON, "Police"),
+    ("steering.chair", Role.STEERING_GROUP, "Borough Council"),
+    # one action holder for each lead agency of the action plan: each gives its own agency's updates
+    ("action.police", Role.ACTION_HOLDER, "Police"),
+    ("action.nhs", Role.ACTION_HOLDER, "NHS Trust"),
+    ("action.council", Role.ACTION_HOLDER, "Borough Council"),
+    ("action.home.office", Role.ACTION_HOLDER, "Home Office"),
+    ("process.owner", Role.PROCESS_OWNER, "Borough Council"),
+    ("auditor", Role.AUDITOR, "Borough Council"),
+    ("admin", Role.ADMINISTRATOR, "Borough Council"),
 ]
-MEMBERS = ("independent.chair", "panel.police", "family.liaison", "action.holder")
+MEMBERS = ("independent.chair", "panel.police", "family.liaison", "action.police", "action.nhs", "action.council",
+           "action.home.office")
 ACTOR = "demo"
 
 
@@ -84,10 +91,20 @@ _ACTION_PLAN = {"recommendations": [
 ], "action_plan_agreed_on": "2026-05-20"}
 
 
+def _doer(session: Session, task: OpenTask, by_role: dict[str, str]) -> User:
+    """Who of the demo users does `task`: an update on a recommendation is given by an action
+    holder of its lead agency, anything else by the demo user of the task's lane."""
+    rec = register.asked_by(session, task)
+    if rec is None:
+        return users.find_user(session, by_role[task.lane or ""])
+    return users.find_user(session, next(name for name, role, agency in DEMO_USERS if role is Role.ACTION_HOLDER
+                                         and name_key(agency) == name_key(rec.lead_agency)))
+
+
 def _steering_group(sessions: sessionmaker[Session], clock: Clock, by_role: dict[str, str],
                     reference: str) -> Iterator[str]:
     """Ask Willow's action holders now; two answer. Record a meeting, the review's costs and a budget."""
-    outcome = chasing.request_updates(sessions, clock, actor=by_role["Steering Group"])
+    outcome = chasing.request_updates(sessions, clock, actor=by_role[Role.STEERING_GROUP])
     yield f"update requests sent for {', '.join(outcome.asked) or 'no case'}"
     answers = [("Completed", "Training delivered to all housing officers."),
                ("Part completed / in progress", "Template changed; 60% of staff trained.")]
@@ -96,13 +113,13 @@ def _steering_group(sessions: sessionmaker[Session], clock: Clock, by_role: dict
         with unit_of_work(sessions) as s:
             runtime.complete_task(s, task.id, {"action_status": status, "progress_update": progress,
                                                "update_date": london_day(clock.now()).isoformat()},
-                                  user=users.find_user(s, by_role["Action Holder"]), clock=clock)
+                                  user=_doer(s, task, by_role), clock=clock)
     today = london_day(clock.now())
     with unit_of_work(sessions) as s:
         case = runtime.get_case(s, reference)
         for category, pence in (("Independent chair fee", 650000), ("Overview report author fee", 400000),
                                 ("Other", 35000)):
-            costs.add_cost(s, case, category=category, description="Demo", amount_pence=pence, incurred_on=today,
+            costs.add_cost(s, case, category=category, description="Demo", amount=pence, incurred_on=today,
                            actor=ACTOR, at=clock.now())
         costs.set_budget(s, costs.financial_year(today), 1000000, actor=ACTOR, at=clock.now())
         start = date(costs.financial_year(today), 4, 1)
@@ -110,8 +127,7 @@ def _steering_group(sessions: sessionmaker[Session], clock: Clock, by_role: dict
             s, held_on=today, attendees=meetings.parse_attendees(
                 "Chris Example, Borough Council\nJo Sample, Police\nAlex Demo, NHS Trust\nSam Test, Probation"),
             decisions="The police to report on GP notification at the next meeting.", report_from=start,
-            report_to=today, report=reporting.steering_report(s, start, today).as_dict(), actor=ACTOR,
-            at=clock.now())
+            report_to=today, actor=ACTOR, at=clock.now())
     yield "costs, a budget and a Steering Group meeting recorded"
 
 
@@ -136,8 +152,7 @@ def _advance(sessions: sessionmaker[Session], clock: Clock, reference: str, unti
         schema = json.loads((DEMO_DIAGRAMS / task.form).read_text()) if task.form else {"properties": {}}
         data = {**example_answers(schema, today), **answers.get(task.bpmn_id, {})}
         with unit_of_work(sessions) as s:
-            user = users.find_user(s, by_role[task.lane or ""])
-            runtime.complete_task(s, task.id, data, user=user, clock=clock)
+            runtime.complete_task(s, task.id, data, user=_doer(s, task, by_role), clock=clock)
 
 
 def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = False,
@@ -162,10 +177,12 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
     with unit_of_work(sessions) as s:
         for name, role, agency in DEMO_USERS:
             if s.scalars(select(users.User).where(users.User.username == name)).first() is None:
-                users.add_user(s, name, role=role, agency=agency, password=DEMO_PASSWORD, actor=ACTOR, clock=clock,
-                               email=f"{name}@example.org")
+                users.add_user(s, name, role=role.value, agency=agency, password=DEMO_PASSWORD, actor=ACTOR,
+                               clock=clock, email=f"{name}@example.org")
                 yield f"user {name} ({role}), password {DEMO_PASSWORD}"
-    by_role = {role: name for name, role, _ in DEMO_USERS}
+    by_role: dict[str, str] = {}
+    for name, role, _ in DEMO_USERS:  # the first of each role
+        by_role.setdefault(role, name)
 
     year = clock.now().year
     today = london_day(clock.now())

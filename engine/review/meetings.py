@@ -14,8 +14,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..platform.access import name_key, tidy_name
 from ..platform.audit import AuditType, record
+from ..platform.calendar import london_day
+from ..platform.checks import future_problems, period_problems, refuse
 from ..platform.errors import FormDataInvalid
 from ..platform.models import Base
+from .reporting import steering_report
 
 QUORUM = 4
 
@@ -85,18 +88,57 @@ def parse_attendees(text: str) -> list[Attendee]:
 
 
 def record_meeting(
-    session: Session, *, held_on: date, attendees: list[Attendee], decisions: str,
-    report_from: date | None, report_to: date | None, report: dict[str, Any] | None, actor: str, at: datetime,
+    session: Session, *, held_on: date, attendees: list[Attendee] | str, decisions: str,
+    report_from: date | None, report_to: date | None, actor: str, at: datetime,
 ) -> Meeting:
-    """Record a meeting with the report tabled (its figures as they stood) and audit it."""
-    meeting = Meeting(held_on=held_on, attendees=attendees, decisions=decisions.strip(), report_from=report_from,
+    """Record a meeting held on or before today (London, at `at`) with the Steering Group's report
+    for the period tabled (its figures as they stand now), and audit it. `attendees` may be the
+    'Name, Organisation' lines as typed.
+
+    Raises:
+        FormDataInvalid: on every field with a problem at once (`problems`).
+    """
+    today = london_day(at)
+    found, present = _checked(held_on, attendees, report_from, report_to, today)
+    refuse(found)
+    report = (steering_report(session, report_from, report_to, today=today).as_dict()
+              if report_from and report_to else None)
+    meeting = Meeting(held_on=held_on, attendees=present, decisions=decisions.strip(), report_from=report_from,
                       report_to=report_to, report=report, recorded_by=actor, recorded_at=at)
     session.add(meeting)
     session.flush()
     record(session, AuditType.MEETING_RECORDED, actor=actor, at=at,
-           details={"meeting": meeting.id, "held_on": held_on.isoformat(), "present": len(attendees),
+           details={"meeting": meeting.id, "held_on": held_on.isoformat(), "present": len(present),
                     "organisations": len(meeting.organisations), "quorate": meeting.quorate})
     return meeting
+
+
+def problems(*, held_on: date | None, attendees: list[Attendee] | str | None, report_from: date | None,
+             report_to: date | None, today: date) -> dict[str, str]:
+    """What `record_meeting` would refuse, by field, of the values given (None: not given, or not
+    readable, which is the form's to say): attendees that are not 'Name, Organisation' lines, a day
+    in the future, only one day of the report's period, a period that ends before it starts. A form
+    with problems of its own shows these with them."""
+    return _checked(held_on, attendees, report_from, report_to, today)[0]
+
+
+def _checked(held_on: date | None, attendees: list[Attendee] | str | None, report_from: date | None,
+             report_to: date | None, today: date) -> tuple[dict[str, str], list[Attendee]]:
+    found = future_problems(today, {"held_on": ("Date of the meeting", held_on),
+                                    "report_from": ("The first day of the report tabled", report_from),
+                                    "report_to": ("The last day of the report tabled", report_to)})
+    present: list[Attendee] = attendees if isinstance(attendees, list) else []
+    if isinstance(attendees, str):
+        try:
+            present = parse_attendees(attendees)
+        except FormDataInvalid as exc:
+            found.update(exc.errors)
+    if (report_from is None) != (report_to is None):
+        found["report_to" if report_from else "report_from"] = "Give both days of the report's period, or neither"
+    elif not found.keys() & {"report_from", "report_to"}:
+        found.update(period_problems(report_from, report_to, today, fields=("report_from", "report_to"),
+                                     what="The report's period"))
+    return found, present
 
 
 def meetings(session: Session) -> list[Meeting]:

@@ -9,7 +9,9 @@ property `recommendationRegister`:
   a recommendation it no longer lists is withdrawn: kept with its history, counted nowhere;
 - `update` (an action holder's quarterly update, inside the chase): when the task appears, the
   recommendation it asks about (`chase_request.reference`, 0-based) is awaiting feedback; on
-  completion its `action_status` and `progress_update` become the recommendation's status.
+  completion its `action_status` and `progress_update` become the recommendation's status. Only an
+  action holder of the recommendation's lead agency may give it (`update_refusal`, a rule of
+  `runtime.work_refusal`): the lane alone would let the NHS answer for the council.
 
 Status changes only through those events, each recorded in `recommendation_event` and audited.
 A recommendation starts as awaiting feedback (nothing has been heard from its lead agency), not
@@ -36,7 +38,7 @@ from ..platform.access import Agency, name_key, tidy_name
 from ..platform.audit import AuditType, record
 from ..platform.calendar import parse_day
 from ..platform.deadlines import Due
-from ..platform.models import Base, Case
+from ..platform.models import Base, Case, OpenTask, User
 
 REGISTER_PROPERTY = "recommendationRegister"
 
@@ -182,7 +184,9 @@ def _event(session: Session, rec: Recommendation, kind: str, *, actor: str, at: 
 
 def subscribe() -> None:
     """The register follows the chase: a `plan` task writes entries, an `update` task opening asks
-    for feedback, an `update` task completed records it."""
+    for feedback, an `update` task completed records it; only the lead agency's own people give an
+    update (a work rule, so every door applies it)."""
+    events.add_work_rule(update_refusal)
     events.subscribe(events.TaskCompleted, lambda done: task_completed(done.session, done.case, done.task,
                                                                       actor=done.actor, now=done.now))
     events.subscribe(events.CaseSaved, lambda saved: tasks_created(saved.session, saved.case, saved.workflow,
@@ -217,6 +221,32 @@ def tasks_created(session: Session, case: Case, workflow: Any, created: Iterable
         record(session, AuditType.RECOMMENDATION_REQUESTED, actor=actor, at=now, case_id=case.id, task_id=task_id,
                details={"recommendation": rec.number, "lead_agency": rec.lead_agency, "status": [before, rec.status],
                         "awaiting_since": rec.awaiting_since.isoformat()})
+
+
+def asked_by(session: Session, task: OpenTask) -> Recommendation | None:
+    """The recommendation an open `update` task asks about (None for any other task)."""
+    return session.scalars(
+        select(Recommendation).join(RecommendationEvent)
+        .where(Recommendation.case_id == task.case_id, RecommendationEvent.task_id == task.id,
+               RecommendationEvent.kind == "requested")
+        .options(WITHOUT_STATE)
+    ).first()
+
+
+def of_lead_agency(user: User, rec: Recommendation) -> bool:
+    """Whether the user works for the recommendation's lead agency (case and spacing aside)."""
+    return bool(user.agency) and name_key(user.agency or "") == name_key(rec.lead_agency)
+
+
+def update_refusal(session: Session, user: User, task: OpenTask) -> str | None:
+    """Why `user` may not give the update `task` asks for, or None: the recommendation's lead agency
+    answers for it, so its update is given by someone of that agency."""
+    rec = asked_by(session, task)
+    if rec is None or of_lead_agency(user, rec):
+        return None
+    theirs = f"works for {user.agency}" if user.agency else "has no agency"
+    return (f"{rec.label} is {rec.lead_agency}'s recommendation: only an action holder of {rec.lead_agency} "
+            f"may give its update, and {user.username} {theirs}")
 
 
 def _asked_about(session: Session, case: Case, task: Any) -> Recommendation | None:

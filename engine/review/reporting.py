@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..platform.calendar import add_months, end_of_day, london_day, parse_day
+from ..platform.checks import period_problems, refuse
 from ..platform.models import Case, CaseStage
 from .costs import CATEGORIES, costs_between, pounds
 from .register import AWAITING, STATUSES, THEMES, WITHOUT_STATE, Recommendation, awaited_since_on, status_on
@@ -174,8 +175,14 @@ class SteeringReport:
         return data
 
 
-def steering_report(session: Session, start: date, end: date) -> SteeringReport:
-    """Compute the Steering Group's report for the London days `start` to `end` inclusive."""
+def steering_report(session: Session, start: date, end: date, *, today: date) -> SteeringReport:
+    """Compute the Steering Group's report for the London days `start` to `end` inclusive.
+
+    Raises:
+        FormDataInvalid: on `end`: the period ends after `today` (it would count what has not
+        happened yet) or before it starts.
+    """
+    refuse(period_problems(start, end, today))
     report = SteeringReport(start=start, end=end)
     completed_by_end: set[int] = set()  # seed 001 counts the recommendations of completed reviews
     for case_id, facts in session.execute(select(Case.id, Case.facts)):

@@ -27,6 +27,7 @@ from webforms import create_app
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 PASSWORD = "correct-horse-battery"
 _HASH = PasswordHasher().hash(PASSWORD)
+AGENCIES = {"Panel": "Police", "Action Holder": "Kent Police"}  # role -> the agency of its user
 # username -> role; panel and action holder see only the cases they are members of.
 ROLE_USERS = {
     "cst": "Community Safety Team",
@@ -34,9 +35,9 @@ ROLE_USERS = {
     "steering": "Steering Group",
     "panel": "Panel",
     "holder": "Action Holder",
-    "owner": access.PROCESS_OWNER,
-    "auditor": access.AUDITOR,
-    "admin": access.ADMINISTRATOR,
+    "owner": "Process Owner",
+    "auditor": "Auditor",
+    "admin": "Administrator",
 }
 
 
@@ -76,7 +77,7 @@ def make_app(db: Db, clock: SettableClock, session_clock: Session, **web: Any) -
 def app(db: Db, clock: SettableClock, session_clock: Session) -> Flask:
     with unit_of_work(db.sessions) as s:
         for name, role in ROLE_USERS.items():
-            user = add_user(s, name, role=role, agency="Police" if role == "Panel" else None, password=None,
+            user = add_user(s, name, role=role, agency=AGENCIES.get(role), password=None,
                             actor="test", clock=clock)
             user.password_hash = _HASH  # hashing once keeps the suite fast
     return make_app(db, clock, session_clock)

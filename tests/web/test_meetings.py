@@ -96,6 +96,7 @@ def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(web: Web)
 
     from engine.bpmn import runtime
     from engine.platform.users import find_user
+    from engine.review import register
     from tests import seed_001
     from tests.conftest import World
 
@@ -110,14 +111,15 @@ def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(web: Web)
         "report_to.year": "2026"}), follow_redirects=True).get_data(as_text=True)
     assert re.search(r"Completed</dt><dd[^>]*>47<", tabled)
 
-    web.clock.advance(timedelta(hours=1))  # later that day the police answer one of theirs
+    web.clock.advance(timedelta(hours=1))  # later that day an agency answers one of theirs
     task = next(t for t in world.tasks() if t.bpmn_id == "give_action_update")
     with world.db.sessions() as s:
         reference = s.get(Case, task.case_id).reference  # type: ignore[union-attr]
-    world.join("holder", reference)
+        holder = seed_001.agency_holder(world, "holder", register.asked_by(s, task).lead_agency)  # type: ignore
+    world.join(holder, reference)
     with world.uow() as s:
         runtime.complete_task(s, task.id, {"action_status": "Completed", "progress_update": "Done",
-                                           "update_date": "2026-02-02"}, user=world.users["holder"], clock=web.clock)
+                                           "update_date": "2026-02-02"}, user=world.users[holder], clock=web.clock)
     live = cst.get("/reports/steering-group?start=2024-04-01&end=2026-02-02").get_data(as_text=True)
     assert re.search(r'data-testid="row-status"><th[^>]*>Completed</th>\s*<td[^>]*>48<', live)
     with web.db.sessions() as s:

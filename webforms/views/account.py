@@ -42,8 +42,8 @@ def password() -> Any:
         elif not users.check_password(me(), current):
             throttle.failed()
             errors["current_password"] = "Your current password is not right"
-        if len(new) < users.MIN_PASSWORD:
-            errors["new_password"] = f"Enter a new password of at least {users.MIN_PASSWORD} characters"
+        if wrong := users.password_problem(new):  # the engine's one rule, shown next to the field
+            errors["new_password"] = wrong
         elif new != again:
             errors["confirm_password"] = "Enter the same new password twice"
         if not errors:

@@ -7,21 +7,22 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from engine.platform import access, second_factor, sessions
-from engine.platform.errors import DhrError
+from engine.platform.errors import DhrError, FormDataInvalid
 from engine.platform.models import User
+from engine.platform.roles import Power, Role
 from engine.platform.users import add_user, all_users
 
 from .. import uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-admin_only = roles_required(access.ADMINISTRATOR)
+admin_only = requires(Power.MANAGE_USERS)
 
 
 def _user_page(errors: dict[str, str], form: dict[str, str], status: int = 200) -> Any:
     users = all_users(uow.db())
     summary = [{"text": message, "href": f"#{key}"} for key, message in errors.items()]
-    return render_template("pages/users.html", title="Users", users=users, roles=access.ROLES,
+    return render_template("pages/users.html", title="Users", users=users, roles=[r.value for r in Role],
                            agencies=access.agencies(uow.db()), errors=errors, errors_list=summary, form=form,
                            enrolled=second_factor.enrolled_user_ids(uow.db())), status
 
@@ -32,24 +33,14 @@ def users() -> Any:
     if request.method == "GET":
         return _user_page({}, {})
     form = {k: request.form.get(k, "").strip() for k in ("username", "role", "agency", "email")}
-    password = request.form.get("password", "")
-    errors = {}
-    if not form["username"]:
-        errors["username"] = "Enter a user name"
-    if form["role"] not in access.ROLES:
-        errors["role"] = "Select a role"
-    if len(password) < 10:
-        errors["password"] = "Enter a password of at least 10 characters"
-    if not errors:
-        try:
-            add_user(uow.db(), form["username"], role=form["role"], agency=form["agency"] or None, password=password,
-                     email=form["email"] or None, actor=me().username, clock=uow.clock())
-        except DhrError as exc:
-            uow.rollback()
-            errors["username"] = exc.message
-    if errors:
-        return _user_page(errors, form, 400)
-    flash(f"{form['username']} can now sign in as {form['role']}.", "success")
+    try:  # a user of the web pages signs in, so has a password: "" is checked as one
+        add_user(uow.db(), form["username"], role=form["role"], agency=form["agency"] or None,
+                 password=request.form.get("password", ""), email=form["email"] or None, actor=me().username,
+                 clock=uow.clock())
+    except FormDataInvalid as exc:
+        uow.rollback()
+        return _user_page(exc.errors, form, exc.http_status)
+    flash(f"{form['username']} can now sign in as {Role.parse(form['role'])}.", "success")
     return redirect(url_for("admin.users"))
 
 
@@ -59,15 +50,13 @@ def change_user(user_id: int) -> Any:
     user = uow.db().get(User, user_id) or abort(404)
     role, agency = request.form.get("role", user.role), request.form.get("agency", user.agency or "")
     active = request.form.get("active", "1") == "1"
-    if user.id == me().id and (not active or role != user.role):
-        flash("You cannot disable yourself or change your own role.", "info")
-        return redirect(url_for("admin.users"))
     try:
         access.change_user(uow.db(), user, role=role, agency=agency, active=active, actor=me().username,
                            at=uow.clock().now())
-    except DhrError as exc:
+    except FormDataInvalid as exc:  # the row's form is the list: its problems go above it
         uow.rollback()
-        flash(exc.message, "info")
+        for message in exc.errors.values():
+            flash(f"{user.username}: {message}.", "info")
         return redirect(url_for("admin.users"))
     flash(f"{user.username}: {user.role}{', ' + user.agency if user.agency else ''}, "
           f"{'active' if user.active else 'disabled'}.", "success")
@@ -114,9 +103,9 @@ def agencies() -> Any:
                                        at=uow.clock().now())
             flash(f"Added {agency.name}.", "success")
             return redirect(url_for("admin.agencies"))
-        except DhrError as exc:
+        except FormDataInvalid as exc:
             uow.rollback()
-            error = exc.message
+            error = exc.errors.get("name") or exc.message
     summary = [{"text": error, "href": "#name"}] if error else []
     return render_template("pages/agencies.html", title="Agencies", agencies=access.agencies(uow.db()), error=error,
                            errors_list=summary), (400 if error else 200)

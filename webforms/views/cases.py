@@ -11,18 +11,15 @@ from engine.bpmn import confidential, runtime, timers, worklist
 from engine.platform import access
 from engine.platform.audit import events_for_case
 from engine.platform.db import as_id
-from engine.platform.errors import DhrError
 from engine.platform.models import Case, Timer, User
+from engine.platform.roles import Power, may
 from engine.review import costs, letters, pages
 
 from .. import diagram, documents, history, uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..guard import case_or_404
-from ..roles import COST_RECORDERS, COST_VIEWERS
 
 bp = Blueprint("cases", __name__)
-MEMBERSHIP_MANAGERS = ("Community Safety Team",)
-TIMER_FIXERS = (access.ADMINISTRATOR, access.PROCESS_OWNER)
 
 
 @bp.route("/cases")
@@ -45,22 +42,22 @@ def show(case_id: int) -> str:
     if may_reveal and request.args.get("confidential") == "1":
         secret = [(label, pages.as_date(value)) for label, value in
                   confidential.reveal(db, case, me(), roles=roles, at=now)]
-    manage = me().role in MEMBERSHIP_MANAGERS
+    manage = may(me(), Power.MANAGE_MEMBERS)
     page = pages.case_page(db, me(), case, now, with_candidates=manage)
     return render_template("pages/case.html", title=case.reference, case=case, page=page, tasks=page.tasks,
                            timers=page.timers, task_titles=page.task_titles, key_data=page.key_data,
                            recent=[history.describe(e) for e in page.recent], members=page.members,
                            manage=manage, candidates=page.candidates, stages=page.stages,
                            documents=documents.case_documents(case), letters=page.letters,
-                           may_retry=me().role in TIMER_FIXERS, show_costs=me().role in COST_VIEWERS,
-                           costs=page.costs, may_record_costs=me().role in COST_RECORDERS,
+                           may_retry=may(me(), Power.RETRY_TIMERS), show_costs=may(me(), Power.SEE_COSTS),
+                           costs=page.costs, may_record_costs=may(me(), Power.RECORD_COSTS),
                            pounds=costs.pounds, recommendation_count=page.recommendation_count,
                            retry_versions=_retry_versions(case), may_reveal=may_reveal, secret=secret)
 
 
 def _retry_versions(case: Case) -> list[tuple[str, str]]:
     """For a process owner looking at a stalled case: the versions it can be retried on."""
-    if case.stalled_at is None or case.status != "open" or me().role != access.PROCESS_OWNER:
+    if case.stalled_at is None or case.status != "open" or not may(me(), Power.RETRY_CASES):
         return []
     choices = [("own", f"On its own version ({case.version_id}), as it is")]
     newest = runtime.newest_version(uow.db(), case.process_id).id
@@ -70,17 +67,12 @@ def _retry_versions(case: Case) -> list[tuple[str, str]]:
 
 
 @bp.route("/cases/<int:case_id>/retry", methods=["POST"])
-@roles_required(access.PROCESS_OWNER)
+@requires(Power.RETRY_CASES)
 def retry_case(case_id: int) -> Response:
     """Run a stalled case's steps again, on its own version or on the newest one."""
     case = case_or_404(case_id)
-    try:
-        case = runtime.retry_case(uow.db(), case.reference, user=me(), clock=uow.clock(),
-                                  newest=request.form.get("on") == "newest")
-    except DhrError as exc:
-        uow.rollback()
-        flash(f"The case was not retried: {exc}", "error")
-        return redirect(url_for("cases.show", case_id=case_id))
+    case = runtime.retry_case(uow.db(), case.reference, user=me(), clock=uow.clock(),
+                              newest=request.form.get("on") == "newest")
     if case.stalled_at is None:
         flash(f"{case.reference} has moved on (version {case.version_id}).", "success")
     else:
@@ -89,7 +81,7 @@ def retry_case(case_id: int) -> Response:
 
 
 @bp.route("/cases/<int:case_id>/timers/<timer_id>/retry", methods=["POST"])
-@roles_required(*TIMER_FIXERS)
+@requires(Power.RETRY_TIMERS)
 def retry_timer(case_id: int, timer_id: str) -> Response:
     """Let a stuck timer fire again (after whatever made it fail has been put right)."""
     case = case_or_404(case_id)
@@ -124,7 +116,7 @@ def document(case_id: int, document_id: int) -> Response:
 
 
 @bp.route("/cases/<int:case_id>/members", methods=["POST"])
-@roles_required(*MEMBERSHIP_MANAGERS)
+@requires(Power.MANAGE_MEMBERS)
 def add_member(case_id: int) -> Response:
     case = case_or_404(case_id)
     user_id = as_id(request.form.get("user_id"))
@@ -132,26 +124,18 @@ def add_member(case_id: int) -> Response:
     if user is None:
         flash("Choose a person to add.", "info")
     else:
-        try:
-            access.add_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
-            flash(f"{user.username} can now see {case.reference}.", "success")
-        except DhrError as exc:
-            uow.rollback()
-            flash(exc.message, "info")
+        access.add_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
+        flash(f"{user.username} can now see {case.reference}.", "success")
     return redirect(url_for("cases.show", case_id=case.id) + "#members")
 
 
 @bp.route("/cases/<int:case_id>/members/<int:user_id>/remove", methods=["POST"])
-@roles_required(*MEMBERSHIP_MANAGERS)
+@requires(Power.MANAGE_MEMBERS)
 def remove_member(case_id: int, user_id: int) -> Response:
     case = case_or_404(case_id)
     user = uow.db().get(User, user_id) or abort(404)
-    try:
-        access.remove_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
-        flash(f"{user.username} can no longer see {case.reference}.", "success")
-    except DhrError as exc:
-        uow.rollback()
-        flash(exc.message, "info")
+    access.remove_member(uow.db(), case, user, actor=me().username, at=uow.clock().now())
+    flash(f"{user.username} can no longer see {case.reference}.", "success")
     return redirect(url_for("cases.show", case_id=case.id) + "#members")
 
 

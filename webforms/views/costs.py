@@ -10,12 +10,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from engine.platform.errors import FormDataInvalid
+from engine.platform.roles import Power, may
 from engine.review import costs
 
 from .. import schema_form, uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..guard import case_or_404
-from ..roles import BUDGET_SETTERS, COST_RECORDERS, COST_VIEWERS
 
 bp = Blueprint("costs", __name__)
 
@@ -61,40 +61,39 @@ def _page(year: int, state: dict[str, Any] | None = None, errors: dict[str, str]
     return render_template(
         "pages/costs.html", title="Costs", totals=costs.totals_by_year(uow.db()), year=year,
         year_label=costs.year_label(year), spent=spent, pounds=costs.pounds, fields=form_fields,
-        errors_list=errors_list, may_set_budget=me().role in BUDGET_SETTERS,
+        errors_list=errors_list, may_set_budget=may(me(), Power.SET_BUDGET),
         years=[(y, costs.year_label(y)) for y in years]), status
 
 
 @bp.route("/costs")
-@roles_required(*COST_VIEWERS)
+@requires(Power.SEE_COSTS)
 def index() -> Any:
     year = request.args.get("year", type=int) or _this_year()
     return _page(year if 2000 <= year <= 2200 else _this_year())
 
 
 @bp.route("/costs/budget", methods=["POST"])
-@roles_required(*BUDGET_SETTERS)
+@requires(Power.SET_BUDGET)
 def budget() -> Any:
     this_year = _this_year()
     years = list(range(this_year + 1, this_year - 3, -1))
     schema = _budget_form(years)
     data, state, errors = schema_form.read_submission(schema, request.form)
-    pence = 0
-    if not errors:
-        try:
-            pence = costs.parse_amount(data["budget"], "budget")
-        except FormDataInvalid as exc:
-            errors.update(exc.errors)
     if errors:
         return _page(this_year, state, errors, status=400)
     year = next(y for y in years if costs.year_label(y) == data["financial_year"])
-    costs.set_budget(uow.db(), year, pence, actor=me().username, at=uow.clock().now())
+    try:
+        pence = costs.parse_amount(data["budget"], "budget")
+        costs.set_budget(uow.db(), year, pence, actor=me().username, at=uow.clock().now())
+    except FormDataInvalid as exc:
+        uow.rollback()
+        return _page(this_year, state, exc.errors, status=exc.http_status)
     flash(f"The budget for {costs.year_label(year)} is now {costs.pounds(pence)}.", "success")
     return redirect(url_for("costs.index", year=year))
 
 
 @bp.route("/cases/<int:case_id>/costs/new", methods=["GET", "POST"])
-@roles_required(*COST_RECORDERS)
+@requires(Power.RECORD_COSTS)
 def add(case_id: int) -> Any:
     case = case_or_404(case_id)
     if request.method == "GET":
@@ -102,27 +101,29 @@ def add(case_id: int) -> Any:
         return render_template("pages/cost_new.html", title="Add a cost", case=case, fields=form_fields,
                                errors_list=errors_list)
     data, state, errors = schema_form.read_submission(COST_FORM, request.form)
-    schema_form.refuse_future_dates(COST_FORM, data, errors, uow.today(),
-                                    "incurred_on")
-    pence = 0
-    if "amount" not in errors and data.get("amount"):
+    cost = None
+    if errors:  # with the engine's problems of what could be read: every problem at once
+        day = data.get("incurred_on")
+        errors = {**costs.problems(category=data.get("category"), amount=data.get("amount"),
+                                   incurred_on=date.fromisoformat(day) if day else None, today=uow.today()), **errors}
+    else:
         try:
-            pence = costs.parse_amount(data["amount"], "amount")
+            cost = costs.add_cost(uow.db(), case, category=data["category"], description=data.get("description", ""),
+                                  amount=data["amount"], incurred_on=date.fromisoformat(data["incurred_on"]),
+                                  actor=me().username, at=uow.clock().now())
         except FormDataInvalid as exc:
-            errors.update(exc.errors)
-    if errors:
+            uow.rollback()
+            errors = exc.errors
+    if cost is None:
         form_fields, errors_list = schema_form.draw(COST_FORM, state, errors)
         return render_template("pages/cost_new.html", title="Add a cost", case=case, fields=form_fields,
                                errors_list=errors_list), 400
-    costs.add_cost(uow.db(), case, category=data["category"], description=data.get("description", ""),
-                   amount_pence=pence, incurred_on=date.fromisoformat(data["incurred_on"]), actor=me().username,
-                   at=uow.clock().now())
-    flash(f"{data['category']} of {costs.pounds(pence)} added.", "success")
+    flash(f"{cost.category} of {costs.pounds(cost.amount_pence)} added.", "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="costs"))
 
 
 @bp.route("/cases/<int:case_id>/costs/<int:cost_id>/remove", methods=["POST"])
-@roles_required(*COST_RECORDERS)
+@requires(Power.RECORD_COSTS)
 def remove(case_id: int, cost_id: int) -> Response:
     case = case_or_404(case_id)
     cost = uow.db().get(costs.CaseCost, cost_id)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from engine.platform.roles import Power
 from engine.review import pages
 
 from .. import uow
-from ..auth import me, roles_required
-from ..roles import DASHBOARD_ROLES
+from ..auth import me, requires
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.route("/dashboard")
-@roles_required(*DASHBOARD_ROLES)
+@requires(Power.SEE_DASHBOARD)
 def index() -> str:
     board = pages.dashboard(uow.db(), me(), uow.clock().now())
     return render_template(

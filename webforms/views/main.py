@@ -11,12 +11,11 @@ from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from engine.platform import access
 from engine.platform.calendar import long_date, parse_day
+from engine.platform.roles import Power, may
 
 from .. import uow
 from ..display import deadline, london, plain
-from ..roles import COST_VIEWERS, DASHBOARD_ROLES, MEETING_VIEWERS, REPORT_ROLES
 
 bp = Blueprint("main", __name__)
 
@@ -34,20 +33,20 @@ def _navigation() -> dict[str, Any]:
     def nav_items() -> list[NavItem]:
         if not current_user.is_authenticated:
             return []
-        role = current_user.user.role
+        user = current_user.user
         items = [("inbox", "Inbox", url_for("inbox.index")), ("cases", "Cases", url_for("cases.index"))]
-        if role in DASHBOARD_ROLES:
+        if may(user, Power.SEE_DASHBOARD):
             items.append(("dashboard", "Dashboard", url_for("dashboard.index")))
         items.append(("register", "Recommendations", url_for("register.index")))
-        if role in REPORT_ROLES:
+        if may(user, Power.SEE_REPORTS):
             items.append(("reports", "Reports", url_for("reports.steering_group")))
-        if role in MEETING_VIEWERS:
+        if may(user, Power.SEE_MEETINGS):
             items.append(("meetings", "Meetings", url_for("meetings.index")))
-        if role in COST_VIEWERS:
+        if may(user, Power.SEE_COSTS):
             items.append(("costs", "Costs", url_for("costs.index")))
-        if role == access.PROCESS_OWNER:
+        if may(user, Power.DEPLOY_DIAGRAMS):
             items.append(("processes", "Processes", url_for("processes.index")))
-        if role == access.ADMINISTRATOR:
+        if may(user, Power.MANAGE_USERS):
             items = [("users", "Users", url_for("admin.users")), ("agencies", "Agencies", url_for("admin.agencies"))]
         section = (request.blueprint or "").replace("admin", "")
         return [NavItem(key, label, url, request.path.startswith(url) or section == key) for key, label, url in items]
@@ -79,7 +78,7 @@ def _plain(value: Any) -> str:
 
 @bp.route("/")
 def home() -> Response:
-    if current_user.is_authenticated and current_user.user.role == access.ADMINISTRATOR:
+    if current_user.is_authenticated and may(current_user.user, Power.MANAGE_USERS):
         return redirect(url_for("admin.users"))
     return redirect(url_for("inbox.index"))
 

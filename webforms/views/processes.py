@@ -7,17 +7,17 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from engine.bpmn import deployments, runtime
-from engine.platform import access
 from engine.platform.db import as_id
 from engine.platform.errors import DiagramInvalid
 from engine.platform.models import ProcessVersion
+from engine.platform.roles import Power
 
 from .. import uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..diffing import diff_versions
 
 bp = Blueprint("processes", __name__)
-owner_only = roles_required(access.PROCESS_OWNER)
+owner_only = requires(Power.DEPLOY_DIAGRAMS)
 
 
 def _version(version_id: int) -> ProcessVersion:

@@ -9,15 +9,15 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import login_required
 
 from engine.platform import exports
+from engine.platform.roles import Power, may
 from engine.review import chasing, pages, register
 from engine.review.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
 
 from .. import uow
-from ..auth import me, roles_required
+from ..auth import me, requires
 from ..display import london
 from ..documents import attachment
 from ..guard import case_or_404
-from ..roles import UPDATE_REQUESTERS
 
 bp = Blueprint("register", __name__)
 REGISTER_CSV_HEADER = ("Case", "Number", "Recommendation", "Theme", "Lead agency", "Local or national",
@@ -50,7 +50,7 @@ def index() -> str:
     return render_template(
         "pages/register.html", title="Recommendations", recommendations=found, filters=filters, themes=THEMES,
         statuses=LABELS, agencies=pages.register_agencies(uow.db(), me()), today=_today(), args=args,
-        may_request=me().role in UPDATE_REQUESTERS, awaiting=AWAITING, completed=COMPLETED)
+        may_request=may(me(), Power.REQUEST_UPDATES), awaiting=AWAITING, completed=COMPLETED)
 
 
 @bp.route("/register.csv")
@@ -93,7 +93,7 @@ def agency() -> str:
 
 
 @bp.route("/register/request-updates")
-@roles_required(*UPDATE_REQUESTERS)
+@requires(Power.REQUEST_UPDATES)
 def confirm_request_updates() -> str:
     cases = chasing.cases_with_open_actions(uow.db())
     owed = [r for r in register.find(uow.db(), Filters(), today=_today(), case_ids={c.id for c in cases})
@@ -103,7 +103,7 @@ def confirm_request_updates() -> str:
 
 
 @bp.route("/register/request-updates", methods=["POST"])
-@roles_required(*UPDATE_REQUESTERS)
+@requires(Power.REQUEST_UPDATES)
 def request_updates() -> Response:
     actor = me().username
     uow.end_transaction()  # the request's own transaction ends here: each case is asked in a unit of its own

@@ -7,15 +7,16 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
+from engine.platform.errors import FormDataInvalid
+from engine.platform.roles import Power
 from engine.review import report_files, reporting
 from engine.review.costs import financial_year, pounds
 from engine.review.register import AWAITING, COMPLETED, IN_PROGRESS, STATUSES
 
 from .. import schema_form, uow
-from ..auth import roles_required
+from ..auth import requires
 from ..charts import TAG_COLOURS, bar_chart
 from ..documents import attachment
-from ..roles import REPORT_ROLES
 
 bp = Blueprint("reports", __name__)
 
@@ -37,11 +38,9 @@ FORMATS = {
 }
 
 
-def period_from_request() -> tuple[date | None, date | None, list[schema_form.Field], dict[str, str]]:
-    """The period asked for (default: this financial year to today), its fields and its errors.
-
-    Both days are None when there are errors: no report is shown or sent for a period not asked for.
-    """
+def _period_from_request() -> tuple[date | None, date | None, dict[str, Any], dict[str, str]]:
+    """The period asked for (default: this financial year to today), what was typed, and the errors
+    in reading it (the rules for a period are the engine's: `reporting.steering_report`)."""
     today = uow.today()
     default = {"start": date(financial_year(today), 4, 1).isoformat(), "end": today.isoformat()}
     typed = any(key.startswith(("start.", "end.")) for key in request.args)
@@ -56,15 +55,19 @@ def period_from_request() -> tuple[date | None, date | None, list[schema_form.Fi
         errors["start"] = "Enter the first day of the period" if typed else "From must be a real date"
     if end is None and "end" not in errors:
         errors["end"] = "Enter the last day of the period" if typed else "To must be a real date"
-    if end and end > today:  # a report of days to come would count what has not happened yet
-        errors["end"] = "The period must end today or earlier"
-    elif start and end and end < start:
-        errors["end"] = "The period must end on or after the day it starts"
-    form_fields = schema_form.fields(PERIOD_FORM, state, {})
-    schema_form.attach(form_fields, errors)
-    if errors:
-        return None, None, form_fields, errors
-    return start, end, form_fields, errors
+    return start, end, state, errors
+
+
+def _report() -> tuple[reporting.SteeringReport | None, dict[str, Any], dict[str, str]]:
+    """The report for the period asked for, or None and the errors: no report is shown or sent for a
+    period not asked for, or one the engine refuses."""
+    start, end, state, errors = _period_from_request()
+    if errors or start is None or end is None:
+        return None, state, errors
+    try:
+        return reporting.steering_report(uow.db(), start, end, today=uow.today()), state, {}
+    except FormDataInvalid as exc:
+        return None, state, exc.errors
 
 
 def _day(value: Any) -> date | None:
@@ -75,14 +78,15 @@ def _day(value: Any) -> date | None:
 
 
 @bp.route("/reports/steering-group")
-@roles_required(*REPORT_ROLES)
+@requires(Power.SEE_REPORTS)
 def steering_group() -> str:
-    start, end, form_fields, errors = period_from_request()
+    report, state, errors = _report()
+    form_fields = schema_form.fields(PERIOD_FORM, state, {})
+    schema_form.attach(form_fields, errors)
     errors_list = schema_form.summary(form_fields, errors)
-    if start is None or end is None:  # the form and its errors, and no report of another period
+    if report is None:  # the form and its errors, and no report of another period
         return render_template("pages/report.html", title="Steering Group report", report=None,
                                form_fields=form_fields, errors_list=errors_list)
-    report = reporting.steering_report(uow.db(), start, end)
     charts = {
         "status": bar_chart("status", "Recommendations by status", report.by_status, STATUS_COLOURS),
         "theme": bar_chart("theme", "Recommendations by theme", report.by_theme),
@@ -90,18 +94,17 @@ def steering_group() -> str:
     }
     return render_template("pages/report.html", title="Steering Group report", report=report, charts=charts,
                            form_fields=form_fields, errors_list=errors_list,
-                           period={"start": start.isoformat(), "end": end.isoformat()}, pounds=pounds,
+                           period={"start": report.start.isoformat(), "end": report.end.isoformat()}, pounds=pounds,
                            awaiting_since=report_files.awaiting_since)
 
 
 @bp.route("/reports/steering-group.<kind>")
-@roles_required(*REPORT_ROLES)
+@requires(Power.SEE_REPORTS)
 def steering_group_download(kind: str) -> Response:
     if kind not in FORMATS:
         return Response("Choose csv, xlsx or pdf.", status=404, mimetype="text/plain")
-    start, end, _, errors = period_from_request()
-    if start is None or end is None:
+    report, _, errors = _report()
+    if report is None:
         return Response("; ".join(errors.values()), status=400, mimetype="text/plain")
-    report = reporting.steering_report(uow.db(), start, end)
     mimetype, render = FORMATS[kind]
-    return attachment(render(report), mimetype, f"dhr-steering-group-report-{start}-to-{end}.{kind}")
+    return attachment(render(report), mimetype, f"dhr-steering-group-report-{report.start}-to-{report.end}.{kind}")

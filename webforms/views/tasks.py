@@ -44,10 +44,6 @@ def _schema(case: Case, task: OpenTask) -> dict[str, Any]:
     return runtime.bundle_for(uow.db(), case.version_id).forms.get(task.form) or {"type": "object", "properties": {}}
 
 
-def _may_complete(task: OpenTask) -> bool:
-    return runtime.work_refusal(uow.db(), me(), task) is None
-
-
 def _gone(task_id: str) -> Any:
     """The page for a task that is not open any more: who completed it and when."""
     event = task_closed_event(uow.db(), task_id)
@@ -71,7 +67,8 @@ def show(task_id: str) -> Any:
     case = case_or_404(task.case_id)  # a task page shows case data: a read of the case, audited as one
     schema = _schema(case, task)
     data = _task_data(case, task_id)
-    may_complete = _may_complete(task)
+    refusal = runtime.work_refusal(uow.db(), me(), task)
+    may_complete = refusal is None
     errors: dict[str, str] = {}
     status = 200
     draft = claims.draft_for(uow.db(), task_id, me()) if may_complete else None
@@ -80,8 +77,8 @@ def show(task_id: str) -> Any:
         if draft is not None:  # a draft names its files by id: only documents of this case count
             errors = documents.hold(schema, state, task_id)
     else:
-        if not may_complete:
-            abort(403)
+        if refusal is not None:
+            raise NotAllowed(refusal)  # the engine's own words, on the error handler's page
         state = schema_form.state_from_form(schema, request.form, request.files)
         action = request.form.get("_action", "")
         if action == "save-draft":
@@ -110,16 +107,12 @@ def show(task_id: str) -> Any:
         "pages/task.html", title=task.title, task=task, case=case, schema=schema, fields=form_fields,
         errors_list=schema_form.summary(form_fields, errors), may_complete=may_complete,
         instructions=instructions.render(task.instructions, data, task_name=task.title), draft=draft, me=me(),
+        may_release=claims.may_release(me(), task), refusal=refusal, in_lane=runtime.may_complete(me(), task),
     ), status
 
 
 def _save_draft(task_id: str, state: dict[str, Any]) -> Any:
-    try:
-        claims.save_draft(uow.db(), task_id, state, user=me(), clock=uow.clock())
-    except (NotAllowed, NotFound) as exc:
-        uow.rollback()
-        flash(exc.message, "info")
-        return redirect(url_for("tasks.show", task_id=task_id))
+    claims.save_draft(uow.db(), task_id, state, user=me(), clock=uow.clock())  # a refusal: the error page
     flash("Your answers are saved as a draft. Nothing has been submitted.", "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
@@ -130,12 +123,8 @@ def claim(task_id: str) -> Any:
     """Take a role task, so the others in the role see it is being dealt with."""
     if task_or_404(task_id) is None:
         return _gone(task_id)
-    try:
-        claims.claim(uow.db(), task_id, user=me(), clock=uow.clock())
-        flash("The task is yours: only you can complete it until you release it.", "success")
-    except (Conflict, NotAllowed, NotFound) as exc:
-        uow.rollback()
-        flash(exc.message, "info")
+    claims.claim(uow.db(), task_id, user=me(), clock=uow.clock())
+    flash("The task is yours: only you can complete it until you release it.", "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -145,17 +134,14 @@ def release(task_id: str) -> Any:
     """Give a claimed task back to everyone in its role."""
     if task_or_404(task_id) is None:
         return _gone(task_id)
-    try:
-        claims.release(uow.db(), task_id, user=me(), clock=uow.clock())
-        flash("The task is released: anyone in the role can take it.", "success")
-    except (NotAllowed, NotFound) as exc:
-        uow.rollback()
-        flash(exc.message, "info")
+    claims.release(uow.db(), task_id, user=me(), clock=uow.clock())
+    flash("The task is released: anyone in the role can take it.", "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
 def _complete(task: OpenTask, case: Case, submitted: dict[str, Any], schema: dict[str, Any]) -> Any:
-    """Complete the task; return a response, or the form's errors."""
+    """Complete the task; return a response, or the form's errors. The errors caught here are the
+    ones that show the form (or the answers typed) again; any other is the error handler's."""
     title, reference, case_id = task.title, case.reference, case.id
     try:
         runtime.complete_task(uow.db(), task.id, submitted, user=me(), clock=uow.clock())
@@ -170,9 +156,6 @@ def _complete(task: OpenTask, case: Case, submitted: dict[str, Any], schema: dic
         uow.rollback()
         return render_template("pages/task_gone.html", title="This task is closed", case=case, completed=False,
                                message=exc.message, answers=_answers(schema, submitted), event=None), 409
-    except NotAllowed:
-        uow.rollback()
-        abort(403)
     except BudgetExceeded as exc:  # its message says what was stopped and that nothing changed
         uow.rollback()
         return {"": f"{exc.message}."}
