@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..platform.audit import AuditType, record
 from ..platform.clock import Clock
 from ..platform.db import unit_of_work
-from ..platform.errors import DhrError, NotFound
-from ..platform.models import Timer
+from ..platform.errors import DhrError, NotAllowed, NotFound
+from ..platform.models import Timer, User
+from ..platform.roles import Power, may
 from .runtime import fire_timer
 
 log = logging.getLogger(__name__)
@@ -111,12 +112,15 @@ def _record_failure(sessions: sessionmaker[Session], timer_id: str, error: str, 
                                                    "next_attempt_at": timer.next_attempt_at.isoformat()})
 
 
-def retry(session: Session, timer_id: str, *, actor: str, clock: Clock) -> Timer:
-    """Let a stuck or backing-off timer fire again at the next run.
+def retry(session: Session, timer_id: str, *, actor: str, clock: Clock, user: User | None = None) -> Timer:
+    """Let a stuck or backing-off timer fire again at the next run; `user`, when a person asks (the
+    command line is the operator), must be one whose role may retry timers.
 
     Raises:
-        NotFound: no such timer.
+        NotFound: no such timer; NotAllowed: `user` may not retry timers.
     """
+    if user is not None and not may(user, Power.RETRY_TIMERS):
+        raise NotAllowed(f"{user.username} ({user.role}) may not retry timers")
     timer = session.get(Timer, timer_id)
     if timer is None:
         raise NotFound(f"there is no waiting timer {timer_id}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
+
 from engine.platform.db import unit_of_work
 from engine.platform.models import Case
 from tests.web.conftest import Web
@@ -119,3 +121,36 @@ def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web
     assert web.as_user("cst").post(f"/cases/{case_id}/timers/{timer_id}/retry").status_code == 403
     assert owner.post(f"/cases/{case_id}/timers/{timer_id}/retry").status_code == 302
     assert 'data-testid="stuck"' not in owner.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def test_an_administrator_finds_and_retries_a_stuck_timer_without_seeing_the_case(web: Web) -> None:
+    from datetime import timedelta
+    from pathlib import Path
+
+    from engine.bpmn import runtime, timers
+    from engine.platform.audit import AuditType
+    from engine.platform.models import AuditEvent, Timer
+
+    web.deploy(Path(__file__).resolve().parent.parent / "timers")
+    due = web.clock.now() + timedelta(hours=1)
+    with unit_of_work(web.db.sessions) as s:
+        case_id = runtime.start_case(s, process_id="waiting", pseudonym="Broken", year=2026, actor="test",
+                                     clock=web.clock, data={"due": due.isoformat(), "divisor": 0}).id
+    web.clock.set(due)
+    for _ in range(timers.MAX_ATTEMPTS):
+        timers.run_due(web.db.sessions, web.clock)
+        web.clock.advance(timedelta(hours=1))
+    admin = web.as_user("admin")
+    assert admin.get(f"/cases/{case_id}").status_code == 404  # an administrator sees no case data
+    page = admin.get("/admin/timers").get_data(as_text=True)
+    assert 'data-testid="failed-timer"' in page and "Broken/2026" in page and "division by zero" in page
+    timer_id = page.split("/timers/")[1].split("/retry")[0]
+    response = admin.post(f"/cases/{case_id}/timers/{timer_id}/retry")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/timers")
+    with web.db.sessions() as s:
+        timer = s.get(Timer, timer_id)
+        assert timer is not None and (timer.status, timer.attempts) == ("waiting", 0)
+        retried = s.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditType.TIMER_RETRIED.value)).one()
+        assert retried.actor == "admin"
+    assert 'data-testid="no-failed-timers"' in admin.get("/admin/timers").get_data(as_text=True)
+    assert web.as_user("panel").get("/admin/timers").status_code == 403

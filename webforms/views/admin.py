@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from engine.bpmn import worklist
 from engine.platform import access, second_factor, sessions
 from engine.platform.errors import DhrError, FormDataInvalid
 from engine.platform.models import User
@@ -91,6 +92,15 @@ def reset_second_factor(user_id: int) -> Any:
         return redirect(url_for("admin.users"))
     return render_template("pages/reset_second_factor.html", title="Reset authenticator app", user=user,
                            enrolled=second_factor.is_enrolled(uow.db(), user))
+
+
+@bp.route("/timers")
+@requires(Power.RETRY_TIMERS)
+def timers() -> Any:
+    """Timers that failed to fire (stuck, or retrying), across every case: an administrator puts right
+    what made them fail (a mail server, a setting) and lets them fire again, without seeing case data."""
+    rows = [t for t in worklist.waiting_timers(uow.db(), None, uow.clock().now()) if t.status == "stuck" or t.attempts]
+    return render_template("pages/timers.html", title="Timers that failed", timers=rows)
 
 
 @bp.route("/agencies", methods=["GET", "POST"])

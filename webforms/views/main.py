@@ -47,7 +47,8 @@ def _navigation() -> dict[str, Any]:
         if may(user, Power.DEPLOY_DIAGRAMS):
             items.append(("processes", "Processes", url_for("processes.index")))
         if may(user, Power.MANAGE_USERS):
-            items = [("users", "Users", url_for("admin.users")), ("agencies", "Agencies", url_for("admin.agencies"))]
+            items = [("users", "Users", url_for("admin.users")), ("agencies", "Agencies", url_for("admin.agencies")),
+                     ("timers", "Timers", url_for("admin.timers"))]
         section = (request.blueprint or "").replace("admin", "")
         return [NavItem(key, label, url, request.path.startswith(url) or section == key) for key, label, url in items]
 
