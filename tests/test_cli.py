@@ -106,6 +106,24 @@ def test_errors_from_the_installed_command_are_one_line(db: Db, tmp_path: Path) 
                              "(deploy it with 'dhr processes deploy')\n")
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (["report", "steering-group", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "nope"],
+     "error: Invalid value for '--format'"),
+    (["register", "list", "--status", "nope"], "error: Invalid value for '--status'"),
+    (["no-such-command"], "error: No such command 'no-such-command'"),
+    (["report", "steering-group", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "xlsx",
+      "--output", "/no/such/dir/x.xlsx"], "error: cannot use /no/such/dir/x.xlsx: No such file or directory"),
+])
+def test_usage_and_file_errors_exit_1_in_one_line(db: Db, tmp_path: Path, args: list[str], says: str) -> None:
+    dhr = Path(sys.executable).parent / "dhr"
+    env = {"DHR_DATABASE_URL": db.url, "PATH": str(Path(sys.executable).parent)}
+    result = subprocess.run([str(dhr), *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(says) and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == \
+        [result.stderr.splitlines()[-1]]
+
+
 def test_the_register_and_the_steering_group_report_from_the_command_line(dhr, seeded, tmp_path: Path) -> None:
     rows = as_json(dhr("register", "list", "--agency", "Kent Police", "--status", "awaiting_feedback", "--json"))
     assert len(rows) == 8 and {r["lead_agency"] for r in rows} == {"Kent Police"}

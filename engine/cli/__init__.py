@@ -35,10 +35,28 @@ def _add_plugin_commands() -> None:
 
 
 def main() -> None:
-    """Run the CLI; a bug is reported in one line too, with details only on request."""
+    """Run the CLI: every error is one line on stderr and exit status 1 (a command's own status
+    otherwise, as the README says); a bug is reported in one line too, with details only on request."""
     try:
         _add_plugin_commands()
-        cli.main(prog_name="dhr")
+        cli.main(prog_name="dhr", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo("error: stopped", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:  # a mistyped command, option or value
+        hint = f" (see 'dhr {exc.ctx.command_path.removeprefix('dhr').strip()} --help')".replace("dhr  --", "dhr --") \
+            if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot use{where}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if os.environ.get("DHR_DEBUG"):
             raise
