@@ -146,3 +146,20 @@ def test_instructions_render_over_the_task_data_in_a_sandbox() -> None:
     assert render("{{ ''.__class__.__mro__ }}", {}) == "{{ ''.__class__.__mro__ }}"  # refused: shown as written
     assert render("{{ broken", {}) == "{{ broken"  # shown as written
     assert render("<b>{{ x }}</b>", {"x": "<i>"}) == "<b><i></b>"  # plain text: the page escapes it all
+
+
+def test_opening_a_task_page_is_an_audited_read_of_its_case(web: Web) -> None:
+    """A task page shows case data, so someone who sees every case without being a member (an
+    auditor) leaves a CASE_VIEWED event, as on the case's own pages."""
+    from sqlalchemy import select
+
+    from engine.platform.models import AuditEvent
+
+    web.deploy()
+    case_id = web.start()
+    task = web.task(case_id, "record_notification")
+    assert web.as_user("auditor").get(f"/tasks/{task.id}").status_code == 200
+    with web.db.sessions() as s:
+        viewed = list(s.scalars(select(AuditEvent).where(AuditEvent.event_type == "CASE_VIEWED",
+                                                         AuditEvent.case_id == case_id)))
+    assert [(e.actor, e.details["page"]) for e in viewed] == [("auditor", "tasks.show")]
