@@ -70,8 +70,11 @@ def parse_amount(text: str, field: str) -> int:
     cleaned = re.sub(r"[£,\s]", "", text or "")
     if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", cleaned):  # digits and a point: not 1e3, NaN or -5
         raise FormDataInvalid({field: "The amount must be in pounds, like 1250 or 1,250.50"})
+    whole, _, fraction = cleaned.partition(".")
+    if len(whole.lstrip("0")) > 9:  # over £100m, however many digits (Decimal would run out of them)
+        return _pence(LIMIT_PENCE + 1, field)
     value = Decimal(cleaned)
-    if value != value.quantize(Decimal("0.01")):
+    if len(fraction.rstrip("0")) > 2:
         raise FormDataInvalid({field: "The amount can have at most 2 decimal places (pence)"})
     return _pence(int(value * 100), field)
 

@@ -114,7 +114,8 @@ def test_production_cookies_are_secure(db, clock) -> None:  # type: ignore[no-un
     from engine.platform.settings import Settings, WebSettings
     from webforms import create_app
 
-    app = create_app({"SETTINGS": Settings(database_url=db.url, env="production", secret_key="s" * 40),
+    app = create_app({"SETTINGS": Settings(database_url=db.url, env="production", secret_key="s" * 40,
+                                           audit_key="k" * 40),
                       "WEB_SETTINGS": WebSettings(secure_cookies=None), "SESSIONS": db.sessions, "CLOCK": clock})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SECRET_KEY"] == "s" * 40
