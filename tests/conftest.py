@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, MetaData, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import runtime
@@ -55,35 +57,124 @@ class Db:
     sessions: sessionmaker[Session]
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    """A migrated, empty database on each backend; PostgreSQL gets a schema of its own."""
-    backend = request.param
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'dhr.sqlite3'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        yield Db(backend, url, engine, session_factory(engine))
-        engine.dispose()
-        return
+def _require_postgres() -> None:
     if _PG_PROBLEM:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI but unavailable: {_PG_PROBLEM}")
         pytest.skip(f"PostgreSQL unavailable: {_PG_PROBLEM}")
+
+
+def _schema_url(schema: str) -> str:
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextlib.contextmanager
+def _new_schema() -> Iterator[str]:
+    """A PostgreSQL schema of its own, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
+    try:
+        yield schema
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class _MigratedSchema:
+    """The PostgreSQL schema of one test session, migrated once and put back as migrated before each test.
+
+    Running the migrations for every test cost more than most tests themselves (about a second on
+    each database). Emptying the tables and restarting the sequences takes a few milliseconds, and
+    unlike a savepoint the test still works on a real, committed database that subprocesses, threads
+    and other connections see. tests/test_migrations.py runs the migrations from empty.
+    """
+
+    def __init__(self, schema: str) -> None:
+        self.url = _schema_url(schema)
+        self.engine = make_engine(self.url)
+        upgrade(self.engine)
+        metadata = MetaData()
+        metadata.reflect(self.engine)
+        tables = [t for t in reversed(metadata.sorted_tables) if t.name != "alembic_version"]
+        with self.engine.connect() as conn:
+            # rows the migrations insert (the audit chain's head) and where each sequence stands
+            self.seed = [(t, rows) for t in tables if (rows := [dict(r._mapping) for r in conn.execute(select(t))])]
+            sequences = conn.execute(text("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = :s"),
+                                     {"s": schema}).all()
+        restarts = [f"SELECT setval('\"{schema}\".\"{name}\"', {last or 1}, {'true' if last else 'false'})"
+                    for name, last in sequences]
+        # a lock left by a test that did not end its transaction fails the next test instead of hanging it
+        self.reset_sql = "; ".join(["SET LOCAL lock_timeout = '10s'"]
+                                   + [f'DELETE FROM "{t.name}"' for t in tables] + restarts)
+
+    def reset(self) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(self.reset_sql)
+            for table, rows in self.seed:
+                conn.execute(table.insert(), rows)
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema() -> Iterator[_MigratedSchema]:
+    with _new_schema() as schema:
+        migrated = _MigratedSchema(schema)
+        try:
+            yield migrated
+        finally:
+            migrated.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, built once per test session; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("migrated") / "dhr.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    engine.dispose()  # the last connection closing moves the WAL into the file and removes it
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A migrated, empty database on each backend: a copy of the session's SQLite file, or the
+    session's PostgreSQL schema emptied."""
+    backend = request.param
+    if backend == "sqlite":
+        path = tmp_path / "dhr.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_file"), path)
+        url = f"sqlite:///{path}"
+    else:
+        _require_postgres()
+        migrated: _MigratedSchema = request.getfixturevalue("_postgres_schema")
+        migrated.reset()
+        url = migrated.url
+    engine = make_engine(url)
     try:
         yield Db(backend, url, engine, session_factory(engine))
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A database with no tables at all on each backend, for the migrations themselves."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        engine = make_engine(url)
+        yield Db("sqlite", url, engine, session_factory(engine))
+        engine.dispose()
+        return
+    _require_postgres()
+    with _new_schema() as schema:
+        engine = make_engine(_schema_url(schema))
+        try:
+            yield Db("postgresql", _schema_url(schema), engine, session_factory(engine))
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture
