@@ -21,7 +21,7 @@ from engine.platform.db import unit_of_work
 from engine.platform.models import Case, OpenTask
 from engine.platform.settings import Settings, WebSettings
 from engine.platform.users import add_user
-from tests.conftest import DIAGRAMS, Db
+from tests.conftest import DIAGRAMS, Db, World, build_once
 from webforms import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -133,3 +133,24 @@ class Web:
 @pytest.fixture
 def web(app: Flask, db: Db, clock: SettableClock) -> Iterator[Web]:
     yield Web(app, db, clock)
+
+
+def seed_001_world(request: pytest.FixtureRequest, web: Web) -> World:
+    """Seed 001 (tests/seed_001.py) run by the web's `cst` and `holder`; built once per session and
+    starting state, then put back from a snapshot (it takes seconds to build)."""
+    from engine.platform.users import find_user
+    from tests import seed_001
+
+    world = World(web.db, web.clock)
+
+    def users() -> None:
+        with web.db.sessions() as s:
+            world.users = {name: find_user(s, name) for name in ("cst", "holder")}
+
+    def build() -> None:
+        users()
+        seed_001.build(world, cst="cst", holder="holder")
+
+    build_once(request, web.db, web.clock, "seed 001 on the web users", build)
+    users()
+    return world
