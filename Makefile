@@ -41,10 +41,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Tests run on both databases, spread over the machine's cores (pytest-xdist; PYTEST_JOBS=0 runs
-# them in one process).
+# Tests run on both databases, spread over the machine's cores (pytest-xdist; an idle worker takes
+# tests from a busy one; PYTEST_JOBS=0 runs them in one process).
 PYTEST_JOBS ?= auto
-PYTEST := $(BIN)/pytest -n $(PYTEST_JOBS)
+PYTEST := $(BIN)/pytest -n $(PYTEST_JOBS) --dist worksteal
 
 # Set up, lint, type-check and run every test but the long ones (marked `long`: a thousand timers,
 # the CLI journey), on SQLite and PostgreSQL.
