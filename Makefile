@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test test-long test-all lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,23 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Set up, lint, type-check and run every test (SQLite and PostgreSQL).
+# Tests run on both databases, spread over the machine's cores (pytest-xdist; an idle worker takes
+# tests from a busy one; PYTEST_JOBS=0 runs them in one process).
+PYTEST_JOBS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_JOBS) --dist worksteal
+
+# Set up, lint, type-check and run every test but the long ones (marked `long`: a thousand timers,
+# the CLI journey), on SQLite and PostgreSQL.
 test: lint
-	$(BIN)/pytest
+	$(PYTEST) -m "not long"
+
+# Only the long tests.
+test-long: setup
+	$(PYTEST) -m long
+
+# Lint, type-check and run every test, long ones too: what CI runs.
+test-all: lint
+	$(PYTEST)
 
 bench: setup
 	$(BIN)/python bench/task_completion.py

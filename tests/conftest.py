@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, MetaData, create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import runtime
@@ -19,7 +23,7 @@ from engine.bpmn.library import read_folder
 from engine.platform import access
 from engine.platform.clock import SettableClock
 from engine.platform.db import make_engine, session_factory, unit_of_work, upgrade
-from engine.platform.models import Case, OpenTask, Timer, User
+from engine.platform.models import AuditHead, Case, OpenTask, Timer, User
 from engine.platform.users import add_user
 
 # Every step of every test runs as a new process would: diagrams parsed anew, the case loaded from
@@ -55,35 +59,210 @@ class Db:
     sessions: sessionmaker[Session]
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    """A migrated, empty database on each backend; PostgreSQL gets a schema of its own."""
-    backend = request.param
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'dhr.sqlite3'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        yield Db(backend, url, engine, session_factory(engine))
-        engine.dispose()
-        return
+def _require_postgres() -> None:
     if _PG_PROBLEM:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI but unavailable: {_PG_PROBLEM}")
         pytest.skip(f"PostgreSQL unavailable: {_PG_PROBLEM}")
+
+
+def _schema_url(schema: str) -> str:
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextlib.contextmanager
+def _new_schema() -> Iterator[str]:
+    """A PostgreSQL schema of its own, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
+    try:
+        yield schema
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class _PostgresSchema:
+    """The PostgreSQL schema of one test session: migrated once, put back as migrated before each test.
+
+    Running the migrations for every test cost more than most tests themselves (about a second on
+    each database). Emptying the tables and copying back the rows of a snapshot takes milliseconds,
+    and unlike a rolled-back transaction the test still works on a real, committed database that
+    subprocesses, threads and other connections see. tests/test_migrations.py runs the migrations
+    from empty.
+    """
+
+    def __init__(self, schema: str) -> None:
+        self.schema, self.url = schema, _schema_url(schema)
+        self.engine = make_engine(self.url)
+        upgrade(self.engine)
+        metadata = MetaData()
+        metadata.reflect(self.engine)
+        self.tables = [t.name for t in metadata.sorted_tables if t.name != "alembic_version"]  # parents first
+        self.snapshots: list[str] = []
+        self.migrated = self.save()
+
+    def save(self) -> str:
+        """Copy every table's rows into a schema of their own; returns the SQL that puts them back."""
+        copy = f"s_{uuid.uuid4().hex[:12]}"
+        self.snapshots.append(copy)
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("; ".join([f'CREATE SCHEMA "{copy}"'] + [
+                f'CREATE TABLE "{copy}"."{t}" AS TABLE "{self.schema}"."{t}"' for t in self.tables]))
+            sequences = conn.execute(text("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = :s"),
+                                     {"s": self.schema}).all()
+        return "; ".join(
+            # a lock left by a test that did not end its transaction fails the next test instead of hanging it
+            ["SET LOCAL lock_timeout = '10s'"]
+            + [f'DELETE FROM "{self.schema}"."{t}"' for t in reversed(self.tables)]
+            + [f'INSERT INTO "{self.schema}"."{t}" OVERRIDING SYSTEM VALUE SELECT * FROM "{copy}"."{t}"'
+               for t in self.tables]
+            + [f"SELECT setval('\"{self.schema}\".\"{name}\"', {last or 1}, {'true' if last else 'false'})"
+               for name, last in sequences])
+
+    def restore(self, snapshot: str) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(snapshot)
+
+    def drop_snapshots(self) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("; ".join(f'DROP SCHEMA "{copy}" CASCADE' for copy in self.snapshots))
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema() -> Iterator[_PostgresSchema]:
+    with _new_schema() as schema:
+        session_schema = _PostgresSchema(schema)
+        try:
+            yield session_schema
+        finally:
+            session_schema.drop_snapshots()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, built once per test session; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("migrated") / "dhr.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    engine.dispose()  # the last connection closing moves the WAL into the file and removes it
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A migrated, empty database on each backend: a copy of the session's SQLite file, or the
+    session's PostgreSQL schema put back as migrated."""
+    backend = request.param
+    if backend == "sqlite":
+        path = tmp_path / "dhr.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_file"), path)
+        url = f"sqlite:///{path}"
+    else:
+        _require_postgres()
+        session_schema: _PostgresSchema = request.getfixturevalue("_postgres_schema")
+        session_schema.restore(session_schema.migrated)
+        url = session_schema.url
+    engine = make_engine(url)
     try:
         yield Db(backend, url, engine, session_factory(engine))
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    saved: Path | str  # a SQLite file, or the SQL that puts a PostgreSQL snapshot back
+    clock: datetime
+
+
+@pytest.fixture(scope="session")
+def _snapshots() -> dict[tuple[Any, ...], _Snapshot]:
+    return {}
+
+
+def _fingerprint(db: Db) -> tuple[Any, ...]:
+    """What the database holds, closely enough to tell whether a build would start from the same state:
+    each table's row count, the audit chain's head and the users."""
+    with db.engine.connect() as conn:
+        tables = sorted(conn.scalars(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'" if db.backend == "sqlite"
+            else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
+        counts = tuple(conn.execute(text("SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables))).one())
+        head = tuple(conn.execute(select(AuditHead.last_id, AuditHead.last_hash)).one())
+        users = tuple(tuple(r) for r in conn.execute(
+            select(User.username, User.role, User.agency, User.active).order_by(User.username)))
+    return counts, head, users
+
+
+def build_once(request: pytest.FixtureRequest, db: Db, clock: SettableClock, name: str,
+               build: Callable[[], object]) -> None:
+    """Run `build` on the test's database or, when an earlier test of the session ran it from the
+    same state, put the database and the clock back as it left them.
+
+    A fixture that drives many cases through the engine (seed 001) takes seconds; copying its rows
+    back takes milliseconds. `build` must change nothing but the database and the clock.
+    """
+    snapshots: dict[tuple[Any, ...], _Snapshot] = request.getfixturevalue("_snapshots")
+    key = (name, db.backend, clock.now(), _fingerprint(db))
+    found = snapshots.get(key)
+    if found is not None:
+        _restore(request, db, found.saved)
+        clock.set(found.clock)
+        return
+    build()
+    snapshots[key] = _Snapshot(_save(request, db), clock.now())
+
+
+def _sqlite_path(db: Db) -> str:
+    database = make_url(db.url).database
+    assert database
+    return database
+
+
+def _save(request: pytest.FixtureRequest, db: Db) -> Path | str:
+    if db.backend == "postgresql":
+        return request.getfixturevalue("_postgres_schema").save()
+    copy = request.config._tmp_path_factory.mktemp("snapshot") / "dhr.sqlite3"  # type: ignore[attr-defined]
+    _sqlite_backup(_sqlite_path(db), copy)
+    return copy
+
+
+def _restore(request: pytest.FixtureRequest, db: Db, saved: Path | str) -> None:
+    if isinstance(saved, str):
+        request.getfixturevalue("_postgres_schema").restore(saved)
+        return
+    db.engine.dispose()
+    _sqlite_backup(saved, _sqlite_path(db))
+
+
+def _sqlite_backup(source: Path | str, target: Path | str) -> None:
+    """Copy a SQLite database page by page (SQLite's backup API: consistent even in WAL mode)."""
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A database with no tables at all on each backend, for the migrations themselves."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        engine = make_engine(url)
+        yield Db("sqlite", url, engine, session_factory(engine))
+        engine.dispose()
+        return
+    _require_postgres()
+    with _new_schema() as schema:
+        engine = make_engine(_schema_url(schema))
+        try:
+            yield Db("postgresql", _schema_url(schema), engine, session_factory(engine))
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture
@@ -110,6 +289,11 @@ class World:
 
     def uow(self) -> Any:
         return unit_of_work(self.db.sessions)
+
+    def reload_users(self) -> None:
+        """Every user in the database, by name (after `build_once` put a database back)."""
+        with self.db.sessions() as s:
+            self.users = {u.username: u for u in s.scalars(select(User))}
 
     def deploy(self, folder: Path = DIAGRAMS) -> int:
         with self.uow() as s:
@@ -175,35 +359,49 @@ class World:
 
 
 @pytest.fixture
-def world(db: Db, clock: SettableClock) -> World:
+def world(request: pytest.FixtureRequest, db: Db, clock: SettableClock) -> World:
     w = World(db, clock)
-    w.deploy()
-    w.user("carol", "Community Safety Team")
-    w.user("chair", "CSP Chair")
-    w.user("pat", "Panel")
+
+    def build() -> None:
+        w.deploy()
+        w.user("carol", "Community Safety Team")
+        w.user("chair", "CSP Chair")
+        w.user("pat", "Panel")
+
+    build_once(request, db, clock, "world", build)
+    w.reload_users()
     return w
 
 
 @pytest.fixture
-def dhr(world: World) -> World:
+def dhr(request: pytest.FixtureRequest, world: World) -> World:
     """The DHR process (processes/) deployed, a user for every lane, the clock at the start of a review."""
     from .dhr_driver import AGENCY_HOLDERS, LANE_USERS, PROCESSES, START
 
-    world.deploy(PROCESSES)
-    agency_of = {name: agency for agency, name in AGENCY_HOLDERS.items()}
-    everyone = {name: lane for lane, name in LANE_USERS.items()}
-    everyone |= dict.fromkeys(AGENCY_HOLDERS.values(), "Action Holder")
-    for name, lane in everyone.items():
-        if name not in world.users:
-            world.user(name, lane, agency=agency_of.get(name))
-    world.clock.set(START)
+    def build() -> None:
+        world.deploy(PROCESSES)
+        agency_of = {name: agency for agency, name in AGENCY_HOLDERS.items()}
+        everyone = {name: lane for lane, name in LANE_USERS.items()}
+        everyone |= dict.fromkeys(AGENCY_HOLDERS.values(), "Action Holder")
+        for name, lane in everyone.items():
+            if name not in world.users:
+                world.user(name, lane, agency=agency_of.get(name))
+        world.clock.set(START)
+
+    build_once(request, world.db, world.clock, "dhr", build)
+    world.reload_users()
     return world
 
 
 @pytest.fixture
-def seeded(world: World) -> World:
+def seeded(request: pytest.FixtureRequest, world: World) -> World:
     """Seed 001's reviews and recommendations, run through the engine (tests/seed_001.py)."""
     from . import seed_001
 
-    world.user("holder", "Action Holder")
-    return seed_001.build(world, cst="carol", holder="holder")
+    def build() -> None:
+        world.user("holder", "Action Holder")
+        seed_001.build(world, cst="carol", holder="holder")
+
+    build_once(request, world.db, world.clock, "seed 001", build)
+    world.reload_users()
+    return world

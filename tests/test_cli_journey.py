@@ -177,7 +177,7 @@ def _answer_out_of_order(dhr: Terminal, bpmn_id: str, stage: str, next_step: str
     assert [TASK_IDS[t["task"]] for t in after] == [next_step], f"after both answers: {[t['task'] for t in after]}"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_review_from_notification_to_the_first_quarterly_update_through_the_dhr_command(
         db: Db, tmp_path: Path) -> None:
     dhr = Terminal(db, tmp_path)

@@ -18,6 +18,7 @@ from engine.review.register import Recommendation
 from .conftest import Db
 
 
+@pytest.mark.long
 def test_demo_seeds_cases_at_several_stages_once(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DHR_CLOCK", "simulated")
     lines = list(seed(db.sessions, Settings()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from dateutil.relativedelta import relativedelta
 
 from engine.bpmn.library import load_bundle, read_folder
@@ -111,6 +112,7 @@ def test_an_agency_that_never_answers_is_chased_while_the_other_answers(dhr: Wor
     assert not {"reminder_due", "escalation_due", "letter_due"} & set(case.timers())
 
 
+@pytest.mark.long
 def test_deadline_paused_breached_extended_and_on_hold(dhr: World) -> None:
     case = Dhr(dhr)
     ctx = {"new_timescale": "2026-04-30", "extensions": ["2026-07-31", None]}
@@ -169,6 +171,7 @@ def test_a_publication_date_on_the_anniversary_or_birthday_is_rejected(dhr: Worl
     assert case.find("prepare_media_plan") is not None
 
 
+@pytest.mark.long
 def test_a_family_complaint_mid_review_goes_to_the_csp_chair_without_disturbing_the_review(dhr: World) -> None:
     case = Dhr(dhr)
     case.drive(base_policy, {}, step=None, until=lambda d: d.find("hold_first_panel_meeting") is not None)

@@ -178,7 +178,7 @@ def fired_counts(db: Db) -> dict[str, int]:
     return {task_id: n for task_id, n in rows}
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_two_scheduler_processes_fire_each_of_1000_timers_exactly_once(db: Db, world: World) -> None:
     many_waiting_cases(db, world, 1000)
     with db.sessions() as s:
@@ -198,7 +198,7 @@ def test_two_scheduler_processes_fire_each_of_1000_timers_exactly_once(db: Db, w
         assert lines.by_process.get(0) and lines.by_process.get(1), "both schedulers should have fired some"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_scheduler_killed_mid_fire_loses_nothing(db: Db, world: World) -> None:
     many_waiting_cases(db, world, 200)
     with db.sessions() as s:

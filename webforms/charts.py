@@ -31,8 +31,11 @@ TAG_COLOURS = {
 
 
 class Figure(Protocol):
-    label: str
-    count: int
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
 
     @property
     def percent(self) -> str: ...

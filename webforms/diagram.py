@@ -55,8 +55,8 @@ def highlights(files: dict[str, str], events: list[AuditEvent], current_ids: lis
     for event in events:
         if event.event_type not in done:
             continue
-        element_id = (event.details or {}).get("bpmn_id")
-        places = [(p, element_id) for p in where.get(element_id, [])] if element_id else \
+        bpmn_id = (event.details or {}).get("bpmn_id")
+        places = [(p, bpmn_id) for p in where.get(bpmn_id, [])] if bpmn_id else \
             by_name.get(event.task_name or "", [])
         for path, found in places:
             result.completed.setdefault(path, Counter())[found] += 1

@@ -232,7 +232,8 @@ def apply_action(schema: dict[str, Any], state: dict[str, Any], action: str) -> 
         if not parts[-1].isdigit():
             return False
         index, parts = int(parts[-1]), parts[:-1]
-    node, holder = schema, state
+    node: dict[str, Any] = schema
+    holder: Any = state
     for i, part in enumerate(parts):
         if part.isdigit():
             holder = holder[int(part)] if isinstance(holder, list) and int(part) < len(holder) else None

@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import select
 
 from engine.bpmn import runtime
@@ -21,12 +22,14 @@ from engine.platform.db import unit_of_work
 from engine.platform.models import Case, OpenTask
 from engine.platform.settings import Settings, WebSettings
 from engine.platform.users import add_user
-from tests.conftest import DIAGRAMS, Db
+from tests.conftest import DIAGRAMS, Db, World, build_once
 from webforms import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 PASSWORD = "correct-horse-battery"
-_HASH = PasswordHasher().hash(PASSWORD)
+# Cheap argon2 parameters, carried in the hash itself: the product verifies it as it would any stored
+# hash, in milliseconds instead of a fifth of a second per sign-in.
+_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 AGENCIES = {"Panel": "Police", "Action Holder": "Kent Police"}  # role -> the agency of its user
 # username -> role; panel and action holder see only the cases they are members of.
 ROLE_USERS = {
@@ -51,6 +54,24 @@ class Session:
         return self.now
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Templates compiled once per test session instead of once per app (each test has an app of
+    its own); Jinja checks each template's source against the checksum kept with its code."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if (code := self.compiled.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _CompiledTemplates()
+
+
 @pytest.fixture
 def session_clock() -> Session:
     return Session()
@@ -63,7 +84,7 @@ def make_app(db: Db, clock: SettableClock, session_clock: Session, **web: Any) -
         "upload_max_mb": 10, "secure_cookies": False, "council_name": "Testshire Council", "require_2fa": False,
         "sign_in_limit": "50 per 10 minutes", "rate_limit_storage_uri": "memory://", **web,
     }
-    return create_app({
+    app = create_app({
         "TESTING": True,
         "SETTINGS": Settings(database_url=db.url, env="test", secret_key="x" * 32),
         "WEB_SETTINGS": WebSettings(**settings),
@@ -71,6 +92,8 @@ def make_app(db: Db, clock: SettableClock, session_clock: Session, **web: Any) -
         "CLOCK": clock,
         "SESSION_CLOCK": session_clock,
     })
+    app.jinja_env.bytecode_cache = _TEMPLATES
+    return app
 
 
 @pytest.fixture
@@ -143,3 +166,24 @@ class Web:
 @pytest.fixture
 def web(app: Flask, db: Db, clock: SettableClock) -> Iterator[Web]:
     yield Web(app, db, clock)
+
+
+def seed_001_world(request: pytest.FixtureRequest, web: Web) -> World:
+    """Seed 001 (tests/seed_001.py) run by the web's `cst` and `holder`; built once per session and
+    starting state, then put back from a snapshot (it takes seconds to build)."""
+    from engine.platform.users import find_user
+    from tests import seed_001
+
+    world = World(web.db, web.clock)
+
+    def users() -> None:
+        with web.db.sessions() as s:
+            world.users = {name: find_user(s, name) for name in ("cst", "holder")}
+
+    def build() -> None:
+        users()
+        seed_001.build(world, cst="cst", holder="holder")
+
+    build_once(request, web.db, web.clock, "seed 001 on the web users", build)
+    users()
+    return world

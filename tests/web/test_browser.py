@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.web.conftest import PASSWORD, PROCESSES, Web
+from tests.web.conftest import PASSWORD, PROCESSES, Web, seed_001_world
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
@@ -139,18 +139,13 @@ def _chart_texts(page: Any, chart: str) -> list[dict[str, Any]]:
     })"""))
 
 
-def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web, server: str, page: Any) -> None:
+def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(request: pytest.FixtureRequest, web: Web,
+                                                                       server: str, page: Any) -> None:
     from datetime import UTC, datetime
 
-    from engine.platform.users import find_user
     from engine.review.register import THEMES
-    from tests import seed_001
-    from tests.conftest import World
 
-    world = World(web.db, web.clock)
-    with web.db.sessions() as s:
-        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
-    seed_001.build(world, cst="cst", holder="holder")
+    seed_001_world(request, web)
     web.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))  # the period below has ended
     _sign_in(page, server, "steering")
     page.get_by_test_id("nav-reports").click()
@@ -207,15 +202,8 @@ def test_the_steering_group_opens_the_report_and_sees_its_charts_drawn(web: Web,
     assert page.get_by_test_id("awaiting-row").count() == 24
 
 
-def test_the_steering_group_pages_pass_axe(web: Web, server: str, page: Any) -> None:
-    from engine.platform.users import find_user
-    from tests import seed_001
-    from tests.conftest import World
-
-    world = World(web.db, web.clock)
-    with web.db.sessions() as s:
-        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
-    seed_001.build(world, cst="cst", holder="holder")
+def test_the_steering_group_pages_pass_axe(request: pytest.FixtureRequest, web: Web, server: str, page: Any) -> None:
+    seed_001_world(request, web)
     _sign_in(page, server, "cst")
     page.get_by_test_id("nav-register").click()
     page.get_by_test_id("register-table").wait_for()

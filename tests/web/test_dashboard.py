@@ -11,10 +11,9 @@ from sqlalchemy import select
 from engine.bpmn.timers import run_due
 from engine.platform.models import Timer
 from engine.platform.users import find_user
-from tests import seed_001
 from tests.conftest import World
 from tests.dhr_driver import LANE_USERS, START, Dhr, base_policy
-from tests.web.conftest import ROLE_USERS, Web
+from tests.web.conftest import ROLE_USERS, Web, seed_001_world
 
 
 @pytest.fixture
@@ -75,11 +74,8 @@ def test_stages_deadlines_and_what_falls_due(two_reviews: tuple[Web, World, Dhr,
     assert "Rosemary/2025 Conducting the review 28 February 2026 Overdue by 5 days" in _rows(page, "deadline-row")
 
 
-def test_recommendation_target_dates_within_30_days(web: Web) -> None:
-    world = World(web.db, web.clock)
-    with web.db.sessions() as s:
-        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
-    seed_001.build(world, cst="cst", holder="holder")  # target dates 30 June 2026
+def test_recommendation_target_dates_within_30_days(request: pytest.FixtureRequest, web: Web) -> None:
+    world = seed_001_world(request, web)  # target dates 30 June 2026
     # 37 recommendations are not completed; 27 of them in reviews still open (the fixture's review ends
     # once all its holders have answered; the real one goes on until every action is complete)
     steering = web.as_user("steering")

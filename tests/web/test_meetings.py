@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine.platform.models import Case
 from engine.review.meetings import Meeting
-from tests.web.conftest import ROLE_USERS, Web
+from tests.web.conftest import ROLE_USERS, Web, seed_001_world
 
 VIEWERS = {"cst", "chair", "steering", "auditor"}
 RECORDERS = {"cst", "steering"}
@@ -91,19 +91,15 @@ def test_the_report_tabled_keeps_its_figures(web: Web) -> None:
         assert [(a.name, a.organisation) for a in meeting.attendees][0] == ("A One", "Kent Police")
 
 
-def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(web: Web) -> None:
+def test_the_report_tabled_stays_as_it_stood_when_later_updates_arrive(request: pytest.FixtureRequest,
+                                                                       web: Web) -> None:
     from datetime import timedelta
 
     from engine.bpmn import runtime
-    from engine.platform.users import find_user
     from engine.review import register
     from tests import seed_001
-    from tests.conftest import World
 
-    world = World(web.db, web.clock)
-    with web.db.sessions() as s:
-        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
-    seed_001.build(world, cst="cst", holder="holder")  # the clock: 2 February 2026, 10:00
+    world = seed_001_world(request, web)  # the clock: 2 February 2026, 10:00
     cst = web.as_user("cst")
     tabled = cst.post("/meetings/new", _meeting("A One, Kent Police\nB Two, KCC\nC Three, NHS\nD Four, Probation", **{
         "held_on.day": "2", "held_on.month": "2", "held_on.year": "2026", "report_from.day": "1",

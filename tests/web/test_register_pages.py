@@ -17,8 +17,7 @@ from engine.platform.models import AuditEvent
 from engine.platform.users import find_user
 from engine.review.register import Recommendation
 from tests import seed_001
-from tests.conftest import World
-from tests.web.conftest import ROLE_USERS, Web
+from tests.web.conftest import ROLE_USERS, Web, seed_001_world
 
 PERIOD = "start=2024-04-01&end=2026-03-31"
 AFTER_PERIOD = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)  # 1 April 2026, 10:00 in London: the period has ended
@@ -26,11 +25,8 @@ REPORT_ROLES = {"cst", "chair", "steering", "auditor"}
 
 
 @pytest.fixture
-def seeded_web(web: Web) -> Web:
-    world = World(web.db, web.clock)
-    with web.db.sessions() as s:
-        world.users = {name: find_user(s, name) for name in ("cst", "holder")}
-    seed_001.build(world, cst="cst", holder="holder")
+def seeded_web(request: pytest.FixtureRequest, web: Web) -> Web:
+    seed_001_world(request, web)
     web.clock.set(AFTER_PERIOD)  # the report's period has ended
     return web
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from werkzeug.wrappers import Response
 
 from engine.bpmn import confidential, runtime, timers, worklist
 from engine.platform import access

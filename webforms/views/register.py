@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from werkzeug.wrappers import Response
 
 from engine.platform import exports
 from engine.platform.roles import Power, may
@@ -56,7 +57,7 @@ def index() -> str:
 @bp.route("/register.csv")
 @login_required
 def index_csv() -> Response:
-    rows = []
+    rows: list[list[exports.Cell]] = []
     for rec in _visible(_filters()):
         last = next((e for e in reversed(rec.events) if e.kind == "update"), None)
         rows.append([rec.case.reference, rec.number, rec.text, rec.theme, rec.lead_agency, rec.scope,
