@@ -176,14 +176,11 @@ def seed_001_world(request: pytest.FixtureRequest, web: Web) -> World:
 
     world = World(web.db, web.clock)
 
-    def users() -> None:
+    def build() -> None:
         with web.db.sessions() as s:
             world.users = {name: find_user(s, name) for name in ("cst", "holder")}
-
-    def build() -> None:
-        users()
         seed_001.build(world, cst="cst", holder="holder")
 
     build_once(request, web.db, web.clock, "seed 001 on the web users", build)
-    users()
+    world.reload_users()  # the agencies' action holders seed 001 added too
     return world
