@@ -31,6 +31,13 @@ EVENT_WORDS = {
     "MESSAGE_RECEIVED": "Message received",
     "DOCUMENT_UPLOADED": "Document uploaded",
     "CONFIDENTIAL_VIEWED": "Confidential details viewed",
+    "CASE_VIEWED": "Case read by someone not on it",
+    "MEMBER_ADDED": "Person added to the case",
+    "MEMBER_REMOVED": "Person removed from the case",
+    "TASK_CLAIMED": "Task claimed",
+    "TASK_RELEASED": "Task released",
+    "RECOMMENDATION_REQUESTED": "Update asked for",
+    "RECOMMENDATION_UPDATED": "Update given",
 }
 CONFIDENTIAL = "(confidential)"  # what a reader sees of a value the trail keeps only as a keyed hash
 
@@ -62,7 +69,8 @@ def describe(event: AuditEvent) -> HistoryRow:
             changes.append(f"due: {_when(value)}")
         elif value not in (None, "", [], {}):
             changes.append(f"{key}: {plain(value)}")
-    return HistoryRow(event.id, london(event.at), event.actor, EVENT_WORDS.get(event.event_type, event.event_type),
+    what = EVENT_WORDS.get(event.event_type) or event.event_type.replace("_", " ").capitalize()
+    return HistoryRow(event.id, london(event.at), event.actor, what,
                       event.task_name or "", changes)
 
 
