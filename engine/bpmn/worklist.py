@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..platform import deadlines
+from ..platform import deadlines, events
 from ..platform.access import visible_case_ids
 from ..platform.deadlines import Due
 from ..platform.models import Case, OpenTask, Timer, User
@@ -122,7 +122,9 @@ def open_tasks(session: Session, viewer: User | None, now: datetime, *, case_id:
 def inbox(session: Session, user: User, now: datetime, *, case_id: int | None = None, due: str = "") -> Inbox:
     """The tasks in `user`'s role (lanes are roles) on the cases they may see, filtered by case and
     due date; with the cases they have tasks on, for the filter."""
-    everything = open_tasks(session, user, now, lane=user.role)
+    # a feature's rule may keep a task of the lane from this user (another agency's update, say)
+    everything = [row for row in open_tasks(session, user, now, lane=user.role)
+                  if events.work_refusal(session, user, session.get(OpenTask, row.id)) is None]  # type: ignore[arg-type]
     cases = sorted({r.case_id: CaseChoice(r.case_id, r.case_reference) for r in everything}.values(),
                    key=lambda c: c.reference)
     return Inbox(_keep(everything, case_id, due), cases)

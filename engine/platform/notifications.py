@@ -23,7 +23,8 @@ from .access import may_see_case
 from .audit import AuditType
 from .clock import Clock
 from .db import unit_of_work
-from .models import AuditEvent, Base, Case, User
+from .events import work_refusal as feature_refusal
+from .models import AuditEvent, Base, Case, OpenTask, User
 from .roles import Power, in_lane, may
 from .settings import Settings
 
@@ -82,9 +83,12 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
     for event in created:
         lane = str((event.details or {}).get("lane") or "")
         due = (event.details or {}).get("due_at")
+        task = session.get(OpenTask, event.task_id) if event.task_id else None
         for user in people:
             if not in_lane(user, lane) or not may_see_case(session, user, case.id):
                 continue
+            if task is not None and feature_refusal(session, user, task) is not None:
+                continue  # a feature's rule keeps it from them (another agency's update, say)
             task_due = deadlines.due(datetime.fromisoformat(due), now) if due else None
             when = f"It is due by {task_due.when} (UK time).\n\n" if task_due else ""
             session.add(OutboxMessage(

@@ -86,6 +86,8 @@ def test_an_action_holder_may_not_update_another_agencys_recommendation(web: Web
     web.add_member(case_id, "holder")  # the web's action holder works for Kent Police
     holder = web.as_user("holder")
     medway = f"/tasks/{tasks['Medway Council']}"
+    inbox = _text(holder.get("/inbox"))  # offered only their own agency's update
+    assert tasks["Kent Police"] in inbox and tasks["Medway Council"] not in inbox
     page = _text(holder.get(medway))
     assert 'data-testid="task-form"' not in page and 'data-testid="claim-button"' not in page
     assert "You cannot complete this task: Ash/2025 R2 is Medway Council's recommendation" in page
