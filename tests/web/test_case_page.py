@@ -98,7 +98,8 @@ def test_letters_are_listed_and_download_as_pdf_and_word(web: Web) -> None:
     assert cst.get(pdf_link.replace(".pdf", ".exe")).status_code == 404
 
 
-def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web) -> None:
+def _case_with_a_stuck_timer(web: Web) -> int:
+    """A case whose timer failed to fire five times (its script divides by zero): stuck."""
     from datetime import timedelta
     from pathlib import Path
 
@@ -113,6 +114,11 @@ def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web
     for _ in range(timers.MAX_ATTEMPTS):
         timers.run_due(web.db.sessions, web.clock)
         web.clock.advance(timedelta(hours=1))
+    return case_id
+
+
+def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web) -> None:
+    case_id = _case_with_a_stuck_timer(web)
     owner = web.as_user("owner")
     page = owner.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'data-testid="stuck"' in page and "division by zero" in page and 'data-testid="retry"' in page
@@ -124,22 +130,10 @@ def test_a_stuck_timer_shows_its_error_and_a_process_owner_can_retry_it(web: Web
 
 
 def test_an_administrator_finds_and_retries_a_stuck_timer_without_seeing_the_case(web: Web) -> None:
-    from datetime import timedelta
-    from pathlib import Path
-
-    from engine.bpmn import runtime, timers
     from engine.platform.audit import AuditType
     from engine.platform.models import AuditEvent, Timer
 
-    web.deploy(Path(__file__).resolve().parent.parent / "timers")
-    due = web.clock.now() + timedelta(hours=1)
-    with unit_of_work(web.db.sessions) as s:
-        case_id = runtime.start_case(s, process_id="waiting", pseudonym="Broken", year=2026, actor="test",
-                                     clock=web.clock, data={"due": due.isoformat(), "divisor": 0}).id
-    web.clock.set(due)
-    for _ in range(timers.MAX_ATTEMPTS):
-        timers.run_due(web.db.sessions, web.clock)
-        web.clock.advance(timedelta(hours=1))
+    case_id = _case_with_a_stuck_timer(web)
     admin = web.as_user("admin")
     assert admin.get(f"/cases/{case_id}").status_code == 404  # an administrator sees no case data
     page = admin.get("/admin/timers").get_data(as_text=True)
