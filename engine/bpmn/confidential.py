@@ -12,7 +12,6 @@ later version that drops the mark cannot bring the values back into the trail.
 from __future__ import annotations
 
 import hmac
-import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from ..platform.access import may_see_case, may_see_confidential
 from ..platform.audit import SEALED, AuditType, record, seal_value, sealed
 from ..platform.errors import NotAllowed
 from ..platform.models import AuditEvent, Case, ProcessFile, ProcessVersion, User
-from .form_refs import self_contained
+from .form_refs import json_files, self_contained
 
 KEYWORD = "x-confidential"
 ANY_ITEM = "*"  # a path step that stands for every item of a list
@@ -99,13 +98,7 @@ def problems_in(schema: dict[str, Any], where: str = "") -> list[str]:
 def from_files(files: dict[str, str]) -> dict[str, str]:
     """The confidential fields of every form among `files` (path -> text); unreadable ones are skipped."""
     found: dict[str, str] = {}
-    for path, text in sorted(files.items()):
-        if not path.endswith(".json"):
-            continue
-        try:
-            schema = json.loads(text)
-        except json.JSONDecodeError:
-            continue
+    for path, schema in json_files(files).items():
         if isinstance(schema, dict):
             schema, _ = self_contained(files, path, schema)  # another form file's fields count too
             for dotted, label in fields_of(schema).items():

@@ -82,20 +82,26 @@ def _set(node: Any, path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def json_files(files: dict[str, str]) -> dict[str, Any]:
+    """The JSON files among a version's `files` (path -> text), parsed; unreadable ones are skipped
+    (validation reports them where a task names them)."""
+    parsed: dict[str, Any] = {}
+    for path, text in sorted(files.items()):
+        if path.endswith(".json"):
+            try:
+                parsed[path] = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+    return parsed
+
+
 class _Inliner:
     """Copies the form files a schema refers to into its `$defs`, rewriting every reference."""
 
     def __init__(self, files: dict[str, str]) -> None:
         self.by_uri: dict[str, str] = {}  # base URI -> path of a form file of the version
-        self.schemas: dict[str, Any] = {}
-        for path, text in files.items():
-            if not path.endswith(".json"):
-                continue
-            try:
-                schema = json.loads(text)
-            except json.JSONDecodeError:
-                continue
-            self.schemas[path] = schema
+        self.schemas = json_files(files)
+        for path, schema in self.schemas.items():
             self.by_uri[_base(path, schema)] = path
             self.by_uri[_BASE + path] = path
 
