@@ -243,52 +243,53 @@ def _second_step_failed(pending: sessions.Check) -> str | Response:
     return "The code is not right. Enter the code your app shows now"
 
 
-@bp.route("/sign-in/code", methods=["GET", "POST"])
-def code() -> Any:
+def _second_step(field: str, enter: str, wrong: str, check: Callable[[User, str], bool],
+                 template: str, title: str, done: Callable[[User], None] | None = None) -> Any:
+    """The second step of signing in: `field` typed, `check`ed for the half-signed-in user; a wrong
+    one counts like a wrong password. `done` runs once it is right (before the page moves on)."""
     pending = _pending()
     if pending.user is None or not second_factor.is_enrolled(uow.db(), pending.user):
         return _start_again()
     error = None
     if request.method == "POST":
         throttle.refuse_if_over()
-        typed = request.form.get("code", "").strip()
+        typed = request.form.get(field, "").strip()
         if not typed:
-            error = "Enter the 6-digit code from your authenticator app"
-        elif second_factor.verify(uow.db(), pending.user, typed, now=now()):
-            return _second_step_done(pending)
-        else:
-            failed = _second_step_failed(pending)
-            if isinstance(failed, Response):
-                return failed
-            error = failed
-    return render_template("pages/sign_in_code.html", title="Enter your security code", error=error), \
-        (400 if error else 200)
-
-
-@bp.route("/sign-in/recovery-code", methods=["GET", "POST"])
-def recovery_code() -> Any:
-    pending = _pending()
-    if pending.user is None or not second_factor.is_enrolled(uow.db(), pending.user):
-        return _start_again()
-    error = None
-    if request.method == "POST":
-        throttle.refuse_if_over()
-        typed = request.form.get("recovery_code", "").strip()
-        if not typed:
-            error = "Enter one of your recovery codes"
-        elif second_factor.use_recovery_code(uow.db(), pending.user, typed, at=now()):
-            left = second_factor.recovery_codes_left(uow.db(), pending.user)
+            error = enter
+        elif check(pending.user, typed):
+            user = pending.user
             response = _second_step_done(pending)
-            flash(f"You used a recovery code. You have {left} left; each works once. If you have lost your "
-                  "authenticator app, ask your administrator to reset it.", "info")
+            if done is not None:
+                done(user)
             return response
         else:
             failed = _second_step_failed(pending)
             if isinstance(failed, Response):
                 return failed
-            error = "The recovery code is not right, or it has been used"
-    return render_template("pages/sign_in_recovery.html", title="Enter a recovery code", error=error), \
-        (400 if error else 200)
+            error = wrong
+    return render_template(template, title=title, error=error), (400 if error else 200)
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def code() -> Any:
+    return _second_step(
+        "code", "Enter the 6-digit code from your authenticator app",
+        "The code is not right. Enter the code your app shows now",
+        lambda user, typed: second_factor.verify(uow.db(), user, typed, now=now()),
+        "pages/sign_in_code.html", "Enter your security code")
+
+
+@bp.route("/sign-in/recovery-code", methods=["GET", "POST"])
+def recovery_code() -> Any:
+    def told(user: User) -> None:
+        left = second_factor.recovery_codes_left(uow.db(), user)
+        flash(f"You used a recovery code. You have {left} left; each works once. If you have lost your "
+              "authenticator app, ask your administrator to reset it.", "info")
+
+    return _second_step(
+        "recovery_code", "Enter one of your recovery codes", "The recovery code is not right, or it has been used",
+        lambda user, typed: second_factor.use_recovery_code(uow.db(), user, typed, at=now()),
+        "pages/sign_in_recovery.html", "Enter a recovery code", told)
 
 
 @bp.route("/sign-in/set-up", methods=["GET", "POST"])
