@@ -189,10 +189,12 @@ def test_every_fixed_form_survives_hostile_values(fixed_forms: list[tuple[Web, s
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
-@pytest.mark.parametrize("url", ["/cases/9999999999999999999999999", "/processes/99999999999999999999999",
-                                 "/inbox?case=99999999999999999999999", "/cases/-1", "/tasks/not-a-task",
-                                 "/register?case=99999999999999999999999999", "/cases/18446744073709551616/history"])
-def test_ids_beyond_the_database_range_are_not_found(web: Web, url: str) -> None:
-    cst = web.as_user("cst")
-    response = cst.get(url)
-    assert response.status_code in (200, 404), (url, response.status_code)
+@pytest.mark.parametrize(("url", "status"), [
+    ("/cases/9999999999999999999999999", 404), ("/processes/99999999999999999999999", 404),
+    ("/cases/18446744073709551616/history", 404), ("/cases/-1", 404), ("/tasks/not-a-task", 404),
+    ("/inbox?case=99999999999999999999999", 200), ("/register?case=99999999999999999999999999", 200),
+])
+def test_ids_beyond_the_database_range_are_not_found(web: Web, url: str, status: int) -> None:
+    """In a path such an id is a page that does not exist; as a filter it matches nothing."""
+    client = web.as_user("owner") if url.startswith("/processes") else web.as_user("cst")
+    assert client.get(url).status_code == status
