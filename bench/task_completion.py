@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import runtime, serialization  # noqa: E402
+from engine.bpmn import runtime, serialization  # noqa: E402
 from engine.bpmn.library import (
     load_bundle,  # noqa: E402
     read_folder,  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, request
 
+from engine.bpmn import runtime
 from engine.platform import access
 from engine.platform.models import Case, OpenTask
 
@@ -22,8 +23,16 @@ def case_or_404(case_id: int) -> Case:
 
 
 def task_or_404(task_id: str) -> OpenTask | None:
-    """The open task, if the user may see its case; None if it is gone (completed or withdrawn)."""
-    task = uow.db().get(OpenTask, task_id)
+    """The open task, if the user may see its case; None if it is gone (completed or withdrawn).
+
+    A POST, which changes the task, first locks its case (`runtime.lock_task`), so the request and
+    its unit of work read the task and the case once, as they stand under the lock.
+    """
+    if request.method == "POST":
+        locked = runtime.lock_task(uow.db(), task_id)
+        task = locked[1] if locked is not None else None
+    else:
+        task = uow.db().get(OpenTask, task_id)
     if task is not None and not access.may_see_case(uow.db(), me(), task.case_id):
         abort(404)
     return task

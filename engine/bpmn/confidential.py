@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from ..platform.access import may_see_case, may_see_confidential
 from ..platform.audit import SEALED, AuditType, record, seal_value, sealed
 from ..platform.errors import NotAllowed
-from ..platform.models import AuditEvent, Case, ProcessFile, ProcessVersion, User
+from ..platform.models import AuditEvent, Case, ProcessFile, User
+from .deployments import content_hashes
 from .form_refs import json_files, self_contained
 
 KEYWORD = "x-confidential"
@@ -213,8 +214,7 @@ def deployed(session: Session) -> Confidential:
     content hash, as `runtime.bundle_for` does).
     """
     found: dict[str, str] = {}
-    for version_id, content_hash in session.execute(
-            select(ProcessVersion.id, ProcessVersion.content_hash).order_by(ProcessVersion.id.desc())):
+    for version_id, content_hash in sorted(content_hashes(session).items(), reverse=True):
         with _lock:
             cached = _by_version.get(version_id)
         if cached is None or cached[0] != content_hash:

@@ -43,3 +43,25 @@ def versions(session: Session) -> list[VersionRow]:
 def previous_version_id(session: Session, version_id: int) -> int | None:
     """The version deployed just before `version_id` (to show what changed since), if any."""
     return session.scalar(select(func.max(ProcessVersion.id)).where(ProcessVersion.id < version_id))
+
+
+_HASHES = "dhr.version_hashes"  # in session.info: (transaction, {version id: content hash})
+
+
+def content_hashes(session: Session, *, wanted: int | None = None) -> dict[int, str]:
+    """Every deployed version's content hash by id, read once per transaction (versions never change;
+    read again if `wanted` is not among them: deployed since, by this transaction or another)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_HASHES)
+    if cached is not None and cached[0] is transaction and (wanted is None or wanted in cached[1]):
+        found: dict[int, str] = cached[1]
+        return found
+    rows = session.execute(select(ProcessVersion.id, ProcessVersion.content_hash))
+    found = {row.id: row.content_hash for row in rows}
+    session.info[_HASHES] = (transaction, found)
+    return found
+
+
+def forget_content_hashes(session: Session) -> None:
+    """Read the versions again at the next `content_hashes` (this transaction deployed one)."""
+    session.info.pop(_HASHES, None)

@@ -54,6 +54,7 @@ from ..platform.roles import Power, in_lane, may
 from ..platform.settings import restart_each_step
 from . import confidential, serialization
 from .compaction import compact
+from .deployments import content_hashes, forget_content_hashes
 from .forms import validate_submission
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
 
@@ -81,10 +82,11 @@ _bundles_lock = threading.Lock()
 def bundle_for(session: Session, version_id: int) -> Bundle:
     """Return the parsed diagrams of a deployed version (parsed once per process).
 
-    The cache is checked against the stored content hash, so a version id that a rolled-back
-    deployment used and a later one reused (SQLite does that) can never get the wrong diagrams.
+    The cache is checked against the stored content hash (read once per transaction for every
+    version), so a version id that a rolled-back deployment used and a later one reused (SQLite does
+    that), or another database's, can never get the wrong diagrams.
     """
-    content_hash = session.scalar(select(ProcessVersion.content_hash).where(ProcessVersion.id == version_id))
+    content_hash = content_hashes(session, wanted=version_id).get(version_id)
     if content_hash is None:
         raise NotFound(f"process version {version_id} does not exist")
     with _bundles_lock:
@@ -122,6 +124,7 @@ def deploy(session: Session, files: dict[str, str], *, actor: str, clock: Clock)
     )
     session.add(version)
     session.flush()
+    forget_content_hashes(session)
     previous = session.scalars(
         select(ProcessVersion).where(ProcessVersion.id < version.id).order_by(ProcessVersion.id.desc()).limit(1)
     ).first()
@@ -391,7 +394,32 @@ def _save(
     finished_task: str | None = None,
     fired_timer: str | None = None,
 ) -> None:
-    """Write the instance, rewrite its projections and audit what appeared and went."""
+    """Write the instance, rewrite its projections and audit what appeared and went, in one flush
+    at the end (nothing is flushed half-way: the audit head is locked and written once)."""
+    with session.no_autoflush:
+        created = _write_case(session, case, workflow, bundle, actor=actor, now=now, finished_task=finished_task,
+                              fired_timer=fired_timer)
+    try:
+        session.flush()
+    except StaleDataError as exc:  # a writer that did not take the row lock got there first
+        raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
+    events.publish(events.CaseSaved(session, case, workflow, actor, now, [row.id for row in created]))
+    events.publish(events.EventsRecorded(session, case, take_new(session), now))
+    WORKFLOWS.put(case.id, case.state, workflow)
+
+
+def _write_case(
+    session: Session,
+    case: Case,
+    workflow: BpmnWorkflow,
+    bundle: Bundle,
+    *,
+    actor: str,
+    now: datetime,
+    finished_task: str | None,
+    fired_timer: str | None,
+) -> list[OpenTask]:
+    """Change the case row and its projections in the session; return the open tasks it added."""
     compact(workflow)
     state = serialization.dumps(workflow, bundle.pristine(case.process_id))
     found = _snapshot(workflow, bundle)
@@ -430,13 +458,15 @@ def _save(
             if task_id != finished_task:
                 record(session, AuditType.TASK_CANCELLED, actor=actor, at=now, case_id=case.id,
                        task_id=task_id, task_name=row.title, details={"bpmn_id": row.bpmn_id, "lane": row.lane})
+    created: list[OpenTask] = []  # held, so that listeners find them in the session
     for task_id, task_info in tasks.items():
         current = existing_tasks.get(task_id)
         due = found.task_due(task_id)
         if due is None and current is not None:  # its reminder fired: it stays due when it was
             due = current.due_at
         if current is None:
-            session.add(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
+            created.append(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
+            session.add(created[-1])
             record(session, AuditType.TASK_CREATED, actor=actor, at=now, case_id=case.id, task_id=task_id,
                    task_name=task_info.title,
                    details={"bpmn_id": task_info.bpmn_id, "lane": task_info.lane,
@@ -464,14 +494,7 @@ def _save(
                    task_id=timer_id, task_name=info.title,
                    details={"due_at": [current_timer.due_at.isoformat(), info.due_at.isoformat()]})
             current_timer.due_at, current_timer.status = info.due_at, "waiting"
-    try:
-        session.flush()
-    except StaleDataError as exc:  # a writer that did not take the row lock got there first
-        raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
-    created = [task_id for task_id in tasks if task_id not in existing_tasks]
-    events.publish(events.CaseSaved(session, case, workflow, actor, now, created))
-    events.publish(events.EventsRecorded(session, case, take_new(session), now))
-    WORKFLOWS.put(case.id, state, workflow)
+    return created
 
 
 def _check_stalled(session: Session, case: Case, workflow: BpmnWorkflow, found: _Snapshot, *, actor: str,
@@ -553,6 +576,38 @@ def _lock_case(session: Session, case_id: int, skip_locked: bool = False) -> Cas
         select(Case).where(Case.id == case_id).with_for_update(skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     ).one_or_none()
+
+
+_LOCKED = "dhr.locked_tasks"  # in session.info: (transaction, {task id: its case, read under the case's lock})
+
+
+def lock_task(session: Session, task_id: str) -> tuple[Case, OpenTask] | None:
+    """Lock the case of an open task and read both fresh, once per transaction: (case, task), or None
+    if the task is not open (completed, withdrawn, never was).
+
+    A request that completes a task calls this first, so its checks and the unit of work read each
+    row once; what waited for the lock reads the task as the writer before it left it.
+    """
+    transaction = session.get_transaction()
+    cached = session.info.get(_LOCKED)
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[_LOCKED] = (transaction, {})
+    read_under_lock: dict[str, Case] = cached[1]  # held here, so the session keeps them
+    case = read_under_lock.get(task_id)
+    if case is not None:  # the session holds the task as this transaction left it (None once deleted)
+        task = session.get(OpenTask, task_id)
+        return (case, task) if task is not None else None
+    case = session.scalars(
+        select(Case).where(Case.id == select(OpenTask.case_id).where(OpenTask.id == task_id).scalar_subquery())
+        .with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
+    if case is None:
+        return None
+    task = session.get(OpenTask, task_id, populate_existing=True)  # as the writer before us left it
+    if task is None:
+        return None
+    read_under_lock[task_id] = case
+    return case, task
 
 
 def _locked_case(session: Session, case_id: int) -> Case:
@@ -688,13 +743,10 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
     Raises:
         FormDataInvalid, NotAllowed, NotFound, TaskAlreadyCompleted, Conflict, ScriptError.
     """
-    task_row = session.get(OpenTask, task_id)
-    if task_row is None:
+    locked = lock_task(session, task_id)
+    if locked is None:
         raise _gone(session, task_id)
-    case = _locked_case(session, task_row.case_id)
-    task_row = session.get(OpenTask, task_id, populate_existing=True)
-    if task_row is None:  # someone else finished it while we waited for the lock
-        raise _gone(session, task_id)
+    case, task_row = locked
     refusal = work_refusal(session, user, task_row)
     if refusal is not None:
         raise NotAllowed(refusal)

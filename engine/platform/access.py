@@ -70,10 +70,27 @@ def is_case_wide(user: User) -> bool:
     return may(user, Power.SEE_ALL_CASES)
 
 
+_MEMBERS = "dhr.members"  # in session.info: (transaction, {(user id, case id): is a member})
+
+
 def is_member(session: Session, user: User, case_id: int) -> bool:
-    return session.scalar(
-        select(CaseMember.id).where(CaseMember.case_id == case_id, CaseMember.user_id == user.id)
-    ) is not None
+    """Whether `user` is a member of the case (asked of the database once per transaction)."""
+    known = _known_members(session)
+    key = (user.id, case_id)
+    if key not in known:
+        known[key] = session.scalar(
+            select(CaseMember.id).where(CaseMember.case_id == case_id, CaseMember.user_id == user.id)
+        ) is not None
+    return known[key]
+
+
+def _known_members(session: Session) -> dict[tuple[int, int], bool]:
+    transaction = session.get_transaction()
+    cached = session.info.get(_MEMBERS)
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[_MEMBERS] = (transaction, {})
+    known: dict[tuple[int, int], bool] = cached[1]
+    return known
 
 
 def may_see_case(session: Session, user: User, case_id: int) -> bool:
@@ -145,6 +162,7 @@ def add_member(session: Session, case: Case, user: User, *, actor: str, at: date
     member = CaseMember(case_id=case.id, user_id=user.id, added_at=at, added_by=actor)
     session.add(member)
     session.flush()
+    _known_members(session)[(user.id, case.id)] = True
     record(session, AuditType.MEMBER_ADDED, actor=actor, at=at, case_id=case.id,
            details={"user": user.username, "role": user.role})
     return member
@@ -157,6 +175,7 @@ def remove_member(session: Session, case: Case, user: User, *, actor: str, at: d
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(f"{user.username} is not a member of {case.reference}")
+    _known_members(session)[(user.id, case.id)] = False
     record(session, AuditType.MEMBER_REMOVED, actor=actor, at=at, case_id=case.id,
            details={"user": user.username, "role": user.role})
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,8 @@ from .models import AuditEvent, AuditHead
 from .settings import audit_key
 
 GENESIS = "0" * 64
-_NEW = "dhr.audit.new"
+_NEW = "dhr.audit.new"  # in session.info: events recorded, for take_new
+_PENDING = "dhr.audit.pending"  # in session.info: events recorded, not chained yet
 EDITED = "was changed after it was written"
 SEALED = "confidential"  # the key of the marker that stands for a confidential value: {"confidential": HMAC}
 
@@ -158,31 +160,44 @@ def record(
     task_name: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain (inside the caller's transaction, flushed with it)."""
-    head = _locked_head(session)
-    event = AuditEvent(
-        id=head.last_id + 1,
-        at=at,
-        actor=actor,
-        event_type=event_type.value,
-        case_id=case_id,
-        task_id=task_id,
-        task_name=task_name,
-        details=_plain(details or {}),
-        prev_hash=head.last_hash,
-        hash="",
-    )
-    event.hash = event_hash(head.last_hash, event)
-    head.last_id, head.last_hash = event.id, event.hash
+    """Append one event to the chain (inside the caller's transaction).
+
+    The event is chained when the session flushes: the head is locked then, once per transaction,
+    and the events recorded since the last flush are numbered and hashed together, so a unit of
+    work holds the chain's lock only from its first flush of events to its commit.
+    """
+    event = AuditEvent(at=at, actor=actor, event_type=event_type.value, case_id=case_id, task_id=task_id,
+                       task_name=task_name, details=_plain(details or {}), prev_hash="", hash="")
     session.add(event)
+    session.info.setdefault(_PENDING, []).append(event)
     session.info.setdefault(_NEW, []).append(event)
     return event
 
 
+@sa_event.listens_for(Session, "before_flush")
+def _chain_pending(session: Session, _context: Any, _instances: Any) -> None:
+    """Number and hash the events recorded since the last flush, after the chain's head."""
+    pending = [e for e in session.info.pop(_PENDING, []) if e in session]  # not those a savepoint undid
+    if not pending:
+        return
+    head = _locked_head(session)
+    for event in pending:
+        event.id, event.prev_hash = head.last_id + 1, head.last_hash
+        event.hash = event_hash(head.last_hash, event)
+        head.last_id, head.last_hash = event.id, event.hash
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous: Any) -> None:
+    """Events recorded in a transaction that was rolled back were never written: forget them."""
+    if previous.parent is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_NEW, None)
+
+
 def take_new(session: Session) -> list[AuditEvent]:
     """Return the events recorded in this session since the last call, and forget them."""
-    events: list[AuditEvent] = session.info.pop(_NEW, [])
-    return events
+    return [e for e in session.info.pop(_NEW, []) if e in session]
 
 
 def _locked_head(session: Session) -> AuditHead:

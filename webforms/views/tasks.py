@@ -66,46 +66,62 @@ def show(task_id: str) -> Any:
         return _gone(task_id)
     case = case_or_404(task.case_id)  # a task page shows case data: a read of the case, audited as one
     schema = _schema(case, task)
-    data = _task_data(case, task_id)
+    if request.method == "POST":
+        return _post(task, case, schema)
     refusal = runtime.work_refusal(uow.db(), me(), task)
-    may_complete = refusal is None
-    errors: dict[str, str] = {}
-    status = 200
-    draft = claims.draft_for(uow.db(), task_id, me()) if may_complete else None
-    if request.method == "GET":
-        state = draft.values if draft is not None else schema_form.state_from_data(schema, data)
-        if draft is not None:  # a draft names its files by id: only documents of this case count
-            errors = documents.hold(schema, state, task_id)
+    draft = claims.draft_for(uow.db(), task_id, me()) if refusal is None else None
+    data = _task_data(case, task_id)
+    state = draft.values if draft is not None else schema_form.state_from_data(schema, data)
+    # a draft names its files by id: only documents of this case count
+    errors = documents.hold(schema, state, task_id) if draft is not None else {}
+    return _form_page(task, case, schema, state, errors, refusal=refusal, draft=draft, data=data)
+
+
+def _post(task: OpenTask, case: Case, schema: dict[str, Any]) -> Any:
+    """Submit the form, save it as a draft or apply one of its buttons (add another, remove)."""
+    state = schema_form.state_from_form(schema, request.form, request.files)
+    action = request.form.get("_action", "")
+    status = 400
+    if action == "save-draft":
+        _refuse_unless_allowed(task)
+        errors = documents.hold(schema, state, task.id)
+        if not errors:
+            return _save_draft(task.id, state)
+    elif action and schema_form.apply_action(schema, state, action):
+        _refuse_unless_allowed(task)
+        errors = documents.hold(schema, state, task.id)  # the form is shown again: its files are kept
+        status = 200
     else:
-        if refusal is not None:
-            raise NotAllowed(refusal)  # the engine's own words, on the error handler's page
-        state = schema_form.state_from_form(schema, request.form, request.files)
-        action = request.form.get("_action", "")
-        if action == "save-draft":
-            errors = documents.hold(schema, state, task_id)
-            if not errors:
-                return _save_draft(task_id, state)
-            status = 400
-        elif action and schema_form.apply_action(schema, state, action):
-            errors = documents.hold(schema, state, task_id)  # the form is shown again: its files are kept
-        else:
-            submitted, parse_errors = schema_form.data_from_state(schema, state)
-            if parse_errors:
-                errors = {**field_errors(schema, submitted), **parse_errors}
-            else:
-                outcome = _complete(task, case, submitted, schema)
-                if not isinstance(outcome, dict):
-                    return outcome
-                errors = outcome
-            # Shown again with its errors: its new files are held (after the rollback), named by id.
-            errors = {**documents.hold(schema, state, task_id), **errors}
-            status = 400
+        submitted, parse_errors = schema_form.data_from_state(schema, state)
+        if parse_errors:
+            _refuse_unless_allowed(task)
+            errors = {**field_errors(schema, submitted), **parse_errors}
+        else:  # the engine refuses first whoever may not complete the task, with its own words
+            outcome = _complete(task, case, submitted, schema)
+            if not isinstance(outcome, dict):
+                return outcome
+            errors = outcome
+        # Shown again with its errors: its new files are held (after the rollback), named by id.
+        errors = {**documents.hold(schema, state, task.id), **errors}
+    draft = claims.draft_for(uow.db(), task.id, me())
+    return _form_page(task, case, schema, state, errors, refusal=None, draft=draft,
+                      data=_task_data(case, task.id), status=status)
+
+
+def _refuse_unless_allowed(task: OpenTask) -> None:
+    refusal = runtime.work_refusal(uow.db(), me(), task)
+    if refusal is not None:
+        raise NotAllowed(refusal)  # the engine's own words, on the error handler's page
+
+
+def _form_page(task: OpenTask, case: Case, schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str],
+               *, refusal: str | None, draft: Any, data: dict[str, Any], status: int = 200) -> Any:
     form_fields = schema_form.fields(schema, state, {})
     errors = schema_form.plain_messages(form_fields, errors)
     schema_form.attach(form_fields, errors)
     return render_template(
         "pages/task.html", title=task.title, task=task, case=case, schema=schema, fields=form_fields,
-        errors_list=schema_form.summary(form_fields, errors), may_complete=may_complete,
+        errors_list=schema_form.summary(form_fields, errors), may_complete=refusal is None,
         instructions=instructions.render(task.instructions, data, task_name=task.title), draft=draft, me=me(),
         may_release=claims.may_release(me(), task), refusal=refusal, in_lane=runtime.may_complete(me(), task),
     ), status
