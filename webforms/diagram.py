@@ -10,7 +10,7 @@ from lxml import etree
 
 from engine.bpmn.library import BPMN_NS
 from engine.platform.audit import AuditType
-from engine.platform.models import AuditEvent
+from engine.platform.models import AuditEvent, CaseView
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
@@ -36,7 +36,7 @@ class Highlights:
         return {"completed": dict(self.completed.get(path, {})), "current": sorted(self.current.get(path, set()))}
 
 
-def highlights(files: dict[str, str], events: list[AuditEvent], current_ids: list[str]) -> Highlights:
+def highlights(files: dict[str, str], events: list[AuditEvent | CaseView], current_ids: list[str]) -> Highlights:
     """Locate the case's history on its diagrams.
 
     Audit events name the element (`details["bpmn_id"]`) where the engine records it; older

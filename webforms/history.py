@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.platform import exports
 from engine.platform.audit import readable
-from engine.platform.models import AuditEvent
+from engine.platform.models import AuditEvent, CaseView
 
 from .display import london, plain
 
@@ -44,7 +44,7 @@ CONFIDENTIAL = "(confidential)"  # what a reader sees of a value the trail keeps
 
 @dataclass
 class HistoryRow:
-    id: int
+    id: int | str
     at: str
     actor: str
     what: str
@@ -52,7 +52,7 @@ class HistoryRow:
     changes: list[str]
 
 
-def describe(event: AuditEvent) -> HistoryRow:
+def describe(event: AuditEvent | CaseView) -> HistoryRow:
     details: dict[str, Any] = readable(event.details or {}, CONFIDENTIAL)
     changes: list[str] = []
     changed = details.get("changed")
@@ -70,8 +70,8 @@ def describe(event: AuditEvent) -> HistoryRow:
         elif value not in (None, "", [], {}):
             changes.append(f"{key}: {plain(value)}")
     what = EVENT_WORDS.get(event.event_type) or event.event_type.replace("_", " ").capitalize()
-    return HistoryRow(event.id, london(event.at), event.actor, what,
-                      event.task_name or "", changes)
+    number: int | str = f"view {event.id}" if isinstance(event, CaseView) else event.id  # the view log's own ids
+    return HistoryRow(number, london(event.at), event.actor, what, event.task_name or "", changes)
 
 
 def _when(value: Any) -> str:

@@ -9,6 +9,7 @@ import click
 
 from ..bpmn import confidential, runtime
 from ..platform import audit
+from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
 from ..platform.models import AuditEvent
 from ..platform.settings import dev_audit_key_warning
@@ -28,9 +29,9 @@ def audit_show(app: App, reference: str, as_json: bool) -> None:
     """Print every event of a case in order."""
     with app.sessions() as session:
         case = runtime.get_case(session, reference)
-        rows: list[dict[str, Any]] = [
-            {"id": e.id, "at": e.at, "actor": e.actor, "event": e.event_type, "task": e.task_name,
-             "details": e.details}
+        rows: list[dict[str, Any]] = [  # a read of the case's pages has an id of the view log's own
+            {"id": e.id if isinstance(e, AuditEvent) else f"view {e.id}", "at": e.at, "actor": e.actor,
+             "event": e.event_type, "task": e.task_name, "details": e.details}
             for e in audit.events_for_case(session, case.id)
         ]
     if as_json:
@@ -76,6 +77,21 @@ def _warn_of_dev_key() -> None:
     warning = dev_audit_key_warning()
     if warning:
         click.echo(warning, err=True)
+
+
+@audit_group.command("seal")
+@pass_app
+def audit_seal(app: App) -> None:
+    """Seal the case views logged since the last seal into the chain (run it from cron, say; a write
+    to the trail also seals those that waited over a minute)."""
+    total = 0
+    while True:
+        with unit_of_work(app.sessions) as session:
+            sealed = audit.seal_views(session, at=app.clock.now(), actor="dhr audit seal")
+        total += sealed
+        if sealed < audit.SEAL_BATCH:
+            break
+    click.echo(f"sealed {total} case view(s) into the audit trail")
 
 
 @audit_group.command("anchor")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import sessions
+from . import audit, sessions
 from .audit import AuditType, record
 from .checks import refuse
 from .errors import DhrError, NotFound
@@ -186,10 +186,10 @@ def may_see_confidential(user: User, roles: tuple[str, ...]) -> bool:
 
 
 def record_view(session: Session, case: Case, user: User, page: str, *, at: datetime) -> None:
-    """Audit a read of a case's pages by someone who is not a member of it (a case-wide role)."""
+    """Audit a read of a case's pages by someone who is not a member of it (a case-wide role), in the
+    case view log: without waiting for the audit chain's lock (see `audit.record_view`)."""
     if not is_member(session, user, case.id):
-        record(session, AuditType.CASE_VIEWED, actor=user.username, at=at, case_id=case.id,
-               details={"page": page, "role": user.role})
+        audit.record_view(session, case_id=case.id, actor=user.username, role=user.role, page=page, at=at)
 
 
 # ---------------------------------------------------------------------------------------------

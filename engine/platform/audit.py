@@ -17,21 +17,25 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import exists, literal, select, update
 from sqlalchemy.orm import Session
 
 from .errors import DhrError
-from .models import AuditEvent, AuditHead
+from .models import AuditEvent, AuditHead, CaseView
 from .settings import audit_key
 
 GENESIS = "0" * 64
 _NEW = "dhr.audit.new"  # in session.info: events recorded, for take_new
 _PENDING = "dhr.audit.pending"  # in session.info: events recorded, not chained yet
+_VIEWS = "dhr.audit.views"  # in session.info: case views recorded, written at commit
+_SEAL_DUE = "dhr.audit.seal_due"  # in session.info: (transaction, when): views wait to be sealed
+SEAL_AFTER = timedelta(minutes=1)  # a chained write seals the case views that waited longer
+SEAL_BATCH = 10_000  # the most case views one seal covers
 EDITED = "was changed after it was written"
 SEALED = "confidential"  # the key of the marker that stands for a confidential value: {"confidential": HMAC}
 
@@ -83,6 +87,7 @@ class AuditType(enum.StrEnum):
     CONFIDENTIAL_VIEWED = "CONFIDENTIAL_VIEWED"
     AUDIT_REDACTED = "AUDIT_REDACTED"
     AUDIT_RESEALED = "AUDIT_RESEALED"
+    VIEWS_SEALED = "VIEWS_SEALED"
 
 
 def _plain(value: Any) -> Any:
@@ -180,7 +185,7 @@ def _chain_pending(session: Session, _context: Any, _instances: Any) -> None:
     pending = [e for e in session.info.pop(_PENDING, []) if e in session]  # not those a savepoint undid
     if not pending:
         return
-    head = _locked_head(session)
+    head = _locked_head(session, now=max(e.at for e in pending))
     for event in pending:
         event.id, event.prev_hash = head.last_id + 1, head.last_hash
         event.hash = event_hash(head.last_hash, event)
@@ -191,8 +196,8 @@ def _chain_pending(session: Session, _context: Any, _instances: Any) -> None:
 def _forget_pending(session: Session, previous: Any) -> None:
     """Events recorded in a transaction that was rolled back were never written: forget them."""
     if previous.parent is None:
-        session.info.pop(_PENDING, None)
-        session.info.pop(_NEW, None)
+        for key in (_PENDING, _NEW, _VIEWS, _SEAL_DUE):
+            session.info.pop(key, None)
 
 
 def take_new(session: Session) -> list[AuditEvent]:
@@ -200,26 +205,128 @@ def take_new(session: Session) -> list[AuditEvent]:
     return [e for e in session.info.pop(_NEW, []) if e in session]
 
 
-def _locked_head(session: Session) -> AuditHead:
-    """The chain's head, locked once per transaction: concurrent writers queue here, never fork it."""
+def _locked_head(session: Session, now: datetime | None = None) -> AuditHead:
+    """The chain's head, locked once per transaction: concurrent writers queue here, never fork it.
+
+    With `now`, the same statement asks whether case views have waited longer than SEAL_AFTER to
+    be sealed; if so, this transaction seals them before it commits (it holds the lock already).
+    """
     transaction = session.get_transaction()
     cached = session.info.get("audit_head")
     if cached is not None and cached[0] is transaction:
         return cached[1]
-    head = session.scalars(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
-    ).one()
+    waiting = (literal(False) if now is None else
+               exists().where(CaseView.sealed_in.is_(None), CaseView.at <= now - SEAL_AFTER))
+    head, seal_due = session.execute(
+        select(AuditHead, waiting.label("seal_due")).where(AuditHead.id == 1)
+        .with_for_update(of=AuditHead).execution_options(populate_existing=True)).one()
+    if seal_due and now is not None:
+        session.info[_SEAL_DUE] = (transaction, now)
     session.info["audit_head"] = (transaction, head)
     return head
+
+
+# ---------------------------------------------------------------------------------------------
+# Case views: a log of their own, sealed into the chain in batches
+
+
+def record_view(session: Session, *, case_id: int, actor: str, role: str, page: str, at: datetime) -> None:
+    """Log a read of a case's pages, written when the transaction commits (after the page's reads)
+    and without the chain's lock: a page never waits for a writer's unit of work to log its view."""
+    view = CaseView(at=at, actor=actor, case_id=case_id, page=page[:200], role=role, hash="", sealed_in=None)
+    view.hash = view_hash(view)
+    session.info.setdefault(_VIEWS, []).append(view)
+
+
+def view_hash(view: CaseView) -> str:
+    """HMAC-SHA256, under the audit key, of what a case view says (so an edit shows without the key)."""
+    body = _canonical({"at": view.at.isoformat(), "actor": view.actor, "case": view.case_id, "page": view.page,
+                       "role": view.role})
+    return hmac.new(_keys(audit_key())[0], b"case view\x00" + body, hashlib.sha256).hexdigest()
+
+
+class _ViewsDigest:
+    """The keyed digest a seal keeps of the views it covers: their ids and hashes, in id order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._mac = hmac.new(_keys(audit_key())[0], b"case views\x00", hashlib.sha256)
+
+    def add(self, view_id: int, digest: str) -> None:
+        self.count += 1
+        self._mac.update(f"{view_id}:{digest};".encode())
+
+    def hexdigest(self) -> str:
+        return self._mac.hexdigest()
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_views(session: Session) -> None:
+    """Write the case views this transaction logged, and seal the waiting ones if it found them due."""
+    views: list[CaseView] = session.info.pop(_VIEWS, [])
+    session.add_all(views)
+    due = session.info.pop(_SEAL_DUE, None)
+    if due is not None and due[0] is session.get_transaction():
+        seal_views(session, at=due[1], actor="system")
+
+
+def seal_views(session: Session, *, at: datetime, actor: str, limit: int = SEAL_BATCH) -> int:
+    """Seal the case views not sealed yet (oldest first, at most `limit`) into the chain: one
+    VIEWS_SEALED event keeps how many and their keyed digest, and each view names it. Return how
+    many. From then on `verify` finds any of them changed or deleted."""
+    _locked_head(session)  # sealers queue here, so no view is sealed twice
+    views = session.scalars(select(CaseView).where(CaseView.sealed_in.is_(None)).order_by(CaseView.id)
+                            .limit(limit)).all()
+    if not views:
+        return 0
+    digest = _ViewsDigest()
+    for view in views:
+        digest.add(view.id, view.hash)
+    event = record(session, AuditType.VIEWS_SEALED, actor=actor, at=at,
+                   details={"views": digest.count, "first": views[0].id, "last": views[-1].id,
+                            "digest": digest.hexdigest()})
+    session.flush()
+    session.execute(update(CaseView).where(CaseView.id.in_([v.id for v in views])).values(sealed_in=event.id)
+                    .execution_options(synchronize_session=False))
+    return len(views)
+
+
+def _verify_views(session: Session, seals: dict[int, tuple[int, str]], batch: int) -> list[ChainProblem]:
+    """Check every case view's own hash, and that each seal still covers exactly the views it sealed."""
+    problems: list[ChainProblem] = []
+    found: dict[int, _ViewsDigest] = {}
+    last_id = 0
+    while True:
+        rows = session.execute(select(CaseView.id, CaseView.at, CaseView.actor, CaseView.case_id, CaseView.page,
+                                      CaseView.role, CaseView.hash, CaseView.sealed_in)
+                               .where(CaseView.id > last_id).order_by(CaseView.id).limit(batch)).all()
+        if not rows:
+            break
+        for row in rows:
+            view = CaseView(at=row.at, actor=row.actor, case_id=row.case_id, page=row.page, role=row.role)
+            if not hmac.compare_digest(view_hash(view), row.hash):
+                problems.append(ChainProblem(row.id, EDITED, "case view"))
+            if row.sealed_in is not None:
+                found.setdefault(row.sealed_in, _ViewsDigest()).add(row.id, row.hash)
+            last_id = row.id
+    for event_id, (count, digest) in seals.items():
+        there = found.pop(event_id, None)
+        if there is None or there.count != count or not hmac.compare_digest(there.hexdigest(), digest):
+            problems.append(ChainProblem(event_id, f"the case views it sealed were changed or deleted since ({count} "
+                                                   f"sealed, {there.count if there else 0} there now)"))
+    for event_id in found:
+        problems.append(ChainProblem(event_id, "case views name it as their seal, but it sealed no such views"))
+    return problems
 
 
 @dataclass(frozen=True)
 class ChainProblem:
     event_id: int
     message: str
+    what: str = "event"  # or "case view": then `event_id` is the view's id
 
     def __str__(self) -> str:
-        return f"event {self.event_id}: {self.message}"
+        return f"{self.what} {self.event_id}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -257,7 +364,8 @@ def head(session: Session) -> Anchor | None:
 
 
 def verify(session: Session, batch: int = 1000, *, anchor: Anchor | None = None) -> tuple[int, list[ChainProblem]]:
-    """Check every event's keyed hash and link, and the `anchor` if given; return how many events
+    """Check every event's keyed hash and link, every case view's keyed hash and that each seal of
+    views still covers exactly what it sealed, and the `anchor` if given; return how many events
     were read and what is wrong.
 
     Without the key nobody can re-chain events they changed; with an anchor kept elsewhere, not even
@@ -267,6 +375,7 @@ def verify(session: Session, batch: int = 1000, *, anchor: Anchor | None = None)
     prev_hash, expected_id, count = GENESIS, 1, 0
     last_id = 0
     anchored: str | None = None
+    seals: dict[int, tuple[int, str]] = {}  # VIEWS_SEALED event -> (how many views, their digest)
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
@@ -283,8 +392,11 @@ def verify(session: Session, batch: int = 1000, *, anchor: Anchor | None = None)
                 problems.append(ChainProblem(event.id, EDITED))
             if anchor is not None and event.id == anchor.event_id:
                 anchored = event.hash
+            if event.event_type == AuditType.VIEWS_SEALED.value:
+                seals[event.id] = (int(event.details.get("views", -1)), str(event.details.get("digest", "")))
             prev_hash, expected_id, last_id = event.hash, event.id + 1, event.id
         session.expunge_all()
+    problems.extend(_verify_views(session, seals, batch))
     head_row = session.scalars(select(AuditHead).where(AuditHead.id == 1)).one()
     if head_row.last_id != last_id or head_row.last_hash != prev_hash:
         problems.append(ChainProblem(head_row.last_id, "the newest event(s) are missing"))
@@ -305,8 +417,14 @@ def resealed_over(session: Session) -> list[AuditEvent]:
         if (e.details or {}).get("problems_found")]
 
 
-def events_for_case(session: Session, case_id: int) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)))
+def events_for_case(session: Session, case_id: int) -> list[AuditEvent | CaseView]:
+    """A case's history: its audit events and the reads of its pages (the view log), in time order."""
+    events: list[AuditEvent | CaseView] = list(
+        session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)))
+    views = list(session.scalars(select(CaseView).where(CaseView.case_id == case_id).order_by(CaseView.id)))
+    if not views:
+        return events
+    return sorted([*events, *views], key=lambda e: (e.at, isinstance(e, CaseView), e.id))
 
 
 def task_closed_event(session: Session, task_id: str) -> AuditEvent | None:

@@ -212,3 +212,28 @@ class SimulatedTime(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     now: Mapped[datetime]
+
+
+class CaseView(Base):
+    """A read of a case's pages by someone who is not a member of it: a log of its own, appended to
+    without the audit chain's lock, each row keyed-hashed as written and sealed into the chain in
+    batches (`audit.seal_views`). It reads like an audit event (`event_type`, `details`)."""
+
+    __tablename__ = "case_view"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    page: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(120))
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_in: Mapped[int | None] = mapped_column(Integer, index=True)  # the VIEWS_SEALED event, once sealed
+
+    event_type = "CASE_VIEWED"
+    task_id = None
+    task_name = None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"page": self.page, "role": self.role}

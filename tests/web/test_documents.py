@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.bpmn import runtime
 from engine.platform.db import unit_of_work
 from engine.platform.documents import Document
-from engine.platform.models import AuditEvent, Case, TaskDraft
+from engine.platform.models import Case, CaseView, TaskDraft
 from engine.platform.users import find_user
 from tests.web.conftest import Web
 
@@ -152,6 +152,5 @@ def test_a_download_is_refused_to_a_non_member_and_audited_for_a_case_wide_reade
 
     assert web.as_user("auditor").get(link).status_code == 200  # a case-wide role, not a member: audited
     with web.db.sessions() as s:
-        viewed = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "CASE_VIEWED",
-                                                    AuditEvent.actor == "auditor")).all()
+        viewed = s.scalars(select(CaseView).where(CaseView.actor == "auditor")).all()
     assert [e.details["page"] for e in viewed] == ["cases.document"]

@@ -150,16 +150,19 @@ def test_instructions_render_over_the_task_data_in_a_sandbox() -> None:
 
 def test_opening_a_task_page_is_an_audited_read_of_its_case(web: Web) -> None:
     """A task page shows case data, so someone who sees every case without being a member (an
-    auditor) leaves a CASE_VIEWED event, as on the case's own pages."""
+    auditor) leaves a CASE_VIEWED entry in the view log, as on the case's own pages, which the
+    case's history shows."""
     from sqlalchemy import select
 
-    from engine.platform.models import AuditEvent
+    from engine.platform.models import CaseView
 
     web.deploy()
     case_id = web.start()
     task = web.task(case_id, "record_notification")
-    assert web.as_user("auditor").get(f"/tasks/{task.id}").status_code == 200
+    auditor = web.as_user("auditor")
+    assert auditor.get(f"/tasks/{task.id}").status_code == 200
     with web.db.sessions() as s:
-        viewed = list(s.scalars(select(AuditEvent).where(AuditEvent.event_type == "CASE_VIEWED",
-                                                         AuditEvent.case_id == case_id)))
+        viewed = list(s.scalars(select(CaseView).where(CaseView.case_id == case_id)))
     assert [(e.actor, e.details["page"]) for e in viewed] == [("auditor", "tasks.show")]
+    history = web.as_user("cst").get(f"/cases/{case_id}/history?what=CASE_VIEWED").get_data(as_text=True)
+    assert "Case read by someone not on it" in history and "page: tasks.show" in history
