@@ -109,10 +109,11 @@ def check(db: Session, token: str | None, *, now: datetime, limits: Limits, stag
     """
     if not token:
         return Check(None, None, None)
-    row = db.scalars(select(UserSession).where(UserSession.token_hash == _hash(token))).first()
+    found = db.execute(select(UserSession, User).outerjoin(User, User.id == UserSession.user_id)
+                       .where(UserSession.token_hash == _hash(token))).first()  # one round trip a request
+    row, user = found if found is not None else (None, None)
     if row is None or row.ended_at is not None or row.stage != stage:
         return Check(None, None, None)
-    user = db.get(User, row.user_id)
     reason = None
     if user is None or not user.active:
         reason = Ended.USER_DISABLED
