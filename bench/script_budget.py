@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import logging  # noqa: E402
 
-from engine import runtime  # noqa: E402
+from engine.bpmn import runtime  # noqa: E402
 from engine.bpmn.library import read_folder  # noqa: E402
 from engine.platform.clock import SettableClock  # noqa: E402
 from engine.platform.db import make_engine, session_factory, unit_of_work, upgrade  # noqa: E402
