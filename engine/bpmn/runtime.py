@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -448,10 +448,12 @@ def _write_case(
     _check_stalled(session, case, workflow, found, actor=actor, now=now)
     _record_stage(session, case, now)
 
-    existing_tasks = {t.id: t for t in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
-    closed = [task_id for task_id in existing_tasks if task_id not in tasks]
-    if closed:
-        session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(closed)))
+    drafted = exists().where(TaskDraft.task_id == OpenTask.id)
+    rows = session.execute(select(OpenTask, drafted).where(OpenTask.case_id == case.id)).all()
+    existing_tasks = {row[0].id: row[0] for row in rows}
+    closed_drafts = [row[0].id for row in rows if row[1] and row[0].id not in tasks]
+    if closed_drafts:  # a closed task's drafts go with it
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(closed_drafts)))
     for task_id, row in existing_tasks.items():
         if task_id not in tasks:
             session.delete(row)
