@@ -58,7 +58,7 @@ def audit_verify(app: App, anchor_text: str | None) -> None:
         click.echo(f"audit: {problem}", err=True)
     if len(problems) > SHOWN:
         click.echo(f"audit: ... and {len(problems) - SHOWN} more", err=True)
-    if count and sum(p.message == audit.EDITED for p in problems) == count:
+    if count and sum(p.message == audit.EDITED and p.what == "event" for p in problems) == count:
         click.echo("audit: no event matches under this DHR_AUDIT_KEY: either it is not the key the trail was "
                    "sealed with, or every event was re-written", err=True)
     for event in resealed:
