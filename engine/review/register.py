@@ -30,7 +30,19 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from ..platform import deadlines, events
@@ -39,6 +51,8 @@ from ..platform.audit import AuditType, record
 from ..platform.calendar import parse_day
 from ..platform.deadlines import Due
 from ..platform.models import Base, Case, OpenTask, User
+from ..platform.paging import Page, Paging
+from ..platform.paging import fetch as paging_fetch
 
 REGISTER_PROPERTY = "recommendationRegister"
 
@@ -186,7 +200,7 @@ def subscribe() -> None:
     """The register follows the chase: a `plan` task writes entries, an `update` task opening asks
     for feedback, an `update` task completed records it; only the lead agency's own people give an
     update (a work rule, so every door applies it)."""
-    events.add_work_rule(update_refusal)
+    events.add_work_rule(update_refusal, updates_allowed)
     events.subscribe(events.TaskCompleted, lambda done: task_completed(done.session, done.case, done.task,
                                                                       actor=done.actor, now=done.now))
     events.subscribe(events.CaseSaved, lambda saved: tasks_created(saved.session, saved.case, saved.workflow,
@@ -247,6 +261,17 @@ def update_refusal(session: Session, user: User, task: OpenTask) -> str | None:
     theirs = f"works for {user.agency}" if user.agency else "has no agency"
     return (f"{rec.label} is {rec.lead_agency}'s recommendation: only an action holder of {rec.lead_agency} "
             f"may give its update, and {user.username} {theirs}")
+
+
+def updates_allowed(session: Session, user: User) -> ColumnElement[bool]:
+    """`update_refusal` as a condition on `open_task`, for lists: no update task asks `user` about a
+    recommendation of another lead agency (the user's agency's spellings found as `of_lead_agency` finds them)."""
+    spellings = [name for name in session.scalars(select(Recommendation.lead_agency).distinct())
+                 if user.agency and name_key(user.agency) == name_key(name)]
+    refused = (select(RecommendationEvent.id).join(Recommendation)
+               .where(RecommendationEvent.task_id == OpenTask.id, RecommendationEvent.kind == "requested",
+                      Recommendation.lead_agency.not_in(spellings)))
+    return ~refused.exists()
 
 
 def _asked_about(session: Session, case: Case, task: Any) -> Recommendation | None:
@@ -356,6 +381,17 @@ def awaited_since_on(rec: Recommendation, moment: datetime) -> datetime | None:
 
 def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] | None = None) -> list[Recommendation]:
     """The register's entries matching `filters`, oldest case first; `case_ids` limits the cases."""
+    return list(session.scalars(_found(filters, today=today, case_ids=case_ids)))
+
+
+def find_page(session: Session, filters: Filters, paging: Paging, *, today: date,
+              case_ids: set[int] | None = None) -> Page[Recommendation]:
+    """One page of `find`'s entries."""
+    page = paging_fetch(session, _found(filters, today=today, case_ids=case_ids), paging)
+    return Page([row[0] for row in page.items], page.number, page.size, page.total)
+
+
+def _found(filters: Filters, *, today: date, case_ids: set[int] | None) -> Select[Recommendation]:
     query = (select(Recommendation).join(Case).options(WITHOUT_STATE)
              .order_by(Case.started_at, Case.id, Recommendation.number))
     if case_ids is not None:
@@ -372,10 +408,9 @@ def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] 
         query = query.where(Recommendation.status != WITHDRAWN)
     if filters.national:
         query = query.where(Recommendation.scope == "National")
-    found = list(session.scalars(query))
-    if filters.overdue:
-        found = [r for r in found if r.overdue(today)]
-    return found
+    if filters.overdue:  # `Recommendation.overdue`: owed, and its target day is before today
+        query = query.where(Recommendation.status.in_(OPEN), Recommendation.target_date < today)
+    return query
 
 
 def lead_agencies(session: Session, case_ids: set[int] | None = None) -> list[str]:
