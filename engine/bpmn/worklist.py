@@ -23,6 +23,7 @@ from ..platform.models import Case, OpenTask, Timer, User
 from ..platform.paging import Page, Paging, fetch
 
 WEEK = 7  # "due in the next 7 days": today and the six days after it, overdue ones too
+CASE_CHOICES = 50  # the inbox offers its cases as a list up to this many; beyond, a case is typed
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,24 @@ class CaseChoice:
 @dataclass(frozen=True)
 class Inbox:
     rows: Page[TaskRow]  # soonest due first, those without a due date last
-    cases: list[CaseChoice]  # the cases the user has tasks on (before any filter), for the filter
+    # the cases the user has tasks on (before any filter), for the filter; None: more than CASE_CHOICES
+    cases: list[CaseChoice] | None
 
 
 def _tasks(session: Session, viewer: User | None, now: datetime, *, case_id: int | None = None,
-           lane: str | None = None, due: str = "") -> Select[OpenTask, str, str | None]:
+           lane: str | None = None, due: str = "", reference: str = "") -> Select[OpenTask, str, str | None]:
     """The open tasks on the cases `viewer` may see, with their case's reference and stage, soonest
-    due first, undated ones last (oldest first); filtered as `open_tasks` says."""
+    due first, undated ones last (oldest first); filtered as `open_tasks` says. The order is the
+    inbox index's (a lane, then due time), so a page is read without sorting every task of the lane."""
     query = (select(OpenTask, Case.reference, Case.stage).join(Case, Case.id == OpenTask.case_id)
-             .order_by(OpenTask.due_at.is_(None), func.coalesce(OpenTask.due_at, OpenTask.created_at),
-                       OpenTask.created_at, Case.reference, OpenTask.id))
+             .order_by(OpenTask.due_at.asc().nulls_last(), OpenTask.created_at, OpenTask.id))
     visible = visible_case_ids(session, viewer)
     if visible is not None:
         query = query.where(OpenTask.case_id.in_(visible))
     if case_id is not None:
         query = query.where(OpenTask.case_id == case_id)
+    if reference:
+        query = query.where(func.lower(Case.reference) == reference.strip().lower())
     if lane is not None:
         query = query.where(func.lower(OpenTask.lane) == lane.lower())
     if due == "overdue":
@@ -123,19 +127,22 @@ def open_tasks(session: Session, viewer: User | None, now: datetime, *, case_id:
     return [_row(task, reference, stage, now) for task, reference, stage in session.execute(query)]
 
 
-def inbox(session: Session, user: User, now: datetime, *, case_id: int | None = None, due: str = "",
-          paging: Paging | None = None) -> Inbox:
+def inbox(session: Session, user: User, now: datetime, *, case_id: int | None = None, reference: str = "",
+          due: str = "", paging: Paging | None = None) -> Inbox:
     """One page of the tasks in `user`'s role (lanes are roles) on the cases they may see, filtered by
-    case and due date; with the cases they have tasks on, for the filter."""
+    case (its id, or its reference in any capitalisation) and due date; with the cases they have tasks
+    on, for the filter, while there are no more than CASE_CHOICES of them."""
     # a feature's rule may keep a task of the lane from this user (another agency's update, say)
     rules = events.work_filters(session, user)
     mine = _tasks(session, user, now, lane=user.role).where(*rules)
-    choices = session.execute(mine.with_only_columns(Case.id, Case.reference).order_by(None).distinct()
-                              .order_by(Case.reference))
-    page = fetch(session, _tasks(session, user, now, case_id=case_id, lane=user.role, due=due).where(*rules),
-                 paging or Paging())
-    rows = [_row(task, reference, stage, now) for task, reference, stage in page.items]
-    return Inbox(Page(rows, page.number, page.size, page.total), [CaseChoice(i, ref) for i, ref in choices])
+    choices = list(session.execute(mine.with_only_columns(Case.id, Case.reference).order_by(None)
+                                   .group_by(Case.id, Case.reference).order_by(Case.reference)
+                                   .limit(CASE_CHOICES + 1)))
+    page = fetch(session, _tasks(session, user, now, case_id=case_id, reference=reference, lane=user.role, due=due)
+                 .where(*rules), paging or Paging())
+    rows = [_row(task, ref, stage, now) for task, ref, stage in page.items]
+    cases = [CaseChoice(i, ref) for i, ref in choices] if len(choices) <= CASE_CHOICES else None
+    return Inbox(Page(rows, page.number, page.size, page.total), cases)
 
 
 def waiting_timers(session: Session, viewer: User | None, now: datetime, *,

@@ -266,6 +266,10 @@ class DueItem:
     detail: str = ""  # the task's lane, the recommendation's lead agency
     task_id: str | None = None
     recommendation_id: int | None = None
+    key: str = ""  # its id, which orders items of one kind due at one moment (as the queries do)
+
+
+_KINDS = ("Task", "Timer", "Recommendation")
 
 
 @dataclass(frozen=True)
@@ -310,7 +314,7 @@ def dashboard(session: Session, viewer: User | None, now: datetime, *, deadlines
         counts[stage or NO_STAGE] += n
     order = _stage_order(session, open_cases)
     deadline_rows = fetch(session, select(Case.id, Case.reference, Case.stage, Case.deadline_on).where(open_cases)
-                          .order_by(Case.deadline_on.is_(None), Case.deadline_on, Case.started_at, Case.id),
+                          .order_by(Case.deadline_on.asc().nulls_last(), Case.started_at, Case.id),
                           deadlines_page or Paging())
     stalled = session.execute(select(Case.id, Case.reference, Case.stalled_at)
                               .where(open_cases, Case.stalled_at.is_not(None)).order_by(Case.stalled_at, Case.id))
@@ -338,7 +342,7 @@ def _stage_order(session: Session, cases: ColumnElement[bool]) -> list[str]:
 
 def _due_items(session: Session, cases: ColumnElement[bool], now: datetime, paging: Paging) -> Page[DueItem]:
     """One page of the tasks, timers and recommendation target dates of `cases` due within
-    DASHBOARD_DAYS London days, overdue ones too, the soonest first (then by case and title).
+    DASHBOARD_DAYS London days, overdue ones too, the soonest first.
 
     Each kind is asked, in that order, for no more rows than the pages up to this one hold, and the
     three are merged: six queries whatever the number of cases, and page 1 reads at most 3 × its size.
@@ -346,31 +350,34 @@ def _due_items(session: Session, cases: ColumnElement[bool], now: datetime, pagi
     before = deadlines.due_within_before(now, DASHBOARD_DAYS)
     last_day = deadlines.today(now) + timedelta(days=DASHBOARD_DAYS)
     tasks = (select(OpenTask, Case.reference).join(Case, Case.id == OpenTask.case_id)
-             .where(cases, OpenTask.due_at < before).order_by(OpenTask.due_at, Case.reference, OpenTask.title))
+             .where(cases, OpenTask.due_at < before).order_by(OpenTask.due_at, OpenTask.id))
     timers = (select(Timer, Case.reference).join(Case, Case.id == Timer.case_id)
               .where(cases, Timer.due_at < before,  # a boundary timer of an open task is shown as its due date
                      ~select(OpenTask.id).where(OpenTask.id == Timer.attached_to).exists())
-              .order_by(Timer.due_at, Case.reference, Timer.title))
+              .order_by(Timer.due_at, Timer.id))
     recommendations = (select(Recommendation, Case.reference).join(Case, Case.id == Recommendation.case_id)
                        .options(WITHOUT_STATE)
                        .where(cases, Recommendation.status.in_(OPEN), Recommendation.target_date.is_not(None),
                               Recommendation.target_date <= last_day)
-                       .order_by(Recommendation.target_date, Case.reference, Recommendation.number))
+                       .order_by(Recommendation.target_date, Recommendation.id))
     total = count(session, tasks) + count(session, timers) + count(session, recommendations)
     paging = within(paging, total)
     items: list[DueItem] = []
     for task, reference in session.execute(tasks.limit(paging.end)):
         task_due = deadlines.of_task(task, now)
         assert task_due is not None  # it has a due time: the query asks for one
-        items.append(DueItem("Task", task.title, task.case_id, reference, task_due, task.lane or "", task_id=task.id))
+        items.append(DueItem("Task", task.title, task.case_id, reference, task_due, task.lane or "", task_id=task.id,
+                             key=task.id))
     for timer, reference in session.execute(timers.limit(paging.end)):
-        items.append(DueItem("Timer", timer.title, timer.case_id, reference, deadlines.of_timer(timer, now)))
+        items.append(DueItem("Timer", timer.title, timer.case_id, reference, deadlines.of_timer(timer, now),
+                             key=timer.id))
     for rec, reference in session.execute(recommendations.limit(paging.end)).unique():
         rec_due = rec.due(now)
         assert rec_due is not None  # owed and with a target date: the query asks for both
         items.append(DueItem("Recommendation", f"R{rec.number}: {rec.smart_action}", rec.case_id, reference,
-                             rec_due, rec.lead_agency, recommendation_id=rec.id))
-    items.sort(key=lambda i: (i.due.on, i.due.at is None, i.due.at or now, i.case_reference, i.title))
+                             rec_due, rec.lead_agency, recommendation_id=rec.id, key=f"{rec.id:020d}"))
+    # each kind's own order (as its query sorts it), then tasks, timers, recommendations at one moment
+    items.sort(key=lambda i: (i.due.on, i.due.at is None, i.due.at or now, _KINDS.index(i.kind), i.key))
     return Page(items[paging.offset:paging.end], paging.number, paging.size, total)
 
 

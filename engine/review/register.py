@@ -392,8 +392,10 @@ def find_page(session: Session, filters: Filters, paging: Paging, *, today: date
 
 
 def _found(filters: Filters, *, today: date, case_ids: set[int] | None) -> Select[Recommendation]:
+    # oldest case first: a case's id grows with its start (the clock never goes back), and the
+    # (case, number) key is an index the database reads a page from without sorting the register
     query = (select(Recommendation).join(Case).options(WITHOUT_STATE)
-             .order_by(Case.started_at, Case.id, Recommendation.number))
+             .order_by(Recommendation.case_id, Recommendation.number))
     if case_ids is not None:
         query = query.where(Recommendation.case_id.in_(case_ids))
     if filters.case:
