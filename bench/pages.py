@@ -13,7 +13,8 @@ Builds an installation on PostgreSQL (by default; a schema of its own, dropped a
 
 Then, for the baseline and for the full installation, a fresh web worker (the Flask app in a child
 process, requests through its WSGI stack) signs in and asks each page `--rounds` times. Prints per
-page p50 and p95 (ms), SQL statements per request and the page's size, the ratio of the full
+page p50 and p95 (ms), SQL statements per request (the median: a request that also refreshes the
+sign-in session writes one more) and the page's size, the ratio of the full
 installation's p95 to the baseline's, and the worker's resident memory after the run.
 
 Usage: python bench/pages.py [--database URL] [--cases N] [--events N] [--rounds N]
@@ -283,7 +284,7 @@ def measure(url: str, rounds: int) -> dict[str, Any]:
         times.sort()
         results[f"{username} {pattern}"] = {
             "p50": statistics.median(times), "p95": times[min(len(times) - 1, int(len(times) * 0.95))],
-            "statements": max(statements), "kb": size / 1024}
+            "statements": int(statistics.median(statements)), "kb": size / 1024}
     return {"pages": results, "rss_start_mb": started_mb, "rss_end_mb": rss_mb()}
 
 

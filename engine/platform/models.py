@@ -126,7 +126,9 @@ class OpenTask(Base):
 
     __tablename__ = "open_task"
     __table_args__ = (Index("ix_open_task_lane_due", "lane", "due_at"),
-                      Index("ix_open_task_lane_key_due", func.lower(text("lane")), "due_at"))  # the inbox
+                      # the inbox (a lane, any capitalisation, in its order) and the dashboard's "due soon"
+                      Index("ix_open_task_lane_key_due", func.lower(text("lane")), "due_at", "created_at", "id"),
+                      Index("ix_open_task_due", "due_at", "id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -158,7 +160,7 @@ class Timer(Base):
     """Projection and work queue: a timer the case is waiting on, with its due time in UTC."""
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
+    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"), Index("ix_timer_due", "due_at", "id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)

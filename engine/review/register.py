@@ -35,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Select,
     String,
@@ -85,7 +86,8 @@ class Recommendation(Base):
     """One recommendation of a case's action plan, with its current status."""
 
     __tablename__ = "recommendation"
-    __table_args__ = (UniqueConstraint("case_id", "number"),)
+    __table_args__ = (UniqueConstraint("case_id", "number"),
+                      Index("ix_recommendation_target", "target_date", "id"))  # the dashboard's "due soon"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -141,7 +143,7 @@ class RecommendationEvent(Base):
     status: Mapped[str | None] = mapped_column(String(30))  # the status after this event
     progress: Mapped[str | None] = mapped_column(Text)
     update_date: Mapped[date | None] = mapped_column(Date)  # the date the agency gave its update
-    task_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the inbox asks by task (`updates_allowed`)
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a revision: field -> [before, after]
     recommendation: Mapped[Recommendation] = relationship(back_populates="events")
 
