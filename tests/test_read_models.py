@@ -65,14 +65,14 @@ def test_the_inbox_and_the_timers_keep_to_the_cases_a_person_may_see(two_cases: 
         assert {r.case_reference for r in worklist.open_tasks(s, pat, now)} == {"Rosemary/2026"}
         assert {t.case_reference for t in worklist.waiting_timers(s, pat, now)} == {"Rosemary/2026"}
         assert [r.bpmn_id for r in worklist.inbox(s, chair, now).rows] == ["decide"]  # a case-wide role
-        assert worklist.inbox(s, carol, now).rows == []
+        assert worklist.inbox(s, carol, now).rows.items == []
         # the operator at the command line sees every case
         assert {r.case_reference for r in worklist.open_tasks(s, None, now)} == {"Rosemary/2026", "Hazel/2026"}
         assert {t.case_reference for t in worklist.waiting_timers(s, None, now)} == {"Rosemary/2026", "Hazel/2026"}
     world.leave("pat", "Rosemary/2026")
     with world.db.sessions() as s:
         pat = _user(world, "pat", s)
-        assert worklist.inbox(s, pat, now).rows == [] and worklist.waiting_timers(s, pat, now) == []
+        assert worklist.inbox(s, pat, now).rows.items == [] and worklist.waiting_timers(s, pat, now) == []
         assert pages.case_list(s, pat, now) == [] and pages.dashboard(s, pat, now).open_count == 0
         chair = _user(world, "chair", s)
         chair.active = False  # a disabled user sees nothing, even in a case-wide role
@@ -86,14 +86,14 @@ def test_the_inbox_counts_overdue_in_london_days(two_cases: World) -> None:
         [decide] = worklist.inbox(s, chair, EVENING).rows  # nine hours after it fell due: still due today
         assert decide.due is not None and decide.due.due_today and not decide.overdue
         assert decide.due.when == "30 September 2026, 09:00"
-        assert worklist.inbox(s, chair, LATE, due="overdue").rows == []
+        assert worklist.inbox(s, chair, LATE, due="overdue").rows.items == []
         assert [r.bpmn_id for r in worklist.inbox(s, chair, AFTER_MIDNIGHT, due="overdue").rows] == ["decide"]
         # "due in the next 7 days": today and the six days after it
         assert worklist.inbox(s, chair, datetime(2026, 9, 24, 8, 0, tzinfo=UTC), due="week").rows
         assert not worklist.inbox(s, chair, datetime(2026, 9, 23, 8, 0, tzinfo=UTC), due="week").rows
         hazel = runtime.get_case(s, "Hazel/2026")
         assert [r.case_reference for r in worklist.inbox(s, chair, EVENING, case_id=hazel.id).rows] == ["Hazel/2026"]
-        assert worklist.inbox(s, chair, EVENING, case_id=hazel.id + 1000).rows == []
+        assert worklist.inbox(s, chair, EVENING, case_id=hazel.id + 1000).rows.items == []
 
 
 def test_the_case_list(two_cases: World) -> None:

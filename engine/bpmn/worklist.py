@@ -13,15 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..platform import deadlines, events
 from ..platform.access import visible_case_ids
 from ..platform.deadlines import Due
 from ..platform.models import Case, OpenTask, Timer, User
+from ..platform.paging import Page, Paging, fetch
 
 WEEK = 7  # "due in the next 7 days": today and the six days after it, overdue ones too
+CASE_CHOICES = 50  # the inbox offers its cases as a list up to this many; beyond, a case is typed
 
 
 @dataclass(frozen=True)
@@ -80,21 +82,38 @@ class CaseChoice:
 
 @dataclass(frozen=True)
 class Inbox:
-    rows: list[TaskRow]  # soonest due first, those without a due date last
-    cases: list[CaseChoice]  # the cases the user has tasks on (before any filter), for the filter
+    rows: Page[TaskRow]  # soonest due first, those without a due date last
+    # the cases the user has tasks on (before any filter), for the filter; None: more than CASE_CHOICES
+    cases: list[CaseChoice] | None
 
 
-def _keep(rows: list[TaskRow], case_id: int | None, due: str) -> list[TaskRow]:
-    """The rows of one case (if given) and with the due date asked for; soonest due first, undated
-    ones last (oldest first)."""
+def _tasks(session: Session, viewer: User | None, now: datetime, *, case_id: int | None = None,
+           lane: str | None = None, due: str = "", reference: str = "") -> Select[OpenTask, str, str | None]:
+    """The open tasks on the cases `viewer` may see, with their case's reference and stage, soonest
+    due first, undated ones last (oldest first); filtered as `open_tasks` says. The order is the
+    inbox index's (a lane, then due time), so a page is read without sorting every task of the lane."""
+    query = (select(OpenTask, Case.reference, Case.stage).join(Case, Case.id == OpenTask.case_id)
+             .order_by(OpenTask.due_at.asc().nulls_last(), OpenTask.created_at, OpenTask.id))
+    visible = visible_case_ids(session, viewer)
+    if visible is not None:
+        query = query.where(OpenTask.case_id.in_(visible))
     if case_id is not None:
-        rows = [r for r in rows if r.case_id == case_id]
+        query = query.where(OpenTask.case_id == case_id)
+    if reference:
+        query = query.where(func.lower(Case.reference) == reference.strip().lower())
+    if lane is not None:
+        query = query.where(func.lower(OpenTask.lane) == lane.lower())
     if due == "overdue":
-        rows = [r for r in rows if r.overdue]
-    elif due == "week":
-        rows = [r for r in rows if r.due is not None and r.due.days < WEEK]
-    return sorted(rows, key=lambda r: (r.due_at is None, r.due_at or r.created_at, r.created_at, r.case_reference,
-                                       r.id))
+        query = query.where(OpenTask.due_at < deadlines.overdue_before(now))
+    elif due == "week":  # due within WEEK London days, today included, or overdue
+        query = query.where(OpenTask.due_at < deadlines.due_within_before(now, WEEK - 1))
+    return query
+
+
+def _row(task: OpenTask, reference: str, stage: str | None, now: datetime) -> TaskRow:
+    return TaskRow(id=task.id, case_id=task.case_id, case_reference=reference, case_stage=stage,
+                   bpmn_id=task.bpmn_id, title=task.title, lane=task.lane, stage=task.process_name, form=task.form,
+                   created_at=task.created_at, claimed_by=task.claimed_by, due=deadlines.of_task(task, now))
 
 
 def open_tasks(session: Session, viewer: User | None, now: datetime, *, case_id: int | None = None,
@@ -104,30 +123,26 @@ def open_tasks(session: Session, viewer: User | None, now: datetime, *, case_id:
     `lane` keeps one lane's (any capitalisation); `due` "overdue" keeps the overdue ones, "week"
     those due within seven London days (overdue ones too).
     """
-    query = select(OpenTask, Case.reference, Case.stage).join(Case, Case.id == OpenTask.case_id)
-    visible = visible_case_ids(session, viewer)
-    if visible is not None:
-        query = query.where(OpenTask.case_id.in_(visible))
-    if case_id is not None:
-        query = query.where(OpenTask.case_id == case_id)
-    if lane is not None:
-        query = query.where(func.lower(OpenTask.lane) == lane.lower())
-    rows = [TaskRow(id=t.id, case_id=t.case_id, case_reference=reference, case_stage=stage, bpmn_id=t.bpmn_id,
-                    title=t.title, lane=t.lane, stage=t.process_name, form=t.form, created_at=t.created_at,
-                    claimed_by=t.claimed_by, due=deadlines.of_task(t, now))
-            for t, reference, stage in session.execute(query)]
-    return _keep(rows, None, due)
+    query = _tasks(session, viewer, now, case_id=case_id, lane=lane, due=due)
+    return [_row(task, reference, stage, now) for task, reference, stage in session.execute(query)]
 
 
-def inbox(session: Session, user: User, now: datetime, *, case_id: int | None = None, due: str = "") -> Inbox:
-    """The tasks in `user`'s role (lanes are roles) on the cases they may see, filtered by case and
-    due date; with the cases they have tasks on, for the filter."""
+def inbox(session: Session, user: User, now: datetime, *, case_id: int | None = None, reference: str = "",
+          due: str = "", paging: Paging | None = None) -> Inbox:
+    """One page of the tasks in `user`'s role (lanes are roles) on the cases they may see, filtered by
+    case (its id, or its reference in any capitalisation) and due date; with the cases they have tasks
+    on, for the filter, while there are no more than CASE_CHOICES of them."""
     # a feature's rule may keep a task of the lane from this user (another agency's update, say)
-    everything = [row for row in open_tasks(session, user, now, lane=user.role)
-                  if events.work_refusal(session, user, session.get(OpenTask, row.id)) is None]  # type: ignore[arg-type]
-    cases = sorted({r.case_id: CaseChoice(r.case_id, r.case_reference) for r in everything}.values(),
-                   key=lambda c: c.reference)
-    return Inbox(_keep(everything, case_id, due), cases)
+    rules = events.work_filters(session, user)
+    mine = _tasks(session, user, now, lane=user.role).where(*rules)
+    choices = list(session.execute(mine.with_only_columns(Case.id, Case.reference).order_by(None)
+                                   .group_by(Case.id, Case.reference).order_by(Case.reference)
+                                   .limit(CASE_CHOICES + 1)))
+    page = fetch(session, _tasks(session, user, now, case_id=case_id, reference=reference, lane=user.role, due=due)
+                 .where(*rules), paging or Paging())
+    rows = [_row(task, ref, stage, now) for task, ref, stage in page.items]
+    cases = [CaseChoice(i, ref) for i, ref in choices] if len(choices) <= CASE_CHOICES else None
+    return Inbox(Page(rows, page.number, page.size, page.total), cases)
 
 
 def waiting_timers(session: Session, viewer: User | None, now: datetime, *,

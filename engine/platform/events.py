@@ -12,7 +12,8 @@ Features can also ask the runtime for two things it would not know to do on its 
 - `project`: case variables to copy into `case_instance.facts` (for reports and pages that must not
   load the instance);
 - `add_work_rule`: a rule that may refuse a user work on a task (on top of the lane, the case
-  membership and the claim, which the runtime checks itself).
+  membership and the claim, which the runtime checks itself), with the same rule as a SQL condition
+  on `open_task` for lists such as the inbox, which must not ask it task by task.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from .errors import DhrError
@@ -70,10 +72,13 @@ class EventsRecorded:
 Event = TaskCompleted | CaseSaved | EventsRecorded
 E = TypeVar("E", TaskCompleted, CaseSaved, EventsRecorded)
 WorkRule = Callable[[Session, User, OpenTask], "str | None"]
+# the same rule for lists: a condition on `open_task` that keeps the tasks it does not refuse (None: all)
+WorkFilter = Callable[[Session, User], "ColumnElement[bool] | None"]
 
 _listeners: dict[type, list[Callable[[Any], object]]] = {}
 _projected: list[str] = []
 _work_rules: list[WorkRule] = []
+_work_filters: list[WorkFilter] = []
 _loaded = False
 _lock = threading.Lock()
 
@@ -89,10 +94,18 @@ def project(*names: str) -> None:
     _projected.extend(name for name in names if name not in _projected)
 
 
-def add_work_rule(rule: WorkRule) -> None:
-    """Add a rule that returns why a user may not work on an open task, or None."""
+def add_work_rule(rule: WorkRule, as_filter: WorkFilter) -> None:
+    """Add a rule that returns why a user may not work on an open task, or None; `as_filter` is the
+    same rule as a condition on `open_task` keeping the tasks the user is not refused (for lists)."""
     if rule not in _work_rules:
         _work_rules.append(rule)
+        _work_filters.append(as_filter)
+
+
+def work_filters(session: Session, user: User) -> list[ColumnElement[bool]]:
+    """The features' work rules as conditions on `open_task`: a list keeps a task only if all hold."""
+    _load_features()
+    return [clause for make in _work_filters if (clause := make(session, user)) is not None]
 
 
 def _load_features() -> None:

@@ -16,6 +16,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -73,6 +75,10 @@ class Case(Base):
     """A review: one process instance, pinned to the process version it started on."""
 
     __tablename__ = "case_instance"
+    __table_args__ = (  # the case list (newest first) and the dashboard (soonest deadline first)
+        Index("ix_case_instance_status_started", "status", "started_at"),
+        Index("ix_case_instance_status_deadline", "status", "deadline_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(200), unique=True)
@@ -119,7 +125,10 @@ class OpenTask(Base):
     """Projection: a user task waiting for someone, as pages and the inbox read it."""
 
     __tablename__ = "open_task"
-    __table_args__ = (Index("ix_open_task_lane_due", "lane", "due_at"),)
+    __table_args__ = (Index("ix_open_task_lane_due", "lane", "due_at"),
+                      # the inbox (a lane, any capitalisation, in its order) and the dashboard's "due soon"
+                      Index("ix_open_task_lane_key_due", func.lower(text("lane")), "due_at", "created_at", "id"),
+                      Index("ix_open_task_due", "due_at", "id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -151,7 +160,7 @@ class Timer(Base):
     """Projection and work queue: a timer the case is waiting on, with its due time in UTC."""
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),)
+    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"), Index("ix_timer_due", "due_at", "id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -169,12 +178,13 @@ class AuditEvent(Base):
     """Append-only history; each row carries the hash of the one before it."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_case_id_id", "case_id", "id"),)  # a case's history, in order
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(120))
     event_type: Mapped[str] = mapped_column(String(40))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_instance.id"))
     task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     task_name: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any]]

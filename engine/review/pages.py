@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import case as when_then
 from sqlalchemy.orm import Session
 
 from ..bpmn import runtime, worklist
@@ -24,7 +25,8 @@ from ..platform import access, deadlines
 from ..platform.calendar import long_date, parse_day
 from ..platform.deadlines import Due
 from ..platform.errors import NotFound
-from ..platform.models import AuditEvent, Case, OpenTask, Timer, User
+from ..platform.models import AuditEvent, Case, OpenTask, ProcessVersion, Timer, User
+from ..platform.paging import AnySelect, Page, Paging, count, fetch, within
 from . import register, reporting
 from .costs import CaseCost, costs_for_case
 from .letters import Letter, letters_for
@@ -85,6 +87,19 @@ def case_list(session: Session, viewer: User | None, now: datetime, *, status: s
               overdue_only: bool = False, oldest_first: bool = False) -> list[CaseRow]:
     """The cases `viewer` may see (`status` "open" or "completed" keeps those), newest first; with
     `overdue_only`, only those with an overdue task."""
+    query = _cases(session, viewer, now, status=status, overdue_only=overdue_only, oldest_first=oldest_first)
+    return _case_rows(session, list(session.execute(query)), now)
+
+
+def case_list_page(session: Session, viewer: User | None, now: datetime, paging: Paging, *,
+                   status: str | None = None, overdue_only: bool = False) -> Page[CaseRow]:
+    """One page of `case_list`."""
+    page = fetch(session, _cases(session, viewer, now, status=status, overdue_only=overdue_only), paging)
+    return Page(_case_rows(session, page.items, now), page.number, page.size, page.total)
+
+
+def _cases(session: Session, viewer: User | None, now: datetime, *, status: str | None, overdue_only: bool,
+           oldest_first: bool = False) -> AnySelect:
     query = select(Case.id, Case.reference, Case.status, Case.stage, Case.version_id, Case.started_at,
                    Case.stalled_at, Case.deadline_on)
     visible = access.visible_case_ids(session, viewer)
@@ -92,8 +107,15 @@ def case_list(session: Session, viewer: User | None, now: datetime, *, status: s
         query = query.where(Case.id.in_(visible))
     if status in ("open", "completed"):
         query = query.where(Case.status == status)
+    if overdue_only:  # one of its open tasks is overdue (`deadlines`: due before today, in London)
+        query = query.where(select(OpenTask.id).where(OpenTask.case_id == Case.id,
+                                                      OpenTask.due_at < deadlines.overdue_before(now)).exists())
     order = (Case.started_at, Case.id) if oldest_first else (Case.started_at.desc(), Case.id.desc())
-    cases = session.execute(query.order_by(*order)).all()
+    return query.order_by(*order)
+
+
+def _case_rows(session: Session, cases: list[Any], now: datetime) -> list[CaseRow]:
+    """The rows of `cases` (as `_cases` selects them), with their open tasks and timers: two queries."""
     ids = [c.id for c in cases]
     tasks: dict[int, list[Due | None]] = {}
     titles: dict[int, list[str]] = {}
@@ -102,20 +124,24 @@ def case_list(session: Session, viewer: User | None, now: datetime, *, status: s
             .order_by(OpenTask.due_at.is_(None), OpenTask.due_at, OpenTask.created_at, OpenTask.id)):
         tasks.setdefault(case_id, []).append(deadlines.due(due_at, now))
         titles.setdefault(case_id, []).append(title)
-    next_timer: dict[int, datetime] = {}
-    stuck: Counter[int] = Counter()
-    for case_id, due_at, timer_status in session.execute(
-            select(Timer.case_id, Timer.due_at, Timer.status).where(Timer.case_id.in_(ids))):
-        if case_id not in next_timer or due_at < next_timer[case_id]:
-            next_timer[case_id] = due_at
-        stuck[case_id] += timer_status == "stuck"
-    rows = [CaseRow(id=c.id, reference=c.reference, status=c.status, stage=c.stage, version_id=c.version_id,
+    timers = {case_id: (soonest, stuck) for case_id, soonest, stuck in session.execute(
+        select(Timer.case_id, func.min(Timer.due_at), func.sum(when_then((Timer.status == "stuck", 1), else_=0)))
+        .where(Timer.case_id.in_(ids)).group_by(Timer.case_id))}
+    return [CaseRow(id=c.id, reference=c.reference, status=c.status, stage=c.stage, version_id=c.version_id,
                     started_at=c.started_at, stalled_at=c.stalled_at, tasks=tuple(titles.get(c.id, [])),
                     overdue=any(d is not None and d.overdue for d in tasks.get(c.id, [])),
-                    next_timer=next_timer.get(c.id), stuck_timers=stuck[c.id],
+                    next_timer=_utc(timers[c.id][0]) if c.id in timers else None,
+                    stuck_timers=int(timers[c.id][1] or 0) if c.id in timers else 0,
                     report_due=deadlines.due(c.deadline_on, now))
             for c in cases]
-    return [r for r in rows if r.overdue] if overdue_only else rows
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """An aggregate over a UTC column (min, max), which comes back without the column's type."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,12 +229,25 @@ def as_date(value: Any) -> Any:
 
 def stages(session: Session, case: Case) -> list[StageRow]:
     """The case's stages (the processes its diagram calls), the current one and those behind it."""
-    names = runtime.bundle_for(session, case.version_id).stages(case.process_id)
+    content_hash = session.scalar(select(ProcessVersion.content_hash).where(ProcessVersion.id == case.version_id))
+    names = version_stages(session, case.version_id, case.process_id, content_hash or "")
     if case.status == "completed":
         return [StageRow(name, "done") for name in names]
     current = names.index(case.stage) if case.stage in names else -1
     return [StageRow(name, "done" if i < current else "current" if i == current else "to come")
             for i, name in enumerate(names)]
+
+
+_stages: dict[tuple[str, str], tuple[str, ...]] = {}  # by (content hash, process id): versions never change
+
+
+def version_stages(session: Session, version_id: int, process_id: str, content_hash: str) -> tuple[str, ...]:
+    """The stages process `process_id` of a version calls, in order: worked out once per version and
+    process (the diagrams of a content hash never change), not once per case or per request."""
+    key = (content_hash, process_id)
+    if key not in _stages:
+        _stages[key] = tuple(runtime.bundle_for(session, version_id).stages(process_id))
+    return _stages[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +266,10 @@ class DueItem:
     detail: str = ""  # the task's lane, the recommendation's lead agency
     task_id: str | None = None
     recommendation_id: int | None = None
+    key: str = ""  # its id, which orders items of one kind due at one moment (as the queries do)
+
+
+_KINDS = ("Task", "Timer", "Recommendation")
 
 
 @dataclass(frozen=True)
@@ -252,70 +295,90 @@ class Dashboard:
     open_count: int
     by_stage: list[tuple[str, int]]
     stage_times: list[reporting.StageTime]
-    deadlines: list[DeadlineRow]  # the soonest deadline first, those without one last
-    due: list[DueItem]  # within DASHBOARD_DAYS London days, overdue ones too; the soonest first
+    deadlines: Page[DeadlineRow]  # the soonest deadline first, those without one last
+    due: Page[DueItem]  # within DASHBOARD_DAYS London days, overdue ones too; the soonest first
     stalled: list[StalledCase]
 
 
-def dashboard(session: Session, viewer: User | None, now: datetime) -> Dashboard:
-    """The open cases `viewer` may see: by stage, time in each stage, each one's deadline, what falls
-    due within 30 London days (overdue included), and the stalled ones."""
-    query = (select(Case.id, Case.reference, Case.stage, Case.process_id, Case.version_id, Case.deadline_on,
-                    Case.stalled_at).where(Case.status == "open")
-             .order_by(Case.deadline_on.is_(None), Case.deadline_on, Case.started_at))
+def dashboard(session: Session, viewer: User | None, now: datetime, *, deadlines_page: Paging | None = None,
+              due_page: Paging | None = None) -> Dashboard:
+    """The open cases `viewer` may see: by stage, time in each stage, each one's deadline (a page of
+    them), what falls due within 30 London days, overdue included (a page of it), and the stalled ones.
+    A fixed number of queries, however many cases there are."""
+    open_cases = Case.status == "open"
     visible = access.visible_case_ids(session, viewer)
     if visible is not None:
-        query = query.where(Case.id.in_(visible))
-    cases = session.execute(query).all()
-    order = _stage_order(session, [(c.version_id, c.process_id) for c in cases])
-    counts = Counter(c.stage or NO_STAGE for c in cases)
+        open_cases = open_cases & Case.id.in_(visible)
+    counts: Counter[str] = Counter()
+    for stage, n in session.execute(select(Case.stage, func.count()).where(open_cases).group_by(Case.stage)):
+        counts[stage or NO_STAGE] += n
+    order = _stage_order(session, open_cases)
+    deadline_rows = fetch(session, select(Case.id, Case.reference, Case.stage, Case.deadline_on).where(open_cases)
+                          .order_by(Case.deadline_on.asc().nulls_last(), Case.started_at, Case.id),
+                          deadlines_page or Paging())
+    stalled = session.execute(select(Case.id, Case.reference, Case.stalled_at)
+                              .where(open_cases, Case.stalled_at.is_not(None)).order_by(Case.stalled_at, Case.id))
     return Dashboard(
         today=deadlines.today(now),
-        open_count=len(cases),
+        open_count=sum(counts.values()),
         by_stage=[(stage, counts[stage]) for stage in [*order, *sorted(set(counts) - set(order))] if stage in counts],
         stage_times=reporting.stage_times(session, now, order),
-        deadlines=[DeadlineRow(c.id, c.reference, c.stage, deadlines.due(c.deadline_on, now)) for c in cases],
-        due=_due_items(session, {c.id: c.reference for c in cases}, now),
-        stalled=[StalledCase(c.id, c.reference, c.stalled_at) for c in cases if c.stalled_at is not None],
+        deadlines=Page([DeadlineRow(c.id, c.reference, c.stage, deadlines.due(c.deadline_on, now))
+                        for c in deadline_rows.items], deadline_rows.number, deadline_rows.size, deadline_rows.total),
+        due=_due_items(session, open_cases, now, due_page or Paging()),
+        stalled=[StalledCase(c.id, c.reference, c.stalled_at) for c in stalled],
     )
 
 
-def _stage_order(session: Session, versions: list[tuple[int, str]]) -> list[str]:
-    """The stages in the order the deployed diagrams call them (the newest version's order first)."""
+def _stage_order(session: Session, cases: ColumnElement[bool]) -> list[str]:
+    """The stages in the order the diagrams of `cases` call them (the newest version's order first)."""
+    versions = session.execute(select(Case.version_id, Case.process_id, ProcessVersion.content_hash)
+                               .join(ProcessVersion, ProcessVersion.id == Case.version_id).where(cases).distinct())
     order: list[str] = []
-    for version_id, process_id in sorted(set(versions), key=lambda v: -v[0]):
-        for stage in runtime.bundle_for(session, version_id).stages(process_id):
-            if stage not in order:
-                order.append(stage)
+    for version_id, process_id, content_hash in sorted(versions, key=lambda v: -v[0]):
+        order.extend(s for s in version_stages(session, version_id, process_id, content_hash) if s not in order)
     return order
 
 
-def _due_items(session: Session, cases: dict[int, str], now: datetime) -> list[DueItem]:
-    """Tasks, timers and recommendation target dates of `cases` due within DASHBOARD_DAYS, overdue ones too."""
-    ids = list(cases)
+def _due_items(session: Session, cases: ColumnElement[bool], now: datetime, paging: Paging) -> Page[DueItem]:
+    """One page of the tasks, timers and recommendation target dates of `cases` due within
+    DASHBOARD_DAYS London days, overdue ones too, the soonest first.
+
+    Each kind is asked, in that order, for no more rows than the pages up to this one hold, and the
+    three are merged: six queries whatever the number of cases, and page 1 reads at most 3 × its size.
+    """
     before = deadlines.due_within_before(now, DASHBOARD_DAYS)
-    items: list[DueItem] = []
-    attached: set[str] = set()
-    for task in session.scalars(select(OpenTask).where(OpenTask.case_id.in_(ids))):
-        attached.add(task.id)
-        task_due = deadlines.of_task(task, now)
-        if task_due is not None and task.due_at is not None and task.due_at < before:
-            items.append(DueItem("Task", task.title, task.case_id, cases[task.case_id], task_due, task.lane or "",
-                                 task_id=task.id))
-    for timer in session.scalars(select(Timer).where(Timer.case_id.in_(ids), Timer.due_at < before)):
-        if timer.attached_to in attached:
-            continue  # shown as its task's due date
-        items.append(DueItem("Timer", timer.title, timer.case_id, cases[timer.case_id],
-                             deadlines.of_timer(timer, now)))
     last_day = deadlines.today(now) + timedelta(days=DASHBOARD_DAYS)
-    for rec in session.scalars(select(Recommendation).options(WITHOUT_STATE).where(
-            Recommendation.case_id.in_(ids), Recommendation.status.in_(OPEN),
-            Recommendation.target_date.is_not(None), Recommendation.target_date <= last_day)):
+    tasks = (select(OpenTask, Case.reference).join(Case, Case.id == OpenTask.case_id)
+             .where(cases, OpenTask.due_at < before).order_by(OpenTask.due_at, OpenTask.id))
+    timers = (select(Timer, Case.reference).join(Case, Case.id == Timer.case_id)
+              .where(cases, Timer.due_at < before,  # a boundary timer of an open task is shown as its due date
+                     ~select(OpenTask.id).where(OpenTask.id == Timer.attached_to).exists())
+              .order_by(Timer.due_at, Timer.id))
+    recommendations = (select(Recommendation, Case.reference).join(Case, Case.id == Recommendation.case_id)
+                       .options(WITHOUT_STATE)
+                       .where(cases, Recommendation.status.in_(OPEN), Recommendation.target_date.is_not(None),
+                              Recommendation.target_date <= last_day)
+                       .order_by(Recommendation.target_date, Recommendation.id))
+    total = count(session, tasks) + count(session, timers) + count(session, recommendations)
+    paging = within(paging, total)
+    items: list[DueItem] = []
+    for task, reference in session.execute(tasks.limit(paging.end)):
+        task_due = deadlines.of_task(task, now)
+        assert task_due is not None  # it has a due time: the query asks for one
+        items.append(DueItem("Task", task.title, task.case_id, reference, task_due, task.lane or "", task_id=task.id,
+                             key=task.id))
+    for timer, reference in session.execute(timers.limit(paging.end)):
+        items.append(DueItem("Timer", timer.title, timer.case_id, reference, deadlines.of_timer(timer, now),
+                             key=timer.id))
+    for rec, reference in session.execute(recommendations.limit(paging.end)).unique():
         rec_due = rec.due(now)
-        if rec_due is not None:
-            items.append(DueItem("Recommendation", f"R{rec.number}: {rec.smart_action}", rec.case_id,
-                                 cases[rec.case_id], rec_due, rec.lead_agency, recommendation_id=rec.id))
-    return sorted(items, key=lambda i: (i.due.on, i.case_reference, i.title))
+        assert rec_due is not None  # owed and with a target date: the query asks for both
+        items.append(DueItem("Recommendation", f"R{rec.number}: {rec.smart_action}", rec.case_id, reference,
+                             rec_due, rec.lead_agency, recommendation_id=rec.id, key=f"{rec.id:020d}"))
+    # each kind's own order (as its query sorts it), then tasks, timers, recommendations at one moment
+    items.sort(key=lambda i: (i.due.on, i.due.at is None, i.due.at or now, _KINDS.index(i.kind), i.key))
+    return Page(items[paging.offset:paging.end], paging.number, paging.size, total)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,3 +395,23 @@ def register_entries(session: Session, viewer: User | None, filters: Filters, no
 def register_agencies(session: Session, viewer: User | None) -> list[str]:
     """The lead agencies named by the recommendations of the cases `viewer` may see."""
     return register.lead_agencies(session, access.visible_case_ids(session, viewer))
+
+
+def register_page(session: Session, viewer: User | None, filters: Filters, now: datetime,
+                  paging: Paging) -> Page[Recommendation]:
+    """One page of `register_entries`."""
+    return register.find_page(session, filters, paging, today=deadlines.today(now),
+                              case_ids=access.visible_case_ids(session, viewer))
+
+
+# ---------------------------------------------------------------------------------------------
+# A case's history
+
+
+def history(session: Session, case_id: int, paging: Paging, *, kind: str = "") -> Page[AuditEvent]:
+    """One page of a case's audit events, oldest first; `kind` keeps one event type."""
+    query = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+    if kind:
+        query = query.where(AuditEvent.event_type == kind)
+    page = fetch(session, query, paging)
+    return Page([row[0] for row in page.items], page.number, page.size, page.total)

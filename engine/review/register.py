@@ -30,7 +30,20 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from ..platform import deadlines, events
@@ -39,6 +52,8 @@ from ..platform.audit import AuditType, record
 from ..platform.calendar import parse_day
 from ..platform.deadlines import Due
 from ..platform.models import Base, Case, OpenTask, User
+from ..platform.paging import Page, Paging
+from ..platform.paging import fetch as paging_fetch
 
 REGISTER_PROPERTY = "recommendationRegister"
 
@@ -71,7 +86,8 @@ class Recommendation(Base):
     """One recommendation of a case's action plan, with its current status."""
 
     __tablename__ = "recommendation"
-    __table_args__ = (UniqueConstraint("case_id", "number"),)
+    __table_args__ = (UniqueConstraint("case_id", "number"),
+                      Index("ix_recommendation_target", "target_date", "id"))  # the dashboard's "due soon"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -127,7 +143,7 @@ class RecommendationEvent(Base):
     status: Mapped[str | None] = mapped_column(String(30))  # the status after this event
     progress: Mapped[str | None] = mapped_column(Text)
     update_date: Mapped[date | None] = mapped_column(Date)  # the date the agency gave its update
-    task_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the inbox asks by task (`updates_allowed`)
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a revision: field -> [before, after]
     recommendation: Mapped[Recommendation] = relationship(back_populates="events")
 
@@ -186,7 +202,7 @@ def subscribe() -> None:
     """The register follows the chase: a `plan` task writes entries, an `update` task opening asks
     for feedback, an `update` task completed records it; only the lead agency's own people give an
     update (a work rule, so every door applies it)."""
-    events.add_work_rule(update_refusal)
+    events.add_work_rule(update_refusal, updates_allowed)
     events.subscribe(events.TaskCompleted, lambda done: task_completed(done.session, done.case, done.task,
                                                                       actor=done.actor, now=done.now))
     events.subscribe(events.CaseSaved, lambda saved: tasks_created(saved.session, saved.case, saved.workflow,
@@ -247,6 +263,17 @@ def update_refusal(session: Session, user: User, task: OpenTask) -> str | None:
     theirs = f"works for {user.agency}" if user.agency else "has no agency"
     return (f"{rec.label} is {rec.lead_agency}'s recommendation: only an action holder of {rec.lead_agency} "
             f"may give its update, and {user.username} {theirs}")
+
+
+def updates_allowed(session: Session, user: User) -> ColumnElement[bool]:
+    """`update_refusal` as a condition on `open_task`, for lists: no update task asks `user` about a
+    recommendation of another lead agency (the user's agency's spellings found as `of_lead_agency` finds them)."""
+    spellings = [name for name in session.scalars(select(Recommendation.lead_agency).distinct())
+                 if user.agency and name_key(user.agency) == name_key(name)]
+    refused = (select(RecommendationEvent.id).join(Recommendation)
+               .where(RecommendationEvent.task_id == OpenTask.id, RecommendationEvent.kind == "requested",
+                      Recommendation.lead_agency.not_in(spellings)))
+    return ~refused.exists()
 
 
 def _asked_about(session: Session, case: Case, task: Any) -> Recommendation | None:
@@ -356,8 +383,21 @@ def awaited_since_on(rec: Recommendation, moment: datetime) -> datetime | None:
 
 def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] | None = None) -> list[Recommendation]:
     """The register's entries matching `filters`, oldest case first; `case_ids` limits the cases."""
+    return list(session.scalars(_found(filters, today=today, case_ids=case_ids)))
+
+
+def find_page(session: Session, filters: Filters, paging: Paging, *, today: date,
+              case_ids: set[int] | None = None) -> Page[Recommendation]:
+    """One page of `find`'s entries."""
+    page = paging_fetch(session, _found(filters, today=today, case_ids=case_ids), paging)
+    return Page([row[0] for row in page.items], page.number, page.size, page.total)
+
+
+def _found(filters: Filters, *, today: date, case_ids: set[int] | None) -> Select[Recommendation]:
+    # oldest case first: a case's id grows with its start (the clock never goes back), and the
+    # (case, number) key is an index the database reads a page from without sorting the register
     query = (select(Recommendation).join(Case).options(WITHOUT_STATE)
-             .order_by(Case.started_at, Case.id, Recommendation.number))
+             .order_by(Recommendation.case_id, Recommendation.number))
     if case_ids is not None:
         query = query.where(Recommendation.case_id.in_(case_ids))
     if filters.case:
@@ -372,10 +412,9 @@ def find(session: Session, filters: Filters, *, today: date, case_ids: set[int] 
         query = query.where(Recommendation.status != WITHDRAWN)
     if filters.national:
         query = query.where(Recommendation.scope == "National")
-    found = list(session.scalars(query))
-    if filters.overdue:
-        found = [r for r in found if r.overdue(today)]
-    return found
+    if filters.overdue:  # `Recommendation.overdue`: owed, and its target day is before today
+        query = query.where(Recommendation.status.in_(OPEN), Recommendation.target_date < today)
+    return query
 
 
 def lead_agencies(session: Session, case_ids: set[int] | None = None) -> list[str]:

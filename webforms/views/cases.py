@@ -13,10 +13,11 @@ from engine.platform import access
 from engine.platform.audit import events_for_case
 from engine.platform.db import as_id
 from engine.platform.models import Case, Timer, User
+from engine.platform.paging import Page
 from engine.platform.roles import Power, may
 from engine.review import costs, letters, pages
 
-from .. import diagram, documents, history, uow
+from .. import diagram, documents, history, paging, uow
 from ..auth import me, requires
 from ..guard import case_or_404
 
@@ -28,7 +29,8 @@ bp = Blueprint("cases", __name__)
 def index() -> str:
     overdue_only = request.args.get("overdue") == "1"
     status = request.args.get("status", "open")
-    rows = pages.case_list(uow.db(), me(), uow.clock().now(), status=status, overdue_only=overdue_only)
+    rows = pages.case_list_page(uow.db(), me(), uow.clock().now(), paging.asked(), status=status,
+                                overdue_only=overdue_only)
     return render_template("pages/cases.html", title="Cases", rows=rows, status=status, overdue_only=overdue_only)
 
 
@@ -142,19 +144,17 @@ def remove_member(case_id: int, user_id: int) -> Response:
     return redirect(url_for("cases.show", case_id=case.id) + "#members")
 
 
-def _history_rows(case: Case) -> tuple[list[history.HistoryRow], str]:
-    kind = request.args.get("what", "")
-    events = events_for_case(uow.db(), case.id)
-    if kind:
-        events = [e for e in events if e.event_type == kind]
-    return [history.describe(e) for e in events], kind
+def _history_kind() -> str:
+    return request.args.get("what", "")
 
 
 @bp.route("/cases/<int:case_id>/history")
 @login_required
 def history_page(case_id: int) -> str:
     case = case_or_404(case_id)
-    rows, kind = _history_rows(case)
+    kind = _history_kind()
+    events = pages.history(uow.db(), case.id, paging.asked(), kind=kind)
+    rows = Page([history.describe(e) for e in events], events.number, events.size, events.total)
     return render_template("pages/history.html", title=f"History of {case.reference}", case=case, rows=rows,
                            kind=kind, kinds=history.EVENT_WORDS)
 
@@ -163,7 +163,8 @@ def history_page(case_id: int) -> str:
 @login_required
 def history_csv(case_id: int) -> Response:
     case = case_or_404(case_id)
-    rows, _ = _history_rows(case)
+    kind = _history_kind()
+    rows = [history.describe(e) for e in events_for_case(uow.db(), case.id) if not kind or e.event_type == kind]
     filename = f"history-{case.reference.replace('/', '-')}.csv"
     return documents.attachment(history.to_csv(rows), "text/csv", filename)
 

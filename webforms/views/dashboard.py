@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 from engine.platform.roles import Power
 from engine.review import pages
 
-from .. import uow
+from .. import paging, uow
 from ..auth import me, requires
 
 bp = Blueprint("dashboard", __name__)
@@ -17,7 +17,8 @@ bp = Blueprint("dashboard", __name__)
 @bp.route("/dashboard")
 @requires(Power.SEE_DASHBOARD)
 def index() -> str:
-    board = pages.dashboard(uow.db(), me(), uow.clock().now())
+    board = pages.dashboard(uow.db(), me(), uow.clock().now(), deadlines_page=paging.asked("deadlines_page"),
+                            due_page=paging.asked("due_page"))
     return render_template(
         "pages/dashboard.html", title="Dashboard", by_stage=board.by_stage, open_count=board.open_count,
         stage_times=board.stage_times, deadlines=board.deadlines, due=board.due, today=board.today,

@@ -16,6 +16,7 @@ from engine.platform.roles import Power, may
 
 from .. import uow
 from ..display import deadline, london, plain
+from ..paging import pagination
 
 bp = Blueprint("main", __name__)
 
@@ -53,6 +54,9 @@ def _navigation() -> dict[str, Any]:
         return [NavItem(key, label, url, request.path.startswith(url) or section == key) for key, label, url in items]
 
     return {"nav_items": nav_items}
+
+
+bp.add_app_template_global(pagination, "paginate")
 
 
 @bp.app_template_filter("london")

@@ -14,7 +14,7 @@ from engine.platform.roles import Power, may
 from engine.review import chasing, pages, register
 from engine.review.register import AWAITING, COMPLETED, LABELS, OPEN, THEMES, Filters, Recommendation
 
-from .. import uow
+from .. import paging, uow
 from ..auth import me, requires
 from ..display import london
 from ..documents import attachment
@@ -46,8 +46,8 @@ def _visible(filters: Filters) -> list[Recommendation]:
 @login_required
 def index() -> str:
     filters = _filters()
-    found = _visible(filters)
-    args = {k: v for k, v in request.args.items() if v}
+    found = pages.register_page(uow.db(), me(), filters, uow.clock().now(), paging.asked())
+    args = {k: v for k, v in request.args.items() if v and k != "page"}
     return render_template(
         "pages/register.html", title="Recommendations", recommendations=found, filters=filters, themes=THEMES,
         statuses=LABELS, agencies=pages.register_agencies(uow.db(), me()), today=_today(), args=args,
