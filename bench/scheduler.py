@@ -15,7 +15,7 @@ Prints:
   the timers each scheduler fired and its CPU per timer.
 
 Usage: python bench/scheduler.py [--database URL] [--cases N] [--soon N] [--schedulers N]
-       [--users N] [--user-processes N] [--idle-seconds S] [--profile DIR]
+       [--users N] [--user-processes N] [--idle-seconds S] [--profile DIR] [--nice N] [--schema NAME]
 """
 
 from __future__ import annotations
@@ -73,6 +73,70 @@ def create_cases(sessions, clock, count: int, due, prefix: str) -> list[int]:
     return ids
 
 
+def named(url: str, name: str) -> str:
+    """The URL with an application name PostgreSQL shows in pg_stat_activity (for the wait profile)."""
+    if not url.startswith("postgresql"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+class WaitProfile:
+    """Samples pg_stat_activity every 100 ms: what the schedulers' and users' connections are doing."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1) if url.startswith(
+            "postgresql") else None
+        self._stop = threading.Event()
+        self.samples: dict[str, dict[str, int]] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        if self._engine is not None:
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self._engine is not None
+        with self._engine.connect() as conn:
+            while not self._stop.wait(0.1):
+                for name, state, kind, event in conn.execute(text(
+                        "SELECT application_name, state, wait_event_type, wait_event FROM pg_stat_activity "
+                        "WHERE application_name LIKE 'bench-%' AND pid <> pg_backend_pid()")):
+                    role = "scheduler" if name.startswith("bench-scheduler") else "users"
+                    counts = self.samples.setdefault(role, {})
+                    what = _doing(state, kind, event)
+                    counts[what] = counts.get(what, 0) + 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._engine is not None:
+            self._thread.join()
+            self._engine.dispose()
+
+    def lines(self) -> list[str]:
+        out = []
+        for role, counts in sorted(self.samples.items()):
+            busy = {k: v for k, v in counts.items() if k != "idle"}
+            total = sum(busy.values()) or 1
+            parts = ", ".join(f"{what} {n * 100 / total:.0f}%" for what, n in
+                              sorted(busy.items(), key=lambda item: -item[1]))
+            out.append(f"  {role} connections, while in a unit of work: {parts}")
+        return out
+
+
+def _doing(state: str | None, kind: str | None, event: str | None) -> str:
+    if state == "idle in transaction":
+        return "waiting for Python (its CPU or its turn on one)"
+    if state != "active":
+        return "idle"
+    if kind is None:
+        return "running in PostgreSQL"
+    if kind == "Lock":
+        return f"waiting for a row lock ({event})"
+    if kind == "Client":
+        return "waiting for Python (its CPU or its turn on one)"
+    return f"waiting: {kind} {event}"
+
+
 def percentile(ordered: list[float], p: int) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * p / 100) - 1))]
 
@@ -123,7 +187,8 @@ class Users:
         context = multiprocessing.get_context("spawn")
         self._stop, self._results = context.Event(), context.Queue()
         shares = [self.references[n::self.processes] for n in range(self.processes)]
-        self._workers = [context.Process(target=user_process, args=(self.url, self.username, share, self._stop,
+        self._workers = [context.Process(target=user_process, args=(named(self.url, "bench-users"), self.username,
+                                                                     share, self._stop,
                                                                      self._results)) for share in shares if share]
         for worker in self._workers:
             worker.start()
@@ -145,16 +210,17 @@ class Users:
 class Schedulers:
     """`count` `dhr scheduler` processes on the system clock, counting what each fires."""
 
-    def __init__(self, url: str, count: int, label: str, profile: Path | None) -> None:
+    def __init__(self, url: str, count: int, label: str, profile: Path | None, nice: int = 0) -> None:
         env = {**os.environ, "DHR_DATABASE_URL": url, "DHR_CLOCK": "system"}
         log = Path(os.environ.get("DHR_BENCH_LOG", os.devnull)).open("a")  # noqa: SIM115 - open while it runs
         self.fired = [0] * count
         self.processes = []
         for n in range(count):
-            python = [sys.executable]
+            python = ["nice", "-n", str(nice), sys.executable] if nice else [sys.executable]
             if profile is not None:
                 profile.mkdir(parents=True, exist_ok=True)
                 python += ["-m", "cProfile", "-o", str(profile / f"{label}-scheduler{n + 1}.prof")]
+            env["DHR_DATABASE_URL"] = named(url, f"bench-scheduler{n + 1}")
             process = subprocess.Popen([*python, "-m", "engine", "scheduler", "--id", f"bench-{n + 1}"], env=env,
                                        text=True, stdout=subprocess.PIPE, stderr=log)
             assert process.stdout is not None
@@ -188,9 +254,11 @@ def timers_round(args, url: str, sessions, clock, label: str, schedulers: int, u
     The timers are created first (with the schedulers already running, idle), the users start when
     that is done, before the first falls due, and go on until the last has fired.
     """
-    running = Schedulers(url, schedulers, label.split()[0].rstrip(":"), args.profile)
+    running = Schedulers(url, schedulers, label.split()[0].rstrip(":"), args.profile, args.nice)
+    waits = WaitProfile(url)
     try:
-        first_due = clock.now() + timedelta(seconds=args.lead)
+        lead = lead_for(sessions, clock, args)
+        first_due = clock.now() + timedelta(seconds=lead)
         spread = timedelta(seconds=args.window) / args.soon
         made = time.monotonic()
         ids = create_cases(sessions, clock, args.soon, lambda n: first_due + spread * n,
@@ -198,6 +266,7 @@ def timers_round(args, url: str, sessions, clock, label: str, schedulers: int, u
         made = time.monotonic() - made
         if users is not None:
             users.start()
+        waits.start()
         cpu_before, users_before, wall = running.cpu(), users.cpu() if users else 0.0, time.monotonic()
         last_due = first_due + spread * args.soon
         while datetime.now(UTC) < last_due + timedelta(seconds=args.drain):
@@ -208,14 +277,16 @@ def timers_round(args, url: str, sessions, clock, label: str, schedulers: int, u
         submits = users.stop() if users is not None else []
         load_now = load()
     finally:
+        waits.stop()
         running.stop()
     with sessions() as s:
         late = sorted(e.details["late_by_seconds"] for e in s.scalars(
             select(AuditEvent).where(AuditEvent.event_type == "TIMER_FIRED", AuditEvent.case_id.in_(ids))))
         waiting = s.scalar(select(func.count()).select_from(Timer).where(Timer.case_id.in_(ids)))
-    print(f"\n{label}: {schedulers} scheduler(s), {args.users if users else 0} users; {load_now}")
-    print(f"  {args.soon} timers created in {made:.0f} s, the first due {args.lead:.0f} s after the creation began")
-    if made > args.lead:
+    niced = f" (at nice {args.nice})" if args.nice else ""
+    print(f"\n{label}: {schedulers} scheduler(s){niced}, {args.users if users else 0} users; {load_now}")
+    print(f"  {args.soon} timers created in {made:.0f} s, the first due {lead:.0f} s after the creation began")
+    if made > lead:
         print("  warning: creating them took longer than the lead: the first ones were late from the start")
     if late:
         print(f"  {len(late)} of {args.soon} fired ({waiting} still waiting); lateness p50 "
@@ -228,7 +299,19 @@ def timers_round(args, url: str, sessions, clock, label: str, schedulers: int, u
         print(f"  users: {len(submits)} forms submitted ({len(submits) / wall:.1f}/s), submission p50 "
               f"{percentile(submits, 50) * 1000:.0f} ms, p95 {percentile(submits, 95) * 1000:.0f} ms; "
               f"user workers' CPU {users_cpu / wall * 100:.0f}% of one core")
+    for line in waits.lines():
+        print(line)
     return late
+
+
+def lead_for(sessions, clock, args) -> float:
+    """Seconds from now to the first due time: enough to create the round's timers first, at the rate
+    50 more waiting cases take to create now (the machine's load varies)."""
+    started = time.monotonic()
+    far = clock.now() + timedelta(days=40)
+    create_cases(sessions, clock, 50, lambda n: far + timedelta(seconds=n), f"Open{uuid.uuid4().hex[:6]}x")
+    per_case = (time.monotonic() - started) / 50
+    return max(args.lead, per_case * args.soon * 1.5 + 10)
 
 
 def idle_round(url: str, seconds: float) -> None:
@@ -272,14 +355,16 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000, help="open cases waiting on far timers")
     parser.add_argument("--soon", type=int, default=1_000, help="timers falling due in each round")
     parser.add_argument("--window", type=float, default=60.0, help="seconds over which they fall due")
-    parser.add_argument("--lead", type=float, default=90.0,
-                        help="seconds from beginning to create them to the first due (creating takes a while)")
+    parser.add_argument("--lead", type=float, default=30.0,
+                        help="least seconds from creating them to the first due (more if creating is slow)")
     parser.add_argument("--drain", type=float, default=10.0, help="seconds after the last due before counting")
     parser.add_argument("--schedulers", type=int, default=2, help="scheduler processes in the last round")
     parser.add_argument("--users", type=int, default=10, help="people submitting forms without pause")
     parser.add_argument("--user-processes", type=int, default=2, help="worker processes serving the users")
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="0: skip the idle measurement")
     parser.add_argument("--profile", type=Path, help="write each scheduler's cProfile here")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the schedulers at this nice value (below 0 needs root), as a unit's Nice= would")
     parser.add_argument("--schema", help="PostgreSQL: keep the installation in this schema and reuse it next time")
     args = parser.parse_args()
 
