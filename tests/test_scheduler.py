@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 
 from engine.bpmn import runtime, timers
 from engine.bpmn.scheduler import TimerScheduler
-from engine.platform.audit import events_for_case
-from engine.platform.db import unit_of_work
+from engine.platform.audit import events_for_case, verify
+from engine.platform.db import make_engine, session_factory, unit_of_work
 from engine.platform.models import AuditEvent, SimulatedTime, Timer
 
 from .conftest import Db, World
 
 TIMER_DIAGRAMS = Path(__file__).parent / "timers"
+DIE_MID_FIRE = TIMER_DIAGRAMS / "die_mid_fire.py"
 
 
 @pytest.fixture
@@ -137,13 +138,21 @@ def many_waiting_cases(db: Db, world: World, count: int) -> datetime:
     return last
 
 
-def scheduler_process(db: Db) -> subprocess.Popen[str]:
+def scheduler_process(db: Db, name: str = "test") -> subprocess.Popen[str]:
     env = {**os.environ, "DHR_DATABASE_URL": db.url, "DHR_CLOCK": "simulated"}
-    process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler", "--sweep", "5"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler", "--sweep", "5", "--id", name],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
-    assert process.stdout.readline().startswith("scheduler running")
+    assert process.stdout.readline().strip() == f"scheduler running (simulated clock) as {name}"
     return process
+
+
+@pytest.fixture
+def second_scheduler(db: Db):
+    """The sessions of a second scheduler: an engine of its own, so connections and locks of its own."""
+    engine = make_engine(db.url)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 class FiredLines:
@@ -176,6 +185,67 @@ def fired_counts(db: Db) -> dict[str, int]:
         rows = s.execute(select(AuditEvent.task_id, func.count()).where(
             AuditEvent.event_type == "TIMER_FIRED").group_by(AuditEvent.task_id)).all()
     return {task_id: n for task_id, n in rows}
+
+
+def waiting_ids(db: Db) -> set[str]:
+    with db.sessions() as s:
+        return set(s.scalars(select(Timer.id)))
+
+
+def test_a_scheduler_passes_over_the_timer_another_has_claimed_and_each_fires_once(
+        db: Db, world: World, second_scheduler) -> None:
+    world.clock.set(many_waiting_cases(db, world, 6) + timedelta(minutes=1))
+    expected = waiting_ids(db)
+    found: list[list[timers.FiredTimer]] = []
+    other = threading.Thread(target=lambda: found.append(timers.run_due(second_scheduler, world.clock)))
+    with db.sessions() as first:
+        held = timers.claim_next(first, world.clock.now())  # the first scheduler's claim, not yet fired
+        assert held is not None
+        other.start()
+        if db.backend == "postgresql":  # SKIP LOCKED: the second gets on with the rest meanwhile
+            other.join(timeout=60)
+            assert not other.is_alive(), "the second scheduler waited for the first one's claim"
+        # (on SQLite the second waits for the database's write lock, which the claim holds)
+        assert runtime.fire_timer(first, held.id, clock=world.clock, skip_locked=True)
+        first.commit()
+    other.join(timeout=60)
+    [by_second] = found
+    assert sorted(i.timer_id for i in by_second) == sorted(expected - {held.id})
+    assert all(i.error is None for i in by_second)
+    assert timers.run_due(second_scheduler, world.clock) == []
+    assert fired_counts(db) == {timer_id: 1 for timer_id in expected}
+
+
+def test_a_scheduler_that_dies_mid_fire_leaves_the_timer_to_the_other(db: Db, world: World, second_scheduler) -> None:
+    world.clock.set(many_waiting_cases(db, world, 4) + timedelta(minutes=1))  # the time the processes read
+    expected = waiting_ids(db)
+    dying = subprocess.Popen([sys.executable, str(DIE_MID_FIRE), db.url], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    assert dying.stdout is not None
+    held = dying.stdout.readline().strip()  # fired and audited in its unit of work, not committed
+    assert held in expected
+    dying.send_signal(signal.SIGKILL)
+    dying.wait(timeout=30)
+    fired = timers.run_due(second_scheduler, world.clock)
+    assert sorted(i.timer_id for i in fired) == sorted(expected) and all(i.error is None for i in fired)
+    assert fired_counts(db) == {timer_id: 1 for timer_id in expected}
+    assert waiting_ids(db) == set()
+    with db.sessions() as s:
+        assert verify(s)[1] == []  # the dead unit of work left nothing in the audit chain
+
+
+def test_two_scheduler_processes_fire_each_due_timer_exactly_once(db: Db, world: World) -> None:
+    many_waiting_cases(db, world, 60)
+    expected = waiting_ids(db)
+    first, second = scheduler_process(db, "one"), scheduler_process(db, "two")
+    try:
+        FiredLines(first, second).wait(len(expected))
+    finally:
+        for process in (first, second):
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    assert fired_counts(db) == {timer_id: 1 for timer_id in expected}
+    assert waiting_ids(db) == set()
 
 
 @pytest.mark.long

@@ -6,7 +6,8 @@ Jobs (APScheduler, in memory: losing them loses nothing, the table is the truth)
   other processes (a task completed early, an extension agreed) are picked up without a restart;
 - `sweep`: a slow safety net that fires whatever is due.
 At start-up everything that fell due while the scheduler was stopped fires at once, oldest first.
-Two schedulers on one database never fire a timer twice: the case's row lock is the claim.
+Several schedulers may share one database: each due timer is claimed, with its case, by the unit of
+work that fires it (`timers.claim_next`), so each fires once, and one that dies mid-fire leaves it.
 """
 
 from __future__ import annotations

@@ -66,16 +66,24 @@ def timers_retry(app: App, timer_id: str) -> None:
               help="Seconds between looks at the next due time.")
 @click.option("--sweep", "sweep_seconds", default=60.0, show_default=True,
               help="Seconds between safety sweeps.")
+@click.option("--id", "scheduler_id", default=None,
+              help="This scheduler's name in logs (default: host:pid); several may run against one database.")
 @pass_app
-def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> None:
-    """Run the timer scheduler until stopped (SIGTERM or Ctrl-C)."""
+def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float, scheduler_id: str | None) -> None:
+    """Run the timer scheduler until stopped (SIGTERM or Ctrl-C).
+
+    Several may run at once, on one machine or several: they share the due timers, each fired once.
+    """
+    import os
     import signal
+    import socket
     import threading
 
     from ..bpmn.scheduler import TimerScheduler
 
     live: Clock = SimulatedClock(app.engine) if app.settings.clock == "simulated" else SystemClock()
     stop = threading.Event()
+    name = scheduler_id or f"{socket.gethostname()}:{os.getpid()}"
 
     def report(item: timers.FiredTimer) -> None:
         outcome = f"failed: {item.error}" if item.error else "fired"
@@ -87,8 +95,8 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
     scheduler = TimerScheduler(app.sessions, live, watch_seconds=watch_seconds, sweep_seconds=sweep_seconds,
                                on_fired=report, settings=app.settings)
     scheduler.start()
-    click.echo(f"scheduler running ({app.settings.clock} clock)")
+    click.echo(f"scheduler running ({app.settings.clock} clock) as {name}")
     sys.stdout.flush()
     stop.wait()
     scheduler.shutdown()
-    click.echo("scheduler stopped")
+    click.echo(f"scheduler {name} stopped")
