@@ -65,6 +65,7 @@ def _answers(pseudonym: str, notified: str, review_type: str) -> dict[str, dict[
                             screening_recommendation="DHR"),
         "decide_on_review": dict(review_type=review_type),
         "record_home_office_response": dict(home_office_response="Home Office accepts the decision"),
+        "record_criminal_proceedings": dict(pause_review=False),
     }
 
 
