@@ -161,7 +161,8 @@ def test_the_chairs_progress_report_is_chased_and_never_blocks_the_next_quarter(
     assert today(case) == date(2025, 11, 30) and decided == date(2025, 8, 31)
 
     def reminded() -> bool:
-        return any(case.data(t)["chase_request"]["request_type"] == "progress_report" for t in case.all("send_reminder"))
+        asked = [case.data(t)["chase_request"]["request_type"] for t in case.all("send_reminder")]
+        return "progress_report" in asked
 
     while not reminded():
         assert case.next_timer()
@@ -222,7 +223,8 @@ def test_a_new_timescale_is_told_to_the_cspb_and_the_home_office(dhr: World) -> 
 @pytest.mark.parametrize("choice", ["Add the paused days back", "A new completion date was agreed"])
 def test_a_review_on_hold_for_the_trial_stops_the_clock_and_the_team_resumes_it(dhr: World, choice: str) -> None:
     case = Dhr(dhr)
-    case.drive(base_policy, {"pause": True}, step=None, until=lambda d: d.find("record_criminal_proceedings") is not None)
+    case.drive(base_policy, {"pause": True}, step=None,
+               until=lambda d: d.find("record_criminal_proceedings") is not None)
     assert dhr.case(case.reference).deadline_on == date(2026, 2, 28)
     task = case.find("record_criminal_proceedings")
     case.complete(task, base_policy(case, task, {"pause": True}))
