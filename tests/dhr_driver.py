@@ -185,7 +185,7 @@ def base_policy(d: Dhr, task: OpenTask, ctx: dict[str, Any]) -> dict[str, Any]:
              "report_type": "Individual Management Review (IMR)"},
             {"agency": "GP practice", "contact_email": "gp@example.org", "report_type": "Short report"}])
     if name == "record_criminal_proceedings":
-        return dict(new_timescale_needed=bool(ctx.get("new_timescale")))
+        return dict(new_timescale_needed=bool(ctx.get("new_timescale")), pause_review=bool(ctx.get("pause")))
     if name == "record_new_timescale":
         return dict(new_completion_date=ctx["new_timescale"], timescale_agreed_on=today)
     if name == "agree_action_plan":

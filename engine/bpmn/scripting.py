@@ -38,7 +38,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 
-from ..platform.calendar import LONDON, add_months, add_working_days, london_day
+from ..platform.calendar import LONDON, add_months, add_working_days, is_anniversary, london_day, next_quarter_day
 from ..platform.clock import SystemClock, _current, as_utc, parse_duration
 from ..platform.errors import BudgetExceeded
 from ..platform.settings import script_bytes, script_seconds
@@ -82,12 +82,33 @@ def _add_period(value: str, duration: str) -> str:
 
 
 def _add_working_days(value: str, days: int) -> str:
-    return add_working_days(_date(value), int(days)).isoformat()
+    # The bank-holiday calendar is trusted library code that loads slowly the first time: it runs untraced
+    # (outside the budget), so the number of days is bounded instead.
+    if abs(int(days)) > 3660:
+        raise ValueError("add_working_days takes at most 3660 days")
+    trace = sys.gettrace()
+    sys.settrace(None)
+    try:
+        return add_working_days(_date(value), int(days)).isoformat()
+    finally:
+        sys.settrace(trace)
 
 
 def _same_day_of_year(a: str, b: str) -> bool:
     first, second = _date(a), _date(b)
     return (first.month, first.day) == (second.month, second.day)
+
+
+def _days_between(start: str, end: str) -> int:
+    return (_date(end) - _date(start)).days
+
+
+def _is_anniversary(day: str, event: str) -> bool:
+    return is_anniversary(_date(day), _date(event))
+
+
+def _next_quarter_day(after: str, months: Any, day_of_month: int = 1) -> str:
+    return next_quarter_day(_date(after), tuple(int(m) for m in months), int(day_of_month)).isoformat()
 
 
 HELPERS: dict[str, Any] = {
@@ -99,6 +120,9 @@ HELPERS: dict[str, Any] = {
     "add_period": _add_period,
     "london_time": _london_time,
     "same_day_of_year": _same_day_of_year,
+    "is_anniversary": _is_anniversary,
+    "days_between": _days_between,
+    "next_quarter_day": _next_quarter_day,
 }
 
 # ---------------------------------------------------------------------------------------------

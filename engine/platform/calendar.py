@@ -68,6 +68,34 @@ def long_moment(moment: datetime) -> str:
     return f"{long_date(local.date())}, {local:%H:%M}"
 
 
+def is_leap_year(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def is_anniversary(day: date, event: date) -> bool:
+    """Whether `day` is the anniversary of `event` (a birthday, a death): the same day and month; for an event
+    on 29 February, in a year without one, both 28 February and 1 March count."""
+    if (day.month, day.day) == (event.month, event.day):
+        return True
+    if (event.month, event.day) != (2, 29) or is_leap_year(day.year):
+        return False
+    return (day.month, day.day) in ((2, 28), (3, 1))
+
+
+def next_quarter_day(after: date, months: tuple[int, ...], day_of_month: int) -> date:
+    """The first day after `after` that is day `day_of_month` of one of `months` (the month's last day when it is
+    shorter): e.g. the next of 1 January, April, July and October."""
+    if not months or any(not 1 <= m <= 12 for m in months) or not 1 <= day_of_month <= 31:
+        raise ValueError("months must be 1 to 12 and the day 1 to 31")
+    year = after.year
+    while True:
+        for month in sorted(set(months)):
+            candidate = date(year, month, 1) + relativedelta(day=day_of_month)
+            if candidate > after:
+                return candidate
+        year += 1
+
+
 @lru_cache(maxsize=64)
 def _bank_holidays(year: int) -> frozenset[date]:
     # Wales has England's bank holidays; the package names them under the England subdivision.

@@ -65,6 +65,7 @@ def _answers(pseudonym: str, notified: str, review_type: str) -> dict[str, dict[
                             screening_recommendation="DHR"),
         "decide_on_review": dict(review_type=review_type),
         "record_home_office_response": dict(home_office_response="Home Office accepts the decision"),
+        "record_criminal_proceedings": dict(pause_review=False),
     }
 
 
@@ -204,7 +205,9 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
                 access.add_member(s, case, users.find_user(s, name), actor=ACTOR, at=clock.now())
         answers = {**_answers(pseudonym, notified, decision), "agree_action_plan": _ACTION_PLAN,
                    "agree_publication_date": {"publication_date": (today + timedelta(days=14)).isoformat()}}
-        _advance(sessions, clock, reference, until, answers, by_role)
+        # the case stopped at the decision keeps its decision's reminder and escalation open (they fall due at once)
+        chasing_the_decision = ("remind_csp_chair", "escalate_overdue_decision") if until == "decide_on_review" else ()
+        _advance(sessions, clock, reference, until, answers, by_role, skip=chasing_the_decision)
         with sessions() as s:
             case = runtime.get_case(s, reference)
             yield f"case {reference}: {case.status}" + (f", {case.stage}" if case.stage else "")
