@@ -257,6 +257,9 @@ def timers_round(args, url: str, sessions, clock, label: str, schedulers: int, u
     running = Schedulers(url, schedulers, label.split()[0].rstrip(":"), args.profile, args.nice)
     waits = WaitProfile(url)
     try:
+        settle = time.monotonic() + args.patience  # a backlog a round before left behind goes first
+        while due_now(sessions, clock) and time.monotonic() < settle:
+            time.sleep(1)
         lead = lead_for(sessions, clock, args)
         first_due = clock.now() + timedelta(seconds=lead)
         spread = timedelta(seconds=args.window) / args.soon
@@ -308,6 +311,11 @@ def timers_round(args, url: str, sessions, clock, label: str, schedulers: int, u
     for line in waits.lines():
         print(line)
     return late
+
+
+def due_now(sessions, clock) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(Timer).where(Timer.due_at <= clock.now())) or 0
 
 
 def still_waiting(sessions, ids: list[int]) -> int:

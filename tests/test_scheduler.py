@@ -288,3 +288,13 @@ def test_a_scheduler_killed_mid_fire_loses_nothing(db: Db, world: World) -> None
     assert set(counts) == expected and set(counts.values()) == {1}
     with db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Timer)) == 0
+
+
+def test_a_stopped_scheduler_leaves_the_rest_of_a_backlog_waiting(db: Db, world: World) -> None:
+    many_waiting_cases(db, world, 60)
+    process = scheduler_process(db)
+    FiredLines(process).wait(1)
+    process.send_signal(signal.SIGTERM)  # it stops after the timer in hand, not after the backlog
+    assert process.wait(timeout=60) == 0
+    fired = fired_counts(db)
+    assert set(fired.values()) == {1} and len(waiting_ids(db)) == 60 - len(fired) > 30

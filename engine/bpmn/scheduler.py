@@ -51,6 +51,7 @@ class TimerScheduler:
             timezone=UTC, job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
         )
         self._firing = threading.Lock()
+        self._stopping = threading.Event()  # set by `shutdown`: a backlog being fired stops at the next timer
         self._pending = False
         self._progressed = True
         self._planned: datetime | None = None
@@ -73,6 +74,7 @@ class TimerScheduler:
             self._aps.add_job(self._fire)  # a job of its own: never skipped as "already running"
 
     def shutdown(self) -> None:
+        self._stopping.set()
         if isinstance(self._clock, SettableClock):
             self._clock.unsubscribe(self.wake)
         if self._aps.running:
@@ -93,7 +95,8 @@ class TimerScheduler:
             try:
                 while self._pending:
                     self._pending = False
-                    self._progressed = bool(run_due(self._sessions, self._clock, self._actor, self._on_fired))
+                    self._progressed = bool(run_due(self._sessions, self._clock, self._actor, self._on_fired,
+                                                       self._stopping.is_set))
             except Exception:  # never let the job die: the watch job will try again
                 log.exception("firing due timers failed")
             finally:

@@ -74,8 +74,10 @@ def claim_next(session: Session, now: datetime, passed: Collection[str] = ()) ->
 
 
 def run_due(sessions: sessionmaker[Session], clock: Clock, actor: str = "scheduler",
-            on_fired: Callable[[FiredTimer], None] | None = None) -> list[FiredTimer]:
-    """Fire every timer due by now, oldest first, each claimed and fired in its own unit of work.
+            on_fired: Callable[[FiredTimer], None] | None = None,
+            stopping: Callable[[], bool] | None = None) -> list[FiredTimer]:
+    """Fire every timer due by now, oldest first, each claimed and fired in its own unit of work,
+    until none is left or `stopping()` says so (checked between timers).
 
     Timers that fall due while it runs, or that firing makes due (a chase step already overdue),
     fire in the same run. A timer another writer holds is left to them or the next run; one whose
@@ -83,7 +85,7 @@ def run_due(sessions: sessionmaker[Session], clock: Clock, actor: str = "schedul
     """
     results: list[FiredTimer] = []
     passed: set[str] = set()  # claimed but not fired (a stale projection, a failure): not again this run
-    while True:
+    while stopping is None or not stopping():
         claimed: FiredTimer | None = None
         try:
             with unit_of_work(sessions) as session:
@@ -105,6 +107,7 @@ def run_due(sessions: sessionmaker[Session], clock: Clock, actor: str = "schedul
             _report(results, claimed, on_fired)
         else:
             passed.add(claimed.timer_id)
+    return results
 
 
 def _report(results: list[FiredTimer], item: FiredTimer, on_fired: Callable[[FiredTimer], None] | None) -> None:
