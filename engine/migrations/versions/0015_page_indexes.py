@@ -3,15 +3,15 @@ case list (status, newest first), the dashboard (open cases by deadline; tasks, 
 dates by time), the inbox (a lane, any capitalisation, soonest due first; the register's rule on
 update tasks, by task) and a case's history (its events in order).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
