@@ -73,6 +73,8 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
     import threading
 
     from ..bpmn.scheduler import TimerScheduler
+    from ..platform import logs, readiness
+    from ..platform.heartbeat import Heartbeat
 
     live: Clock = SimulatedClock(app.engine) if app.settings.clock == "simulated" else SystemClock()
     stop = threading.Event()
@@ -86,9 +88,13 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
         signal.signal(signum, lambda *_: stop.set())
     scheduler = TimerScheduler(app.sessions, live, watch_seconds=watch_seconds, sweep_seconds=sweep_seconds,
                                on_fired=report, settings=app.settings)
+    logs.configure(app.settings.log_format)
     scheduler.start()
+    heartbeat = Heartbeat(app.sessions, readiness.SCHEDULER)  # for /readyz: this scheduler is alive
+    heartbeat.start()
     click.echo(f"scheduler running ({app.settings.clock} clock)")
     sys.stdout.flush()
     stop.wait()
+    heartbeat.stop()
     scheduler.shutdown()
     click.echo("scheduler stopped")
