@@ -49,6 +49,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker
         }
         entry.update(_context.get() or {})
         entry.update(getattr(record, "dhr", None) or {})
