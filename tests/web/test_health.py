@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import request
 from sqlalchemy import select, text
 
 from engine.platform import heartbeat, logs, readiness
@@ -135,3 +136,21 @@ def test_records_logged_during_a_request_carry_its_id(web: Web) -> None:
     bug = next(line for line in lines if line["level"] == "ERROR")
     assert bug["request_id"] == "req-77" and "RuntimeError: a bug" in bug["error"]
     assert [line["status"] for line in lines if line["logger"] == "dhr.request"] == [500]
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_one_proxy_the_app_takes_address_scheme_and_host_from_it(
+        db: Db, clock: SettableClock, hops: int) -> None:
+    app = make_app(db, clock, SessionClock(), proxy_hops=hops)
+
+    @app.route("/where")
+    def where() -> Any:
+        return {"scheme": request.scheme, "host": request.host, "address": request.remote_addr}
+
+    forwarded = {"X-Forwarded-For": "198.51.100.6, 203.0.113.9", "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": "dhr.example.gov.uk", "X-Forwarded-Port": "443"}
+    seen = app.test_client().get("/where", headers=forwarded).get_json()
+    if hops:  # the proxy's own entry (the last) is trusted; what the client claimed before it is not
+        assert seen == {"scheme": "https", "host": "dhr.example.gov.uk", "address": "203.0.113.9"}
+    else:
+        assert seen == {"scheme": "http", "host": "localhost", "address": "127.0.0.1"}
