@@ -31,8 +31,10 @@ def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
     """Run the web application under gunicorn until stopped (SIGTERM); run `dhr scheduler` beside it."""
     given: dict[str, Any] = {"bind": bind, "workers": workers, "threads": threads}
     server = dataclasses.replace(ServeSettings(), **{k: v for k, v in given.items() if v is not None})
-    settings = Settings()  # a wrong setting stops it here, in one line, before any worker is forked
-    WebSettings()
+    settings = Settings()
+    from . import create_app
+
+    create_app({"SETTINGS": settings})  # a wrong setting stops it here, in one line, before any worker forks
     logs.configure(settings.log_format)
     for warning in _warnings(server):
         log.warning(warning)

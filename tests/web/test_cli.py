@@ -27,6 +27,7 @@ def test_the_engine_does_not_import_flask() -> None:
     ("DHR_LOG_FORMAT", "xml", "DHR_LOG_FORMAT must be json or text, not 'xml'"),
     ("DHR_WORKERS", "0", "DHR_WORKERS must be more than 0"),
     ("DHR_THREADS", "many", "DHR_THREADS must be a whole number, not 'many'"),
+    ("DHR_SIGN_IN_LIMIT", "lots", "DHR_SIGN_IN_LIMIT must be like '20 per 10 minutes', not 'lots'"),  # the app's own
 ])
 def test_dhr_serve_refuses_a_setting_it_cannot_use_before_starting(
         tmp_path: Path, setting: str, value: str, message: str) -> None:
