@@ -16,7 +16,7 @@ import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from engine.platform import logs
+from engine.platform import logs, readiness
 from engine.platform.settings import ServeSettings, Settings, WebSettings, dev_audit_key_warning
 
 log = logging.getLogger("dhr.serve")
@@ -35,6 +35,7 @@ def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
     from . import create_app
 
     create_app({"SETTINGS": settings})  # a wrong setting stops it here, in one line, before any worker forks
+    readiness.code_revisions()  # read the migrations once, here: every worker inherits them
     logs.configure(settings.log_format)
     for warning in _warnings(server):
         log.warning(warning)
