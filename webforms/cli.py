@@ -29,17 +29,17 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
     # Under the reloader the parent process only watches files: the scheduler runs in the child alone.
     if not no_scheduler and (not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
         state = app.extensions["dhr"]
-        scheduler = TimerScheduler(state.sessions, state.clock, settings=state.settings)
-        scheduler.start()
         heartbeat = Heartbeat(state.sessions, readiness.SCHEDULER)
         heartbeat.start()
+        scheduler = TimerScheduler(state.sessions, state.clock, settings=state.settings)
+        scheduler.start()
     click.echo(f"Domestic Homicide Reviews: http://{host}:{port}/ (Ctrl-C to stop)")
     if dev_audit_key_warning():
         click.echo(dev_audit_key_warning(), err=True)
     try:
         run_simple(host, port, app, use_reloader=reload, threaded=True)
     finally:
-        if heartbeat is not None:
-            heartbeat.stop()
         if scheduler is not None:
             scheduler.shutdown()
+        if heartbeat is not None:
+            heartbeat.stop()

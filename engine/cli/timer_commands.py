@@ -89,12 +89,12 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
     scheduler = TimerScheduler(app.sessions, live, watch_seconds=watch_seconds, sweep_seconds=sweep_seconds,
                                on_fired=report, settings=app.settings)
     logs.configure(app.settings.log_format)
-    scheduler.start()
     heartbeat = Heartbeat(app.sessions, readiness.SCHEDULER)  # for /readyz: this scheduler is alive
     heartbeat.start()
+    scheduler.start()
     click.echo(f"scheduler running ({app.settings.clock} clock)")
     sys.stdout.flush()
     stop.wait()
-    heartbeat.stop()
     scheduler.shutdown()
+    heartbeat.stop()
     click.echo("scheduler stopped")

@@ -58,9 +58,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-# Libraries that tell every step at INFO (APScheduler: each run of a job, every second); their
-# warnings and errors still show.
-QUIET = ("apscheduler", "alembic")
+# Libraries that tell every step at INFO (APScheduler: each run of a job, every second;
+# SpiffWorkflow: each task's change of state, several per unit of work); their warnings and errors
+# still show. (SpiffWorkflow's `spiff.task` at DEBUG would also log task data: personal data.)
+QUIET = ("apscheduler", "alembic", "spiff")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
