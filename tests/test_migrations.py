@@ -24,6 +24,7 @@ def _revision(db: Db) -> str | None:
 
 
 def test_the_migrations_build_the_whole_schema_from_an_empty_database(empty_db: Db) -> None:
+    import engine.platform.heartbeat  # noqa: F401
     import engine.platform.notifications  # noqa: F401
     import engine.review.chasing  # noqa: F401  (every module with tables)
     import engine.review.costs  # noqa: F401

@@ -121,6 +121,7 @@ def test_calendar_months_from_the_decision() -> None:
 
 
 def test_the_migrations_build_the_tables_the_models_describe(db: Db) -> None:
+    import engine.platform.heartbeat  # noqa: F401
     import engine.platform.notifications  # noqa: F401
     import engine.platform.second_factor  # noqa: F401
     import engine.platform.sessions  # noqa: F401

@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 from engine.platform.db import MAX_ID
 from engine.platform.settings import PROJECT_ROOT, Settings, WebSettings
 
-from . import auth, errors, security, throttle, uow
+from . import auth, errors, health, request_log, security, throttle, uow
 
 
 class DatabaseId(IntegerConverter):
@@ -47,11 +47,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         DHR_REQUIRE_2FA=web.require_2fa if web.require_2fa is not None else settings.env == "production",
     )
     app.config.update(config)
+    request_log.init_app(app)  # first: its record is written after the unit of work committed
     uow.init_app(app, settings)
     security.init_app(app)
     throttle.init_app(app, web)
     auth.init_app(app)
     errors.init_app(app)
+    health.init_app(app)
 
     from .views import (
         account,

@@ -19,14 +19,18 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
     from werkzeug.serving import run_simple
 
     from engine.bpmn.scheduler import TimerScheduler
+    from engine.platform import readiness
+    from engine.platform.heartbeat import Heartbeat
 
     from . import create_app
     settings = Settings()
     app = create_app({"SETTINGS": settings})
-    scheduler = None
+    scheduler, heartbeat = None, None
     # Under the reloader the parent process only watches files: the scheduler runs in the child alone.
     if not no_scheduler and (not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
         state = app.extensions["dhr"]
+        heartbeat = Heartbeat(state.sessions, readiness.SCHEDULER)
+        heartbeat.start()
         scheduler = TimerScheduler(state.sessions, state.clock, settings=state.settings)
         scheduler.start()
     click.echo(f"Domestic Homicide Reviews: http://{host}:{port}/ (Ctrl-C to stop)")
@@ -37,3 +41,5 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if heartbeat is not None:
+            heartbeat.stop()

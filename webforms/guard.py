@@ -8,7 +8,7 @@ from engine.bpmn import runtime
 from engine.platform import access
 from engine.platform.models import Case, OpenTask
 
-from . import uow
+from . import request_log, uow
 from .auth import me
 
 
@@ -17,6 +17,7 @@ def case_or_404(case_id: int) -> Case:
     case = uow.db().get(Case, case_id)
     if case is None or not access.may_see_case(uow.db(), me(), case.id):
         abort(404)
+    request_log.note_case(case.reference)
     if request.method == "GET":  # every read of a case by a non-member is audited
         access.record_view(uow.db(), case, me(), request.endpoint or request.path, at=uow.clock().now())
     return case

@@ -45,9 +45,12 @@ def init_app(app: Flask, web: WebSettings) -> None:
         raise SettingsError(f"DHR_RATE_LIMIT_STORAGE_URI cannot be used: {exc}") from exc
     app.extensions["dhr_throttle"] = Throttle(MovingWindowRateLimiter(storage), item)
     if web.proxy_hops:
-        # Behind a reverse proxy every request comes from the proxy: take the client's address
-        # from the X-Forwarded-For the trusted proxies add.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=web.proxy_hops)  # type: ignore[method-assign]
+        # Behind a reverse proxy every request comes from the proxy: take the client's address, the
+        # scheme (https: secure cookies, CSRF's referrer check) and the host from the X-Forwarded-*
+        # headers the trusted proxies add.
+        hops = web.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
+                                x_port=hops)
 
 
 def _throttle() -> Throttle:

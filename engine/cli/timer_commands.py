@@ -80,6 +80,8 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float, sche
     import threading
 
     from ..bpmn.scheduler import TimerScheduler
+    from ..platform import logs, readiness
+    from ..platform.heartbeat import Heartbeat
 
     live: Clock = SimulatedClock(app.engine) if app.settings.clock == "simulated" else SystemClock()
     stop = threading.Event()
@@ -94,9 +96,13 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float, sche
         signal.signal(signum, lambda *_: stop.set())
     scheduler = TimerScheduler(app.sessions, live, watch_seconds=watch_seconds, sweep_seconds=sweep_seconds,
                                on_fired=report, settings=app.settings)
+    logs.configure(app.settings.log_format)
+    heartbeat = Heartbeat(app.sessions, readiness.SCHEDULER)  # for /readyz: this scheduler is alive
+    heartbeat.start()
     scheduler.start()
     click.echo(f"scheduler running ({app.settings.clock} clock) as {name}")
     sys.stdout.flush()
     stop.wait()
     scheduler.shutdown()
+    heartbeat.stop()
     click.echo(f"scheduler {name} stopped")

@@ -53,6 +53,8 @@ class Settings:
     audit_key: str = field(default_factory=lambda: _env("DHR_AUDIT_KEY", ""))
     confidential_roles: tuple[str, ...] = field(
         default_factory=lambda: _names(_env("DHR_CONFIDENTIAL_ROLES", DEFAULT_CONFIDENTIAL_ROLES)))
+    # how `dhr serve` and `dhr scheduler` write their logs: json (one object a line) or text
+    log_format: str = field(default_factory=lambda: _env("DHR_LOG_FORMAT", "json"))
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "simulated"):
@@ -65,6 +67,8 @@ class Settings:
         _check_roles(self.confidential_roles)
         if not self.database_url:
             raise SettingsError("DHR_DATABASE_URL is empty")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError(f"DHR_LOG_FORMAT must be json or text, not {self.log_format!r}")
 
     @classmethod
     def names(cls) -> list[str]:
@@ -212,3 +216,21 @@ def script_bytes() -> int:
     """The largest value (characters or items) diagram code may build, and the most text a task's
     instructions may render to (DHR_SCRIPT_BYTES, default 1 MB); read at each use."""
     return _int("DHR_SCRIPT_BYTES", 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Settings of the production server (`dhr serve`) and of what it answers on /readyz."""
+
+    # host:port, or unix:/run/dhr/dhr.sock; the reverse proxy in front talks to it
+    bind: str = field(default_factory=lambda: _env("DHR_BIND", "127.0.0.1:8000"))
+    workers: int = field(default_factory=lambda: _int("DHR_WORKERS", 2))  # processes
+    threads: int = field(default_factory=lambda: _int("DHR_THREADS", 4))  # requests at once per process
+    # a worker that answers nothing for this long is restarted (diagram code stops after DHR_SCRIPT_SECONDS)
+    worker_timeout: int = field(default_factory=lambda: _int("DHR_WORKER_TIMEOUT", 60))
+    # /readyz fails when no scheduler has beaten its heartbeat for this long
+    scheduler_silent_seconds: int = field(default_factory=lambda: _int("DHR_SCHEDULER_SILENT_SECONDS", 30))
+
+    def __post_init__(self) -> None:
+        if not self.bind.strip():
+            raise SettingsError("DHR_BIND is empty")

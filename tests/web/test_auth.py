@@ -95,11 +95,6 @@ def test_a_bug_shows_the_500_page_without_internals(web: Web) -> None:
     assert "Sorry, there is a problem with the service" in page and "secret internals" not in page
 
 
-def test_healthz(web: Web) -> None:
-    response = web.get("/healthz")
-    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
-
-
 def test_security_headers_and_cookie(web: Web) -> None:
     response = web.sign_in("cst")
     cookie = response.headers["Set-Cookie"]

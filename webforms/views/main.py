@@ -1,4 +1,4 @@
-"""The home page, /healthz, and what every page's template needs (navigation, filters)."""
+"""The home page and what every page's template needs (navigation, filters)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from engine.platform.calendar import long_date, parse_day
@@ -86,14 +85,3 @@ def home() -> Response:
     if current_user.is_authenticated and may(current_user.user, Power.MANAGE_USERS):
         return redirect(url_for("admin.users"))
     return redirect(url_for("inbox.index"))
-
-
-@bp.route("/healthz")
-def healthz() -> Any:
-    """Whether the app can reach its database (for load balancers and monitoring)."""
-    try:
-        uow.db().execute(text("select 1"))
-    except Exception:
-        uow.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
