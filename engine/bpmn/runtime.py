@@ -52,7 +52,7 @@ from ..platform.errors import (
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 from ..platform.roles import Power, in_lane, may
 from ..platform.settings import restart_each_step
-from . import confidential, serialization
+from . import confidential, serialization, task_context
 from .compaction import compact
 from .forms import validate_submission
 from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
@@ -256,7 +256,7 @@ class _Snapshot:
         return min((t.due_at for t in attached), default=None)
 
 
-def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
+def _snapshot(workflow: BpmnWorkflow, bundle: Bundle, now: datetime) -> _Snapshot:
     """Read the open user tasks, waiting timers, due dates, deadlines and facts off the instance, in
     one walk of its tree."""
     found = _Snapshot({}, {}, {}, {}, [])
@@ -267,7 +267,7 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
         _collect_facts(task, projected, facts)
         if task.state == TaskState.READY:
             if spec.manual:
-                tasks[str(task.id)] = _task_row(task, bundle)
+                tasks[str(task.id)] = _task_row(task, bundle, now)
                 variable = spec.extensions.get("properties", {}).get(DUE_PROPERTY)
                 due = parse_moment(task.data.get(variable)) if variable else None
                 if due is not None:
@@ -366,13 +366,13 @@ def _deadline_date(task: Any) -> date | None:
     return parse_day(task.data.get(variable)) if variable else None
 
 
-def _task_row(task: Any, bundle: Bundle) -> _TaskRow:
+def _task_row(task: Any, bundle: Bundle, now: datetime) -> _TaskRow:
     spec = task.task_spec
     reference = spec.extensions.get("properties", {}).get(FORM_PROPERTY)
     process_file = bundle.spec_files.get(task.workflow.spec.name, "")
     return _TaskRow(
         bpmn_id=spec.bpmn_id,
-        title=spec.bpmn_name or spec.bpmn_id,
+        title=task_context.title_of(task, task_context.bundle_confidential(bundle), now),
         lane=spec.lane,
         form=form_path(process_file, reference) if reference else None,
         instructions=spec.extensions.get("instructionsForEndUser"),
@@ -394,7 +394,7 @@ def _save(
     """Write the instance, rewrite its projections and audit what appeared and went."""
     compact(workflow)
     state = serialization.dumps(workflow, bundle.pristine(case.process_id))
-    found = _snapshot(workflow, bundle)
+    found = _snapshot(workflow, bundle, now)
     tasks, timers, facts = found.tasks, found.timers, found.facts
 
     case.state = state

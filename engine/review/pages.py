@@ -14,11 +14,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..bpmn import runtime, worklist
+from ..bpmn import confidential, runtime, task_context, worklist
 from ..bpmn.worklist import TaskRow, TimerRow
 from ..platform import access, deadlines
 from ..platform.calendar import long_date, parse_day
@@ -28,7 +29,7 @@ from ..platform.models import AuditEvent, Case, OpenTask, Timer, User
 from . import register, reporting
 from .costs import CaseCost, costs_for_case
 from .letters import Letter, letters_for
-from .register import OPEN, WITHDRAWN, WITHOUT_STATE, Filters, Recommendation
+from .register import OPEN, WITHDRAWN, WITHOUT_STATE, Filters, Recommendation, RecommendationEvent
 
 # Case data worth seeing at a glance (never the victim's identifiers), from the case's facts.
 KEY_DATA = [
@@ -332,3 +333,51 @@ def register_entries(session: Session, viewer: User | None, filters: Filters, no
 def register_agencies(session: Session, viewer: User | None) -> list[str]:
     """The lead agencies named by the recommendations of the cases `viewer` may see."""
     return register.lead_agencies(session, access.visible_case_ids(session, viewer))
+
+
+# ---------------------------------------------------------------------------------------------
+# A task's page: what the person doing it should see besides the form
+
+
+@dataclass(frozen=True)
+class AskedAbout:
+    """The recommendation an action holder's update task asks about, with its last update."""
+
+    recommendation: Recommendation
+    last_update: RecommendationEvent | None
+
+    @property
+    def target(self) -> str:
+        return long_date(self.recommendation.target_date) if self.recommendation.target_date else "None set"
+
+
+@dataclass
+class TaskPage:
+    context: task_context.TaskContext
+    asked_about: AskedAbout | None
+
+
+def task_page(session: Session, viewer: User | None, task: OpenTask, now: datetime) -> TaskPage:
+    """The context `viewer` sees on `task`'s page: what its diagram's `taskContext` names (never a
+    confidential value) and, for an action holder's update, the recommendation from the register.
+
+    Raises:
+        NotFound: the viewer may not see the task's case.
+    """
+    if viewer is not None and not access.may_see_case(session, viewer, task.case_id):
+        raise NotFound(f"there is no task {task.id}")
+    case = session.get(Case, task.case_id)
+    assert case is not None
+    workflow = runtime.load_workflow(case, session)
+    runtime.WORKFLOWS.put(case.id, case.state, workflow)  # only read: keep it for the next writer
+    spiff_task = workflow.get_task_from_id(UUID(task.id))
+    context = task_context.TaskContext()
+    if spiff_task is not None:
+        bundle = runtime.bundle_for(session, case.version_id)
+        context = task_context.context_of(spiff_task, bundle, confidential.deployed(session), now)
+    rec = register.asked_by(session, task)
+    asked = None
+    if rec is not None:
+        updates = [e for e in rec.events if e.kind == "update"]
+        asked = AskedAbout(rec, updates[-1] if updates else None)
+    return TaskPage(context, asked)
