@@ -153,3 +153,49 @@ def test_a_title_never_carries_a_confidential_value(web: Web) -> None:
     spiff.task_spec.extensions.setdefault("properties", {})["taskTitle"] = "About {{ victim_name }}"
     title = task_context.title_of(spiff, Confidential({"victim_name": "Victim's full name"}), web.clock.now())
     assert title == "About" and "Alex" not in title
+
+
+SCREENING = {
+    "definition_met": "Yes", "criteria_met": ["Person aged 16 or over"],
+    "screening_rationale": "Killed by a former partner after years of coercive control.",
+    "parallel_reviews": [{"review_type": "Inquest", "lead_body": "Coroner", "status": "Opened and adjourned",
+                          "contact_email": "coroner.officer@example.org"}],
+    "agencies": [{"agency": "Kent Police", "contact_email": "police.contact@example.org"}],
+    "screening_recommendation": "DHR", "letter_to_chair_sent_on": "2026-08-31",
+}
+
+
+def screened_case(web: Web) -> int:
+    """A DHR case notified and screened: the CSP chair's decision is open."""
+    from .test_confidential_pages import NOTIFICATION, notified_case
+
+    case_id = notified_case(web)
+    screen = web.task(case_id, "screen_case")
+    with unit_of_work(web.db.sessions) as s:
+        cst = s.scalars(select(User).where(User.username == "cst")).one()
+        runtime.complete_task(s, screen.id, SCREENING, user=cst, clock=web.clock)
+    assert NOTIFICATION["notification_date"] == "2026-08-31"
+    return case_id
+
+
+def test_the_csp_chair_decides_with_the_screening_answers_in_front_of_them(web: Web) -> None:
+    case_id = screened_case(web)
+    decide = web.task(case_id, "decide_on_review")
+    page = web.as_user("chair").get(f"/tasks/{decide.id}")
+    shown, body = text(page), page.get_data(as_text=True)
+    assert "Notified on 31 August 2026, today" in shown and "Decision due 30 September 2026" in shown
+    assert "Screening against the statutory definition" in shown
+    assert "Does the death meet the statutory definition of a DHR? Yes" in shown
+    assert "Killed by a former partner after years of coercive control." in shown
+    assert "Type: Inquest; Lead body: Coroner; Status: Opened and adjourned" in shown
+    # the victim's identifiers and the professionals' e-mails stay out; the chair may ask on the case page
+    for secret in ("Alex Example", "1980-03-04", "4 March 1980", "coroner.officer@example.org",
+                   "police.contact@example.org"):
+        assert secret not in body
+    assert "Show the confidential details on the case page" in shown
+    # a panel member on the case sees the same answers, without the way to the confidential details
+    panel = web.as_user("panel").get(f"/tasks/{decide.id}")
+    assert "Killed by a former partner" in text(panel) and "coroner.officer@example.org" not in panel.get_data(
+        as_text=True)
+    assert "Names and dates that identify people are not shown here." in text(panel)
+    assert "Show the confidential details" not in text(panel)
