@@ -98,6 +98,36 @@ def title_of(task: Any, secret: Confidential, now: datetime) -> str:
     return title if len(title) <= TITLE_LENGTH else title[:TITLE_LENGTH - 1] + "…"
 
 
+def field_labels(bundle: Bundle) -> dict[str, str]:
+    """The label of each top-level field of a version's forms (the first form's, where two share a name)."""
+    found: dict[str, str] = {}
+    for schema in bundle.forms.values():
+        for name, prop in (schema.get("properties") or {}).items():
+            if isinstance(prop, dict):
+                found.setdefault(name, _label(name, prop))
+    return found
+
+
+def field_label(bundle: Bundle, path: str) -> str:
+    """A field's label from a dotted path as documents and form errors name it ('plan.0.file' ->
+    'Plan 1: File'); the path itself where no form of the version has it."""
+    for schema in bundle.forms.values():
+        parts: list[str] = []
+        node: Any = schema
+        for step in path.split("."):
+            if step.isdigit() and isinstance(node, dict) and isinstance(node.get("items"), dict):
+                parts[-1:] = [f"{parts[-1]} {int(step) + 1}"] if parts else [str(int(step) + 1)]
+                node = node["items"]
+                continue
+            node = (node.get("properties") or {}).get(step) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                break
+            parts.append(_label(step, node))
+        else:
+            return ": ".join(parts)
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Context
 

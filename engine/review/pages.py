@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..bpmn import confidential, runtime, task_context, worklist
 from ..bpmn.worklist import TaskRow, TimerRow
-from ..platform import access, deadlines
+from ..platform import access, deadlines, documents
 from ..platform.calendar import long_date, parse_day
 from ..platform.deadlines import Due
 from ..platform.errors import NotFound
@@ -381,3 +381,25 @@ def task_page(session: Session, viewer: User | None, task: OpenTask, now: dateti
         updates = [e for e in rec.events if e.kind == "update"]
         asked = AskedAbout(rec, updates[-1] if updates else None)
     return TaskPage(context, asked)
+
+
+# ---------------------------------------------------------------------------------------------
+# A case's history and documents, in the words of its forms
+
+
+def field_labels(session: Session, case: Case) -> dict[str, str]:
+    """The labels of the fields of the case's forms (name -> label), for its history."""
+    return task_context.field_labels(runtime.bundle_for(session, case.version_id))
+
+
+@dataclass(frozen=True)
+class CaseDocument:
+    document: documents.Document
+    label: str  # the form field it was uploaded into, in the form's words
+
+
+def case_documents(session: Session, case: Case) -> list[CaseDocument]:
+    """The case's uploaded documents, each with the label of the field it was uploaded into."""
+    bundle = runtime.bundle_for(session, case.version_id)
+    return [CaseDocument(d, task_context.field_label(bundle, d.field) if d.field else "")
+            for d in documents.for_case(session, case.id)]

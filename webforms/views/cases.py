@@ -45,11 +45,13 @@ def show(case_id: int) -> str:
                   confidential.reveal(db, case, me(), roles=roles, at=now)]
     manage = may(me(), Power.MANAGE_MEMBERS)
     page = pages.case_page(db, me(), case, now, with_candidates=manage)
+    labels = pages.field_labels(db, case)
     return render_template("pages/case.html", title=case.reference, case=case, page=page, tasks=page.tasks,
                            timers=page.timers, task_titles=page.task_titles, key_data=page.key_data,
-                           recent=[history.describe(e) for e in page.recent], members=page.members,
+                           recent=history.grouped([history.describe(e, labels) for e in reversed(page.recent)])[::-1],
+                           members=page.members,
                            manage=manage, candidates=page.candidates, stages=page.stages,
-                           documents=documents.case_documents(case), letters=page.letters,
+                           documents=pages.case_documents(db, case), letters=page.letters,
                            may_retry=may(me(), Power.RETRY_TIMERS), show_costs=may(me(), Power.SEE_COSTS),
                            costs=page.costs, may_record_costs=may(me(), Power.RECORD_COSTS),
                            pounds=costs.pounds, recommendation_count=page.recommendation_count,
@@ -147,7 +149,8 @@ def _history_rows(case: Case) -> tuple[list[history.HistoryRow], str]:
     events = events_for_case(uow.db(), case.id)
     if kind:
         events = [e for e in events if e.event_type == kind]
-    return [history.describe(e) for e in events], kind
+    labels = pages.field_labels(uow.db(), case)
+    return [history.describe(e, labels) for e in events], kind
 
 
 @bp.route("/cases/<int:case_id>/history")
@@ -155,8 +158,9 @@ def _history_rows(case: Case) -> tuple[list[history.HistoryRow], str]:
 def history_page(case_id: int) -> str:
     case = case_or_404(case_id)
     rows, kind = _history_rows(case)
-    return render_template("pages/history.html", title=f"History of {case.reference}", case=case, rows=rows,
-                           kind=kind, kinds=history.EVENT_WORDS)
+    return render_template("pages/history.html", title=f"History of {case.reference}", case=case,
+                           rows=history.grouped(rows), kind=kind, kinds=history.EVENT_WORDS,
+                           may_verify=may(me(), Power.VERIFY_AUDIT))
 
 
 @bp.route("/cases/<int:case_id>/history.csv")
