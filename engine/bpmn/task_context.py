@@ -313,9 +313,10 @@ def _shown(value: Any, prop: dict[str, Any]) -> str | list[str] | Document:
 def _line(value: Any, prop: dict[str, Any]) -> str:
     if isinstance(value, dict):
         props = prop.get("properties") or {}
-        parts = [f"{_label(k, props.get(k) or {})}: {_scalar(v, props.get(k) or {})}" for k, v in value.items()
-                 if v not in (None, "", [], {})]
-        return "; ".join(parts)
+        given = [(k, v) for k, v in value.items() if v not in (None, "", [], {})]
+        if len(given) == 1:  # one answer ("Kent Police") needs no label
+            return _scalar(given[0][1], props.get(given[0][0]) or {})
+        return "; ".join(f"{_label(k, props.get(k) or {})}: {_scalar(v, props.get(k) or {})}" for k, v in given)
     return _scalar(value, prop)
 
 
