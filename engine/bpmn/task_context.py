@@ -1,12 +1,12 @@
 """What a task's page and lists say about it beyond its form: its title and its context, both named
 by the diagram, so a process owner can change them.
 
-- `taskTitle`: a Jinja text rendered over the task's data when the task opens ("Give the quarterly
-  update on R{{ chase_request.reference + 1 }}"); the element's name when absent or when it does not
+- `taskTitle`: a Jinja text rendered over the task's data when the task opens ("Answer
+  {{ request.subject }} for {{ request.agency }}"); the element's name when absent or when it does not
   render. It becomes the task's title in the inbox, the case page, e-mails, letters and the history.
 - `taskContext`: what the person doing the task should see of earlier answers, entries separated by
-  `;`: a form file (`screening.schema.json`: every answer given in that form, labelled by it) or a
-  variable (`chase_request.agency`, a dotted path), optionally labelled (`Agency = chase_request.agency`)
+  `;`: a form file (`intake.schema.json`: every answer given in that form, labelled by it) or a
+  variable (`request.agency`, a dotted path), optionally labelled (`Agency = request.agency`)
   and with `| since` after a date ("2 June 2026, 28 days ago"). A variable the task's data lacks is
   looked up in the data of the process that called it, and so on up.
 
@@ -314,7 +314,7 @@ def _line(value: Any, prop: dict[str, Any]) -> str:
     if isinstance(value, dict):
         props = prop.get("properties") or {}
         given = [(k, v) for k, v in value.items() if v not in (None, "", [], {})]
-        if len(given) == 1:  # one answer ("Kent Police") needs no label
+        if len(given) == 1:  # one answer needs no label
             return _scalar(given[0][1], props.get(given[0][0]) or {})
         return "; ".join(f"{_label(k, props.get(k) or {})}: {_scalar(v, props.get(k) or {})}" for k, v in given)
     return _scalar(value, prop)
