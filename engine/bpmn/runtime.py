@@ -256,7 +256,7 @@ class _Snapshot:
         return min((t.due_at for t in attached), default=None)
 
 
-def _snapshot(workflow: BpmnWorkflow, bundle: Bundle, now: datetime) -> _Snapshot:
+def _snapshot(workflow: BpmnWorkflow, bundle: Bundle) -> _Snapshot:
     """Read the open user tasks, waiting timers, due dates, deadlines and facts off the instance, in
     one walk of its tree."""
     found = _Snapshot({}, {}, {}, {}, [])
@@ -267,7 +267,7 @@ def _snapshot(workflow: BpmnWorkflow, bundle: Bundle, now: datetime) -> _Snapsho
         _collect_facts(task, projected, facts)
         if task.state == TaskState.READY:
             if spec.manual:
-                tasks[str(task.id)] = _task_row(task, bundle, now)
+                tasks[str(task.id)] = _task_row(task, bundle)
                 variable = spec.extensions.get("properties", {}).get(DUE_PROPERTY)
                 due = parse_moment(task.data.get(variable)) if variable else None
                 if due is not None:
@@ -366,13 +366,13 @@ def _deadline_date(task: Any) -> date | None:
     return parse_day(task.data.get(variable)) if variable else None
 
 
-def _task_row(task: Any, bundle: Bundle, now: datetime) -> _TaskRow:
+def _task_row(task: Any, bundle: Bundle) -> _TaskRow:
     spec = task.task_spec
     reference = spec.extensions.get("properties", {}).get(FORM_PROPERTY)
     process_file = bundle.spec_files.get(task.workflow.spec.name, "")
     return _TaskRow(
         bpmn_id=spec.bpmn_id,
-        title=task_context.title_of(task, task_context.bundle_confidential(bundle), now),
+        title=spec.bpmn_name or spec.bpmn_id,
         lane=spec.lane,
         form=form_path(process_file, reference) if reference else None,
         instructions=spec.extensions.get("instructionsForEndUser"),
@@ -394,7 +394,7 @@ def _save(
     """Write the instance, rewrite its projections and audit what appeared and went."""
     compact(workflow)
     state = serialization.dumps(workflow, bundle.pristine(case.process_id))
-    found = _snapshot(workflow, bundle, now)
+    found = _snapshot(workflow, bundle)
     tasks, timers, facts = found.tasks, found.timers, found.facts
 
     case.state = state
@@ -435,7 +435,9 @@ def _save(
         due = found.task_due(task_id)
         if due is None and current is not None:  # its reminder fired: it stays due when it was
             due = current.due_at
-        if current is None:
+        if current is None:  # its title is rendered once, as it opens (the diagram's `taskTitle`)
+            task_info.title = task_context.title_of(workflow.get_task_from_id(UUID(task_id)),
+                                                    task_context.bundle_confidential(bundle), now)
             session.add(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
             record(session, AuditType.TASK_CREATED, actor=actor, at=now, case_id=case.id, task_id=task_id,
                    task_name=task_info.title,
