@@ -144,22 +144,25 @@ def remove_member(case_id: int, user_id: int) -> Response:
     return redirect(url_for("cases.show", case_id=case.id) + "#members")
 
 
-def _history_rows(case: Case) -> tuple[list[history.HistoryRow], str]:
+def _history_rows(case: Case) -> tuple[list[history.HistoryRow], str, dict[str, str]]:
+    """The case's events in words (those of the kind asked for), the kind, and the kinds it has."""
     kind = request.args.get("what", "")
     events = events_for_case(uow.db(), case.id)
+    present = {e.event_type for e in events}
+    kinds = {k: label for k, label in history.EVENT_WORDS.items() if k in present}
     if kind:
         events = [e for e in events if e.event_type == kind]
     labels = pages.field_labels(uow.db(), case)
-    return [history.describe(e, labels) for e in events], kind
+    return [history.describe(e, labels) for e in events], kind, kinds
 
 
 @bp.route("/cases/<int:case_id>/history")
 @login_required
 def history_page(case_id: int) -> str:
     case = case_or_404(case_id)
-    rows, kind = _history_rows(case)
+    rows, kind, kinds = _history_rows(case)
     return render_template("pages/history.html", title=f"History of {case.reference}", case=case,
-                           rows=history.grouped(rows), kind=kind, kinds=history.EVENT_WORDS,
+                           rows=history.grouped(rows), kind=kind, kinds=kinds,
                            may_verify=may(me(), Power.VERIFY_AUDIT))
 
 
@@ -167,7 +170,7 @@ def history_page(case_id: int) -> str:
 @login_required
 def history_csv(case_id: int) -> Response:
     case = case_or_404(case_id)
-    rows, _ = _history_rows(case)
+    rows, _, _ = _history_rows(case)
     filename = f"history-{case.reference.replace('/', '-')}.csv"
     return documents.attachment(history.to_csv(rows), "text/csv", filename)
 
