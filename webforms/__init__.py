@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .views import (
         account,
         admin,
+        audit,
         cases,
         costs,
         dashboard,
@@ -71,6 +72,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp, dashboard.bp, register.bp,
-                      reports.bp, meetings.bp, costs.bp, account.bp):
+                      reports.bp, meetings.bp, costs.bp, account.bp, audit.bp):
         app.register_blueprint(blueprint)
     return app

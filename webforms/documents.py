@@ -38,11 +38,6 @@ def hold(schema: dict[str, Any], state: dict[str, Any], task_id: str) -> dict[st
     return errors
 
 
-def case_documents(case: Case) -> list[stored.Document]:
-    """The case's documents, from the document table (the case's state is not read)."""
-    return stored.for_case(uow.db(), case.id)
-
-
 def download(case: Case, document_id: int) -> Response:
     """A document of `case` as an attachment; 404 for an id that is not one of the case's."""
     found = stored.on_case(uow.db(), case.id, document_id)

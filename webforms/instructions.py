@@ -3,53 +3,14 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Template, TemplateError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
 
-from engine.bpmn.scripting import GUARDED_BINOPS, budget, stop_output
+from engine.bpmn import templating
 from engine.platform.errors import BudgetExceeded
-from engine.platform.settings import script_bytes
 
 log = logging.getLogger(__name__)
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with `*`, `**` and `+` refusing to build a huge value.
-
-    Intercepted operators are also never folded when the template is compiled (outside the budget);
-    `%` is intercepted for that alone.
-    """
-
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        guard = GUARDED_BINOPS.get(operator)
-        return guard(left, right) if guard is not None else super().call_binop(context, operator, left, right)
-
-
-# Autoescape off: the result is plain text, escaped as a whole when the page shows it, so neither
-# the diagram's text nor the data can inject markup.
-_env = _Environment(autoescape=False)
-
-
-@lru_cache(maxsize=256)
-def _template(text: str) -> Template:
-    return _env.from_string(text)
-
-
-def _render(template: Template, data: dict[str, Any]) -> str:
-    """Render chunk by chunk, stopping as soon as the text is longer than DHR_SCRIPT_BYTES."""
-    limit, size, chunks = script_bytes(), 0, []
-    for chunk in template.generate(**data):
-        size += len(chunk) if chunk.isascii() else len(chunk.encode())
-        if size > limit:
-            stop_output(limit)
-        chunks.append(chunk)
-    return "".join(chunks)
 
 
 def render(text: str | None, data: dict[str, Any], task_name: str | None = None) -> str:
@@ -58,9 +19,7 @@ def render(text: str | None, data: dict[str, Any], task_name: str | None = None)
     if not text:
         return ""
     try:
-        template = _template(text)
-        with budget(task_name or "this task", "instructions"):
-            return _render(template, {k: v for k, v in data.items() if isinstance(k, str)})
+        return templating.render(text, data, element=task_name or "this task", what="instructions")
     except BudgetExceeded as exc:
         log.warning("the instructions of %r were stopped: they %s", task_name or "a task", exc.detail)
         whose = f"The instructions of '{task_name}'" if task_name else "These instructions"

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from ..platform.errors import DhrError, DiagramInvalid, DiagramProblem
-from . import confidential
+from . import confidential, task_context
 from .form_refs import self_contained
 from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
 from .serialization import spec_state
@@ -347,6 +347,10 @@ def _check_task(bundle: Bundle, file: str, task_spec: Any, problem: Any) -> list
         reference = properties.get(FORM_PROPERTY)
         if reference:
             found.extend(_check_form(bundle, file, element_id, form_path(file, reference), problem))
+        for shown in task_context.forms_named(properties):  # forms whose answers the task shows
+            found.extend(_check_form(bundle, file, element_id, form_path(file, shown), problem))
+        if not bundle.trusted and (message := task_context.title_problem(properties)):
+            found.append(problem(file, element_id, f"the title of '{label}' {message}"))
 
     if bundle.trusted:  # its code was checked when it was deployed
         return found

@@ -52,7 +52,7 @@ from ..platform.errors import (
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
 from ..platform.roles import Power, in_lane, may
 from ..platform.settings import restart_each_step
-from . import confidential, serialization
+from . import confidential, serialization, task_context
 from .compaction import compact
 from .deployments import content_hashes, forget_content_hashes
 from .forms import validate_submission
@@ -466,7 +466,9 @@ def _write_case(
         due = found.task_due(task_id)
         if due is None and current is not None:  # its reminder fired: it stays due when it was
             due = current.due_at
-        if current is None:
+        if current is None:  # its title is rendered once, as it opens (the diagram's `taskTitle`)
+            task_info.title = task_context.title_of(workflow.get_task_from_id(UUID(task_id)),
+                                                    task_context.bundle_confidential(bundle), now)
             created.append(OpenTask(id=task_id, case_id=case.id, created_at=now, due_at=due, **vars(task_info)))
             session.add(created[-1])
             record(session, AuditType.TASK_CREATED, actor=actor, at=now, case_id=case.id, task_id=task_id,

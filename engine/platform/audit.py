@@ -25,7 +25,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import exists, literal, select, update
 from sqlalchemy.orm import Session
 
-from .errors import DhrError
+from .errors import DhrError, FormDataInvalid
 from .models import AuditEvent, AuditHead, CaseView
 from .settings import audit_key
 
@@ -407,6 +407,40 @@ def verify(session: Session, batch: int = 1000, *, anchor: Anchor | None = None)
             problems.append(ChainProblem(anchor.event_id, "does not have the anchored hash: the trail up to it was "
                                                           "re-written"))
     return count, problems
+
+
+@dataclass(frozen=True)
+class Check:
+    """What checking the whole trail found (`check`)."""
+
+    events: int
+    problems: list[ChainProblem]
+    head: Anchor | None  # the newest event, to write down as an anchor when nothing is wrong
+    anchor: Anchor | None
+    resealed: list[AuditEvent]  # re-sealings over problems found then (on record, not visible any more)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def wrong_key(self) -> bool:
+        """No event matches: the trail was sealed under another key (or every event was re-written)."""
+        return bool(self.events) and sum(p.message == EDITED for p in self.problems) == self.events
+
+
+def check(session: Session, anchor_text: str = "") -> Check:
+    """Verify every event's keyed hash and link (and an anchor, when one is given as 'ID:HASH').
+
+    Raises:
+        FormDataInvalid: the anchor is not written as 'dhr audit anchor' prints it (field "anchor").
+    """
+    try:
+        anchor = Anchor.parse(anchor_text) if anchor_text.strip() else None
+    except DhrError as exc:
+        raise FormDataInvalid({"anchor": exc.message}) from exc
+    count, problems = verify(session, anchor=anchor)
+    return Check(count, problems, head(session), anchor, resealed_over(session))
 
 
 def resealed_over(session: Session) -> list[AuditEvent]:

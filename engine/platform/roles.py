@@ -85,6 +85,7 @@ class Power(Enum):
     RETRY_TIMERS = "let a stuck timer fire again"
     RELEASE_ANY_CLAIM = "release a task someone else has claimed"
     MANAGE_USERS = "add users and agencies, change a user's role, agency and status"
+    VERIFY_AUDIT = "check that the audit trail is intact"
 
 
 OFFICES = frozenset({Role.PROCESS_OWNER, Role.AUDITOR, Role.ADMINISTRATOR})
@@ -103,7 +104,7 @@ POWERS: dict[Role, frozenset[Power]] = {
     Role.ACTION_HOLDER: frozenset(),
     Role.PROCESS_OWNER: frozenset({Power.SEE_ALL_CASES, Power.DEPLOY_DIAGRAMS, Power.RETRY_CASES,
                                    Power.RETRY_TIMERS}),
-    Role.AUDITOR: frozenset({Power.SEE_ALL_CASES, *_STEERING_PAGES}),
+    Role.AUDITOR: frozenset({Power.SEE_ALL_CASES, *_STEERING_PAGES, Power.VERIFY_AUDIT}),
     Role.ADMINISTRATOR: frozenset({Power.MANAGE_USERS, Power.RETRY_TIMERS, Power.RELEASE_ANY_CLAIM}),
 }
 

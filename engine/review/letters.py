@@ -23,7 +23,7 @@ from ..bpmn import confidential
 from ..platform import events
 from ..platform.calendar import london_day, long_date, parse_day
 from ..platform.exports import Pdf, printable
-from ..platform.models import Base, Case
+from ..platform.models import Base, Case, OpenTask
 from ..platform.settings import PROJECT_ROOT
 
 LETTER_PROPERTY = "letterTemplate"
@@ -72,7 +72,8 @@ def write_letters(session: Session, case: Case, workflow: Any, created: list[str
         kind = task.task_spec.extensions.get("properties", {}).get(LETTER_PROPERTY) if task else None
         if not kind:
             continue
-        title = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+        opened = session.get(OpenTask, task_id)  # its title says which one ("... R3 (Borough Council)")
+        title = (opened.title if opened else task.task_spec.bpmn_name or task.task_spec.bpmn_id)[:200]
         secret = secret or confidential.deployed(session)
         data = secret.without(dict(task.data))
         request = data.get("chase_request") if isinstance(data.get("chase_request"), dict) else {}

@@ -14,23 +14,24 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, literal, select, union_all
 from sqlalchemy import case as when_then
 from sqlalchemy.orm import Session
 
-from ..bpmn import runtime, worklist
+from ..bpmn import confidential, runtime, task_context, worklist
 from ..bpmn.worklist import TaskRow, TimerRow
-from ..platform import access, deadlines
+from ..platform import access, deadlines, documents
 from ..platform.calendar import long_date, parse_day
 from ..platform.deadlines import Due
 from ..platform.errors import NotFound
-from ..platform.models import AuditEvent, Case, OpenTask, ProcessVersion, Timer, User
+from ..platform.models import AuditEvent, Case, CaseView, OpenTask, ProcessVersion, Timer, User
 from ..platform.paging import AnySelect, Page, Paging, count, fetch, within
 from . import register, reporting
 from .costs import CaseCost, costs_for_case
 from .letters import Letter, letters_for
-from .register import OPEN, WITHDRAWN, WITHOUT_STATE, Filters, Recommendation
+from .register import OPEN, WITHDRAWN, WITHOUT_STATE, Filters, Recommendation, RecommendationEvent
 
 # Case data worth seeing at a glance (never the victim's identifiers), from the case's facts.
 KEY_DATA = [
@@ -408,10 +409,103 @@ def register_page(session: Session, viewer: User | None, filters: Filters, now: 
 # A case's history
 
 
-def history(session: Session, case_id: int, paging: Paging, *, kind: str = "") -> Page[AuditEvent]:
-    """One page of a case's audit events, oldest first; `kind` keeps one event type."""
-    query = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+VIEWED = CaseView.event_type
+
+
+def history(session: Session, case_id: int, paging: Paging, *,
+            kind: str = "") -> Page[AuditEvent | CaseView]:
+    """One page of a case's history, oldest first: its audit events and the reads of its pages
+    (the view log), merged in time order by the database; `kind` keeps one event type."""
+    events = select(AuditEvent.at.label("at"), literal(0).label("log"), AuditEvent.id.label("id")).where(
+        AuditEvent.case_id == case_id)
+    views = select(CaseView.at.label("at"), literal(1).label("log"), CaseView.id.label("id")).where(
+        CaseView.case_id == case_id)
     if kind:
-        query = query.where(AuditEvent.event_type == kind)
-    page = fetch(session, query, paging)
-    return Page([row[0] for row in page.items], page.number, page.size, page.total)
+        events = events.where(AuditEvent.event_type == kind)
+    parts = [events, views] if kind in ("", VIEWED) else [events]
+    merged = union_all(*parts).subquery()
+    page = fetch(session, select(merged.c.log, merged.c.id).order_by(merged.c.at, merged.c.log, merged.c.id), paging)
+    found: dict[tuple[int, int], AuditEvent | CaseView] = {}
+    if event_ids := [row.id for row in page if row.log == 0]:
+        found.update({(0, e.id): e for e in session.scalars(select(AuditEvent).where(AuditEvent.id.in_(event_ids)))})
+    if view_ids := [row.id for row in page if row.log == 1]:
+        found.update({(1, v.id): v for v in session.scalars(select(CaseView).where(CaseView.id.in_(view_ids)))})
+    return Page([found[(row.log, row.id)] for row in page], page.number, page.size, page.total)
+
+
+def history_kinds(session: Session, case_id: int) -> set[str]:
+    """The kinds of event a case's history holds (for its filter)."""
+    kinds = set(session.scalars(select(AuditEvent.event_type).where(AuditEvent.case_id == case_id).distinct()))
+    if session.scalar(select(CaseView.id).where(CaseView.case_id == case_id).limit(1)) is not None:
+        kinds.add(VIEWED)
+    return kinds
+
+
+# ---------------------------------------------------------------------------------------------
+# A task's page: what the person doing it should see besides the form
+
+
+@dataclass(frozen=True)
+class AskedAbout:
+    """The recommendation an action holder's update task asks about, with its last update."""
+
+    recommendation: Recommendation
+    last_update: RecommendationEvent | None
+
+    @property
+    def target(self) -> str:
+        return long_date(self.recommendation.target_date) if self.recommendation.target_date else "None set"
+
+
+@dataclass
+class TaskPage:
+    context: task_context.TaskContext
+    asked_about: AskedAbout | None
+
+
+def task_page(session: Session, viewer: User | None, task: OpenTask, now: datetime) -> TaskPage:
+    """The context `viewer` sees on `task`'s page: what its diagram's `taskContext` names (never a
+    confidential value) and, for an action holder's update, the recommendation from the register.
+
+    Raises:
+        NotFound: the viewer may not see the task's case.
+    """
+    if viewer is not None and not access.may_see_case(session, viewer, task.case_id):
+        raise NotFound(f"there is no task {task.id}")
+    case = session.get(Case, task.case_id)
+    assert case is not None
+    workflow = runtime.load_workflow(case, session)
+    runtime.WORKFLOWS.put(case.id, case.state, workflow)  # only read: keep it for the next writer
+    spiff_task = workflow.get_task_from_id(UUID(task.id))
+    context = task_context.TaskContext()
+    if spiff_task is not None:
+        bundle = runtime.bundle_for(session, case.version_id)
+        context = task_context.context_of(spiff_task, bundle, confidential.deployed(session), now)
+    rec = register.asked_by(session, task)
+    asked = None
+    if rec is not None:
+        updates = [e for e in rec.events if e.kind == "update"]
+        asked = AskedAbout(rec, updates[-1] if updates else None)
+    return TaskPage(context, asked)
+
+
+# ---------------------------------------------------------------------------------------------
+# A case's history and documents, in the words of its forms
+
+
+def field_labels(session: Session, case: Case) -> dict[str, str]:
+    """The labels of the fields of the case's forms (name -> label), for its history."""
+    return task_context.field_labels(runtime.bundle_for(session, case.version_id))
+
+
+@dataclass(frozen=True)
+class CaseDocument:
+    document: documents.Document
+    label: str  # the form field it was uploaded into, in the form's words
+
+
+def case_documents(session: Session, case: Case) -> list[CaseDocument]:
+    """The case's uploaded documents, each with the label of the field it was uploaded into."""
+    bundle = runtime.bundle_for(session, case.version_id)
+    return [CaseDocument(d, task_context.field_label(bundle, d.field) if d.field else "")
+            for d in documents.for_case(session, case.id)]

@@ -65,7 +65,7 @@ def test_uploaded_documents_are_listed_and_download_as_attachments(web: Web) -> 
             user=find_user(s, "cst"), clock=web.clock)
     cst = web.as_user("cst")
     page = cst.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "imr.txt" in page and "(report)" in page
+    assert "imr.txt" in page and '<span data-testid="document-label">Report</span>' in page
     link = page.split('data-testid="document-link"')[0].rsplit('href="', 1)[1].split('"')[0]
     response = cst.get(link)
     assert response.status_code == 200 and response.data == b"IMR"

@@ -53,8 +53,8 @@ def test_a_panel_member_never_sees_the_victims_identifiers(web: Web) -> None:
         body = response.get_data(as_text=True)
         assert VICTIM not in body and BORN not in body and DIED not in body
     text = history.get_data(as_text=True)
-    assert "Task completed" in text and "victim_name: (empty) → (confidential)" in text
-    assert "victim_name: (empty) → (confidential)" in csv.get_data(as_text=True)
+    assert "Task completed" in text and "Victim&#39;s full name: (empty) → (confidential)" in text
+    assert "Victim's full name: (empty) → (confidential)" in csv.get_data(as_text=True)
     assert "Show the confidential details" not in page.get_data(as_text=True)
     assert viewed(web, case_id) == []
 

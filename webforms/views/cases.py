@@ -47,11 +47,13 @@ def show(case_id: int) -> str:
                   confidential.reveal(db, case, me(), roles=roles, at=now)]
     manage = may(me(), Power.MANAGE_MEMBERS)
     page = pages.case_page(db, me(), case, now, with_candidates=manage)
+    labels = pages.field_labels(db, case)
     return render_template("pages/case.html", title=case.reference, case=case, page=page, tasks=page.tasks,
                            timers=page.timers, task_titles=page.task_titles, key_data=page.key_data,
-                           recent=[history.describe(e) for e in page.recent], members=page.members,
+                           recent=history.grouped([history.describe(e, labels) for e in reversed(page.recent)])[::-1],
+                           members=page.members,
                            manage=manage, candidates=page.candidates, stages=page.stages,
-                           documents=documents.case_documents(case), letters=page.letters,
+                           documents=pages.case_documents(db, case), letters=page.letters,
                            may_retry=may(me(), Power.RETRY_TIMERS), show_costs=may(me(), Power.SEE_COSTS),
                            costs=page.costs, may_record_costs=may(me(), Power.RECORD_COSTS),
                            pounds=costs.pounds, recommendation_count=page.recommendation_count,
@@ -148,15 +150,23 @@ def _history_kind() -> str:
     return request.args.get("what", "")
 
 
+def _history_kinds(case: Case) -> dict[str, str]:
+    """The kinds of event the case's history holds, in words, for its filter."""
+    present = pages.history_kinds(uow.db(), case.id)
+    return {k: label for k, label in history.EVENT_WORDS.items() if k in present}
+
+
 @bp.route("/cases/<int:case_id>/history")
 @login_required
 def history_page(case_id: int) -> str:
     case = case_or_404(case_id)
     kind = _history_kind()
     events = pages.history(uow.db(), case.id, paging.asked(), kind=kind)
-    rows = Page([history.describe(e) for e in events], events.number, events.size, events.total)
+    labels = pages.field_labels(uow.db(), case)
+    rows = Page(history.grouped([history.describe(e, labels) for e in events]), events.number, events.size,
+                events.total)
     return render_template("pages/history.html", title=f"History of {case.reference}", case=case, rows=rows,
-                           kind=kind, kinds=history.EVENT_WORDS)
+                           kind=kind, kinds=_history_kinds(case), may_verify=may(me(), Power.VERIFY_AUDIT))
 
 
 @bp.route("/cases/<int:case_id>/history.csv")
@@ -164,7 +174,9 @@ def history_page(case_id: int) -> str:
 def history_csv(case_id: int) -> Response:
     case = case_or_404(case_id)
     kind = _history_kind()
-    rows = [history.describe(e) for e in events_for_case(uow.db(), case.id) if not kind or e.event_type == kind]
+    labels = pages.field_labels(uow.db(), case)
+    rows = [history.describe(e, labels) for e in events_for_case(uow.db(), case.id)
+            if not kind or e.event_type == kind]
     filename = f"history-{case.reference.replace('/', '-')}.csv"
     return documents.attachment(history.to_csv(rows), "text/csv", filename)
 

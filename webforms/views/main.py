@@ -44,6 +44,8 @@ def _navigation() -> dict[str, Any]:
             items.append(("meetings", "Meetings", url_for("meetings.index")))
         if may(user, Power.SEE_COSTS):
             items.append(("costs", "Costs", url_for("costs.index")))
+        if may(user, Power.VERIFY_AUDIT):
+            items.append(("audit", "Audit", url_for("audit.index")))
         if may(user, Power.DEPLOY_DIAGRAMS):
             items.append(("processes", "Processes", url_for("processes.index")))
         if may(user, Power.MANAGE_USERS):

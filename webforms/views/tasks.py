@@ -22,6 +22,7 @@ from engine.platform.errors import (
     TaskAlreadyCompleted,
 )
 from engine.platform.models import Case, OpenTask
+from engine.review import pages
 
 from .. import documents, instructions, schema_form, uow
 from ..auth import me
@@ -124,6 +125,8 @@ def _form_page(task: OpenTask, case: Case, schema: dict[str, Any], state: dict[s
         errors_list=schema_form.summary(form_fields, errors), may_complete=refusal is None,
         instructions=instructions.render(task.instructions, data, task_name=task.title), draft=draft, me=me(),
         may_release=claims.may_release(me(), task), refusal=refusal, in_lane=runtime.may_complete(me(), task),
+        page=pages.task_page(uow.db(), me(), task, uow.clock().now()),
+        may_reveal=access.may_see_confidential(me(), uow.state().settings.confidential_roles),
     ), status
 
 
