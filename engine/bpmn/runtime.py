@@ -700,7 +700,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
         raise NotAllowed(refusal)
     bundle = bundle_for(session, case.version_id)
     schema = bundle.forms.get(task_row.form) if task_row.form else None
-    clean = validate_submission(schema, data)
+    clean = validate_submission(schema, data, london_day(clock.now()))
 
     workflow = load_workflow(case, session)
     task = workflow.get_task_from_id(UUID(task_id))

@@ -11,6 +11,7 @@ from flask_login import login_required
 from engine.bpmn import claims, runtime
 from engine.bpmn.forms import field_errors
 from engine.platform import access
+from engine.platform.calendar import london_day
 from engine.platform.audit import AuditType, task_closed_event
 from engine.platform.errors import (
     BudgetExceeded,
@@ -91,7 +92,7 @@ def show(task_id: str) -> Any:
         else:
             submitted, parse_errors = schema_form.data_from_state(schema, state)
             if parse_errors:
-                errors = {**field_errors(schema, submitted), **parse_errors}
+                errors = {**field_errors(schema, submitted, london_day(uow.clock().now())), **parse_errors}
             else:
                 outcome = _complete(task, case, submitted, schema)
                 if not isinstance(outcome, dict):
