@@ -50,7 +50,7 @@ from ..platform.errors import (
     TaskAlreadyCompleted,
 )
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
-from ..platform.roles import Power, in_lane, may
+from ..platform.roles import Power, having, in_lane, may
 from ..platform.settings import restart_each_step
 from . import confidential, serialization
 from .compaction import compact
@@ -581,18 +581,29 @@ def start_case(
     pseudonym: str,
     year: int,
     data: dict[str, Any] | None,
-    actor: str,
+    actor: str | User,
     clock: Clock,
 ) -> Case:
-    """Start a case on the newest version of `process_id`, named `Pseudonym/Year`.
+    """Start a case on the newest version of `process_id`, named `Pseudonym/Year`; its first tasks
+    see `case_reference`, `case_pseudonym` and `case_year` (and `data`). `actor` is a person, who
+    must hold the power to start cases (the web page, `dhr cases start --as`), or the name of a
+    trusted door (the operator's command line, the demo).
 
     Raises:
+        NotAllowed: the person may not start cases;
         FormDataInvalid: on `pseudonym` (not usable) or `year` (before 1990 or after this year);
         DhrError: the name is already taken; NotFound: no such process.
     """
+    if isinstance(actor, User):
+        if not may(actor, Power.START_CASES):
+            raise NotAllowed(f"{actor.username} ({actor.role}) may not start a case: "
+                             f"only the {' or '.join(having(Power.START_CASES))} record new notifications")
+        actor = actor.username
     pseudonym = pseudonym.strip()
     problems = {}
-    if not pseudonym or "/" in pseudonym or len(pseudonym) > 100:
+    if not pseudonym:
+        problems["pseudonym"] = "Enter the pseudonym"
+    elif "/" in pseudonym or len(pseudonym) > 100:
         problems["pseudonym"] = "The pseudonym must be 1 to 100 characters without '/'"
     this_year = london_day(clock.now()).year
     if year > this_year:  # the year of a death that is being reviewed: never one to come
@@ -609,7 +620,7 @@ def start_case(
     now = clock.now()
 
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=serialization.SCRIPT_ENGINE)
-    initial = {"case_reference": reference, **(data or {})}
+    initial = {"case_reference": reference, "case_pseudonym": pseudonym, "case_year": year, **(data or {})}
 
     def seed() -> None:
         for task in workflow.get_tasks(state=TaskState.READY):

@@ -11,8 +11,8 @@ from flask_login import login_required
 from engine.bpmn import claims, runtime
 from engine.bpmn.forms import field_errors
 from engine.platform import access
-from engine.platform.calendar import london_day
 from engine.platform.audit import AuditType, task_closed_event
+from engine.platform.calendar import london_day
 from engine.platform.errors import (
     BudgetExceeded,
     Conflict,
