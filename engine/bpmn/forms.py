@@ -276,7 +276,7 @@ def validate_submission(schema: dict[str, Any] | None, data: dict[str, Any],
 
 def keyword_problems(schema: dict[str, Any]) -> list[str]:
     """What is wrong with the form's own keywords (x-not-after, x-show-when...), for validation."""
-    found = []
+    found: list[str] = []
     for node, path in _object_schemas(schema, []):
         props = node.get("properties", {})
         for name, child in props.items():
