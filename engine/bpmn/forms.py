@@ -32,8 +32,8 @@ from .form_refs import NOTHING_OUTSIDE
 _REQUIRED = re.compile(r"'(.+)' is a required property")
 TODAY = "today"
 DATE_RULES = ("x-not-after", "x-not-before")
-FORMAT_EXAMPLES = {"date": "a real date, like 27 3 2026", "email": "an email address, like name@example.org",
-                   "date-time": "a date and time, like 2026-03-27T09:00:00+00:00",
+FORMAT_EXAMPLES = {"date": "a valid date, like 2026-03-27", "email": "a valid email address, like name@example.org",
+                   "date-time": "a valid date and time, like 2026-03-27T09:00:00+00:00",
                    "uri": "a web address, like https://www.example.org/report",
                    "data-url": "a file (a PDF, Word, ODT, RTF or text document)"}
 TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "yes or no",

@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -43,6 +43,7 @@ from ..platform.errors import (
     BudgetExceeded,
     Conflict,
     DhrError,
+    FormDataInvalid,
     NotAllowed,
     NotFound,
     NothingWaiting,
@@ -150,6 +151,18 @@ def newest_version(session: Session, process_id: str) -> ProcessVersion:
         if process_id in version.process_ids:
             return version
     raise NotFound(f"no deployed process has the id '{process_id}' (deploy it with 'dhr processes deploy')")
+
+
+def startable_processes(session: Session) -> list[tuple[str, str]]:
+    """The processes a new case can start on, as (id, name): those of the newest deployed version
+    that no other process of it calls."""
+    newest = session.scalar(select(func.max(ProcessVersion.id)))
+    if newest is None:
+        return []
+    bundle = bundle_for(session, newest)
+    called = {called for process_id in bundle.process_ids for called in bundle.stage_ids(process_id)}
+    return [(process_id, bundle.process_name(process_id)) for process_id in bundle.process_ids
+            if process_id not in called]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,8 +604,8 @@ def start_case(
 
     Raises:
         NotAllowed: the person may not start cases;
-        FormDataInvalid: on `pseudonym` (not usable) or `year` (before 1990 or after this year);
-        DhrError: the name is already taken; NotFound: no such process.
+        FormDataInvalid: on `pseudonym` (not usable, or the name is taken) or `year` (before 1990 or
+            after this year); NotFound: no such process.
     """
     if isinstance(actor, User):
         if not may(actor, Power.START_CASES):
@@ -613,7 +626,7 @@ def start_case(
     refuse(problems)
     reference = f"{pseudonym}/{year}"
     if session.scalars(select(Case.id).where(Case.reference == reference)).first() is not None:
-        raise DhrError(f"a case called '{reference}' already exists")
+        raise FormDataInvalid({"pseudonym": f"A case called {reference} already exists"})
     version = newest_version(session, process_id)
     bundle = bundle_for(session, version.id)
     spec, subprocess_specs = serialization.new_specs(bundle.pristine(process_id))
@@ -638,7 +651,7 @@ def start_case(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise DhrError(f"a case called '{reference}' already exists") from exc
+        raise FormDataInvalid({"pseudonym": f"A case called {reference} already exists"}) from exc
     record(session, AuditType.CASE_STARTED, actor=actor, at=now, case_id=case.id,
            details={"process": process_id, "version": version.id, "data": sorted(initial)})
     _save(session, case, workflow, bundle, actor=actor, now=now)

@@ -29,7 +29,8 @@ def index() -> str:
     overdue_only = request.args.get("overdue") == "1"
     status = request.args.get("status", "open")
     rows = pages.case_list(uow.db(), me(), uow.clock().now(), status=status, overdue_only=overdue_only)
-    return render_template("pages/cases.html", title="Cases", rows=rows, status=status, overdue_only=overdue_only)
+    return render_template("pages/cases.html", title="Cases", rows=rows, status=status, overdue_only=overdue_only,
+                           may_start=may(me(), Power.START_CASES))
 
 
 @bp.route("/cases/<int:case_id>")
