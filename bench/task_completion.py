@@ -41,7 +41,7 @@ DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
 DHR_DIAGRAMS = Path(__file__).resolve().parent.parent / "processes"
 ANSWER = {"status": "In progress", "progress": "Training delivered to two more teams."}
 NOTIFICATION = {  # fictional
-    "case_pseudonym": "Bench", "case_year": 2026, "victim_name": "Alex Example",
+    "victim_name": "Alex Example",
     "victim_date_of_birth": "1980-02-03", "date_of_death": "2026-08-20", "victim_age": 46,
     "notification_date": "2026-08-31", "notifying_officer": "DS Example", "relationship": "Former intimate partner",
     "same_household": False, "suspected_suicide": False, "parallel_processes": [],

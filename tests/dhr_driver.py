@@ -165,7 +165,7 @@ def base_policy(d: Dhr, task: OpenTask, ctx: dict[str, Any]) -> dict[str, Any]:
     """Answers for the tasks whose answers steer the case; scenarios set `ctx` to vary them."""
     today, name = d.today(), task.bpmn_id
     if name == "record_notification":
-        return dict(case_pseudonym="Rosemary", case_year=2025, victim_name="Alex Example",
+        return dict(victim_name="Alex Example",
                     victim_date_of_birth="1980-03-04", date_of_death="2025-08-20", victim_age=45,
                     notification_date=today, suspected_suicide=ctx.get("suicide", False),
                     parallel_processes=["Inquest", "Criminal trial"], relationship="Former intimate partner",

@@ -168,3 +168,17 @@ def test_the_report_and_register_from_the_command_line_keep_what_was_typed_harml
     assert "Heddlu – Gwasanaeth ŵ’r Cymoedd\ufffd" in text and not set(CONTROL) & set(text)
     listed = dhr("register", "list").output  # nothing typed can move the terminal's cursor
     assert "Heddlu – Gwasanaeth ŵ’r Cymoedd\ufffd" in listed and not set(CONTROL) & set(listed)
+
+
+def test_a_case_started_as_a_person_is_held_to_the_web_pages_rule(dhr) -> None:
+    dhr("db", "upgrade")
+    dhr("processes", "deploy", str(DIAGRAMS))
+    dhr("users", "add", "carol", "--role", "Community Safety Team")
+    dhr("users", "add", "chair", "--role", "CSP Chair")
+    start = ("cases", "start", "--process", "review_demo", "--pseudonym", "Hazel", "--year", "2026")
+    refused = dhr(*start, "--as", "chair", ok=False)
+    assert refused.exit_code == 1 and "chair (CSP Chair) may not start a case" in refused.output
+    assert "Traceback" not in refused.output
+    assert "started Hazel/2026" in dhr(*start, "--as", "carol").output
+    taken = dhr(*start, "--as", "carol", ok=False)
+    assert taken.exit_code == 1 and "--pseudonym: A case called Hazel/2026 already exists" in taken.output

@@ -43,7 +43,7 @@ def test_invalid_form_data_is_rejected_field_by_field_and_nothing_changes(world:
     }
     with pytest.raises(FormDataInvalid) as caught:
         world.complete("record_notification", {}, "carol")
-    assert caught.value.errors == {"notified_on": "Enter date the police notified the csp"}
+    assert caught.value.errors == {"notified_on": "Enter date the police notified the CSP"}
     assert state_of(world) == before
 
 

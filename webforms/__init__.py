@@ -68,10 +68,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         processes,
         register,
         reports,
+        start,
         tasks,
     )
 
     for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp, dashboard.bp, register.bp,
-                      reports.bp, meetings.bp, costs.bp, account.bp, audit.bp):
+                      reports.bp, meetings.bp, costs.bp, account.bp, audit.bp, start.bp):
         app.register_blueprint(blueprint)
     return app

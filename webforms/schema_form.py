@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from engine.bpmn.forms import field_errors
+from engine.bpmn.forms import applies, field_errors
 from engine.platform.documents import (
     KEPT_PREFIX,
     MAX_UPLOAD_BYTES,
@@ -30,6 +30,7 @@ from engine.platform.documents import (
 RADIO_LIMIT = 6  # more options than this: a select
 TEXTAREA_OVER = 500  # strings longer than this (or unbounded) get a textarea
 _ITEM = re.compile(r"^(\d+)(?:\.|$)")
+NONE = "_none"  # the value of a list's exclusive "None" box (`x-none-option`): it submits an empty list
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Field:
     item_label: str = "Item"
     max_length: int | None = None
     integer: bool = False
+    none_option: str | None = None  # checkboxes: the label of the exclusive "None" box
+    show_when: dict[str, list[str]] = field(default_factory=dict)  # the answers (as typed) it depends on
+    conditionals: list[Conditional] = field(default_factory=list)  # questions revealed by this one's answers
 
     @property
     def id(self) -> str:
@@ -70,6 +74,18 @@ class Field:
         if self.kind == "list":
             return f"{self.id}-0"
         return self.id
+
+
+@dataclass
+class Conditional:
+    """Questions shown under a choice only when one of `values` is chosen (GOV.UK conditional reveal)."""
+
+    values: list[str]
+    fields: list[Field]
+
+    @property
+    def id(self) -> str:
+        return f"conditional-{self.fields[0].id}"
 
 
 def kind_of(node: dict[str, Any]) -> str:
@@ -135,6 +151,8 @@ def state_from_data(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, A
             state[key] = "yes" if value is True else "no" if value is False else ""
         elif kind in ("checkboxes", "list"):
             state[key] = [str(v) for v in value] if isinstance(value, list) else []
+            if kind == "checkboxes" and value == [] and node.get("x-none-option"):
+                state[key] = [NONE]
         elif kind == "group":
             state[key] = [state_from_data(node["items"], v if isinstance(v, dict) else {})
                           for v in (value if isinstance(value, list) else [])]
@@ -297,8 +315,14 @@ def data_from_state(
             if raw in ("yes", "no"):
                 data[key] = raw == "yes"
         elif kind == "checkboxes":
-            if raw:
-                data[key] = list(raw)
+            chosen = list(raw or [])
+            if NONE in chosen and node.get("x-none-option"):
+                if len(chosen) > 1:
+                    errors[name] = f"Select '{node['x-none-option']}' only if none of the others apply"
+                else:
+                    data[key] = []
+            elif chosen:
+                data[key] = chosen
         elif kind == "list":
             values = [v.strip() for v in (raw or []) if v.strip()]
             if values:
@@ -322,7 +346,17 @@ def data_from_state(
             text = text.strip() if kind != "textarea" else text.strip("\n ").rstrip()
             if text:
                 data[key] = text
-    return data, errors
+    return _applicable(schema, data, errors, prefix)
+
+
+def _applicable(schema: dict[str, Any], data: dict[str, Any], errors: dict[str, str],
+                prefix: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Forget what was typed into questions that do not apply (hidden by the answer they depend on)."""
+    hidden = [prefix + key for key, node in _properties(schema).items() if not applies(node, data)]
+    for name in hidden:
+        data.pop(name[len(prefix):], None)
+    return data, {key: message for key, message in errors.items()
+                  if not any(key == name or key.startswith(name + ".") for name in hidden)}
 
 
 def _date(label: str, day: str, month: str, year: str) -> tuple[str | None, str | None]:
@@ -364,6 +398,9 @@ def fields(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]
         elif kind == "checkboxes":
             chosen = set(raw or [])
             item.options = [Option(str(v), str(v), str(v) in chosen) for v in node["items"]["enum"]]
+            if node.get("x-none-option"):
+                item.none_option = str(node["x-none-option"])
+                item.options.append(Option(NONE, item.none_option, NONE in chosen))
         elif kind == "list":
             item.value = list(raw or [""])
             item.item_label = label_of(key, node.get("items", {})) if node.get("items", {}).get("title") else "Item"
@@ -378,8 +415,35 @@ def fields(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]
             item.value = {"kept": kept, "name": upload.get("name", "") if kept else ""}
         else:
             item.value = raw or ""
+        condition = node.get("x-show-when")
+        if isinstance(condition, dict):
+            item.show_when = {prefix + other: [_typed(v) for v in values] for other, values in condition.items()
+                              if isinstance(values, list)}
         result.append(item)
-    return result
+    return _nest_conditionals(result)
+
+
+def _typed(value: Any) -> str:
+    """An answer as the form sends it (yes/no for a boolean)."""
+    return "yes" if value is True else "no" if value is False else str(value)
+
+
+def _nest_conditionals(form_fields: list[Field]) -> list[Field]:
+    """Move each conditional question under the first question it depends on."""
+    by_name = {item.name: item for item in form_fields}
+    top = []
+    for item in form_fields:
+        controller = next((by_name[name] for name in item.show_when if name in by_name), None)
+        if controller is None or controller is item:
+            top.append(item)
+            continue
+        values = item.show_when[controller.name]
+        same = next((c for c in controller.conditionals if c.values == values), None)
+        if same is not None:
+            same.fields.append(item)
+        else:
+            controller.conditionals.append(Conditional(values, [item]))
+    return top
 
 
 def plain_messages(form_fields: list[Field], errors: dict[str, str]) -> dict[str, str]:
@@ -393,7 +457,8 @@ def plain_messages(form_fields: list[Field], errors: dict[str, str]) -> dict[str
             result[item.name] = f"Select {_lower_first(item.label)}" if item.kind != "yesno" else \
                 f"Select yes or no: {_lower_first(item.label)}"
         elif item.kind == "checkboxes":
-            result[item.name] = f"Select at least one: {_lower_first(item.label)}"
+            result[item.name] = f"Select at least one: {_lower_first(item.label)}" + (
+                f", or '{item.none_option}'" if item.none_option else "")
         elif item.kind == "group":
             result[item.name] = f"Add at least one {_lower_first(item.item_label)}"
         elif item.kind == "file":
@@ -409,6 +474,8 @@ def _walk(form_fields: list[Field]) -> list[Field]:
         out.append(item)
         for member in item.items:
             out.extend(_walk(member))
+        for conditional in item.conditionals:
+            out.extend(_walk(conditional.fields))
     return out
 
 
@@ -453,12 +520,12 @@ def attach(form_fields: list[Field], errors: dict[str, str]) -> None:
 # A page's own form (not a task's), described by a JSON Schema
 
 
-def read_submission(schema: dict[str, Any], form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any],
-                                                                               dict[str, str]]:
+def read_submission(schema: dict[str, Any], form: MultiDict[str, str], today: date | None = None
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """Read a posted form against `schema`: its data, what was typed (to show again) and the errors."""
     state = state_from_form(schema, form, MultiDict())
     data, parse_errors = data_from_state(schema, state)
-    return data, state, {**field_errors(schema, data), **parse_errors}
+    return data, state, {**field_errors(schema, data, today), **parse_errors}
 
 
 def draw(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]) -> tuple[list[Field],

@@ -27,6 +27,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from ..platform.errors import DhrError, DiagramInvalid, DiagramProblem
 from . import confidential, task_context
 from .form_refs import self_contained
+from .forms import keyword_problems
 from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
 from .serialization import spec_state
 
@@ -412,7 +413,7 @@ def _form_problems(bundle: Bundle, file: str, element_id: str, path: str, proble
     schema, outside = self_contained(bundle.files, path, schema)
     if outside and not bundle.trusted:  # a version deployed before the rule keeps its form; it fails when used
         return [DiagramProblem(path, f"at {where}: {message}", element_id) for where, message in outside]
-    if not bundle.trusted and (marks := confidential.problems_in(schema)):
+    if not bundle.trusted and (marks := confidential.problems_in(schema) + keyword_problems(schema)):
         return [DiagramProblem(path, message, element_id) for message in marks]
     bundle.forms[path] = schema
     return []

@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -43,6 +43,7 @@ from ..platform.errors import (
     BudgetExceeded,
     Conflict,
     DhrError,
+    FormDataInvalid,
     NotAllowed,
     NotFound,
     NothingWaiting,
@@ -50,7 +51,7 @@ from ..platform.errors import (
     TaskAlreadyCompleted,
 )
 from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
-from ..platform.roles import Power, in_lane, may
+from ..platform.roles import Power, having, in_lane, may
 from ..platform.settings import restart_each_step
 from . import confidential, serialization, task_context
 from .compaction import compact
@@ -153,6 +154,18 @@ def newest_version(session: Session, process_id: str) -> ProcessVersion:
         if process_id in version.process_ids:
             return version
     raise NotFound(f"no deployed process has the id '{process_id}' (deploy it with 'dhr processes deploy')")
+
+
+def startable_processes(session: Session) -> list[tuple[str, str]]:
+    """The processes a new case can start on, as (id, name): those of the newest deployed version
+    that no other process of it calls."""
+    newest = session.scalar(select(func.max(ProcessVersion.id)))
+    if newest is None:
+        return []
+    bundle = bundle_for(session, newest)
+    called = {called for process_id in bundle.process_ids for called in bundle.stage_ids(process_id)}
+    return [(process_id, bundle.process_name(process_id)) for process_id in bundle.process_ids
+            if process_id not in called]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -640,18 +653,29 @@ def start_case(
     pseudonym: str,
     year: int,
     data: dict[str, Any] | None,
-    actor: str,
+    actor: str | User,
     clock: Clock,
 ) -> Case:
-    """Start a case on the newest version of `process_id`, named `Pseudonym/Year`.
+    """Start a case on the newest version of `process_id`, named `Pseudonym/Year`; its first tasks
+    see `case_reference`, `case_pseudonym` and `case_year` (and `data`). `actor` is a person, who
+    must hold the power to start cases (the web page, `dhr cases start --as`), or the name of a
+    trusted door (the operator's command line, the demo).
 
     Raises:
-        FormDataInvalid: on `pseudonym` (not usable) or `year` (before 1990 or after this year);
-        DhrError: the name is already taken; NotFound: no such process.
+        NotAllowed: the person may not start cases;
+        FormDataInvalid: on `pseudonym` (not usable, or the name is taken) or `year` (before 1990 or
+            after this year); NotFound: no such process.
     """
+    if isinstance(actor, User):
+        if not may(actor, Power.START_CASES):
+            raise NotAllowed(f"{actor.username} ({actor.role}) may not start a case: "
+                             f"only the {' or '.join(having(Power.START_CASES))} record new notifications")
+        actor = actor.username
     pseudonym = pseudonym.strip()
     problems = {}
-    if not pseudonym or "/" in pseudonym or len(pseudonym) > 100:
+    if not pseudonym:
+        problems["pseudonym"] = "Enter the pseudonym"
+    elif "/" in pseudonym or len(pseudonym) > 100:
         problems["pseudonym"] = "The pseudonym must be 1 to 100 characters without '/'"
     this_year = london_day(clock.now()).year
     if year > this_year:  # the year of a death that is being reviewed: never one to come
@@ -661,14 +685,14 @@ def start_case(
     refuse(problems)
     reference = f"{pseudonym}/{year}"
     if session.scalars(select(Case.id).where(Case.reference == reference)).first() is not None:
-        raise DhrError(f"a case called '{reference}' already exists")
+        raise FormDataInvalid({"pseudonym": f"A case called {reference} already exists"})
     version = newest_version(session, process_id)
     bundle = bundle_for(session, version.id)
     spec, subprocess_specs = serialization.new_specs(bundle.pristine(process_id))
     now = clock.now()
 
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=serialization.SCRIPT_ENGINE)
-    initial = {"case_reference": reference, **(data or {})}
+    initial = {"case_reference": reference, "case_pseudonym": pseudonym, "case_year": year, **(data or {})}
 
     def seed() -> None:
         for task in workflow.get_tasks(state=TaskState.READY):
@@ -686,7 +710,7 @@ def start_case(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise DhrError(f"a case called '{reference}' already exists") from exc
+        raise FormDataInvalid({"pseudonym": f"A case called {reference} already exists"}) from exc
     record(session, AuditType.CASE_STARTED, actor=actor, at=now, case_id=case.id,
            details={"process": process_id, "version": version.id, "data": sorted(initial)})
     _save(session, case, workflow, bundle, actor=actor, now=now)
@@ -756,7 +780,7 @@ def complete_task(session: Session, task_id: str, data: dict[str, Any], *, user:
         raise NotAllowed(refusal)
     bundle = bundle_for(session, case.version_id)
     schema = bundle.forms.get(task_row.form) if task_row.form else None
-    clean = validate_submission(schema, data)
+    clean = validate_submission(schema, data, london_day(clock.now()))
 
     workflow = load_workflow(case, session)
     task = workflow.get_task_from_id(UUID(task_id))

@@ -25,15 +25,17 @@ def cases() -> None:
 @click.option("--pseudonym", required=True, help="The pseudonym agreed with the family.")
 @click.option("--year", required=True, type=int)
 @click.option("--data", help="Initial case data as a JSON object.")
+@click.option("--as", "username", help="The person starting it (who must be allowed to, as on the web page).")
 @pass_app
-def cases_start(app: App, process_id: str, pseudonym: str, year: int, data: str | None) -> None:
+def cases_start(app: App, process_id: str, pseudonym: str, year: int, data: str | None, username: str | None) -> None:
     """Start a case on the newest version of a process."""
     initial = _parse_json(data, "--data")
     if not isinstance(initial, dict):
         raise DhrError("--data must be a JSON object")
     with unit_of_work(app.sessions) as session:
+        actor = users.find_user(session, username) if username else CLI_ACTOR
         case = runtime.start_case(session, process_id=process_id, pseudonym=pseudonym, year=year, data=initial,
-                                  actor=CLI_ACTOR, clock=app.clock)
+                                  actor=actor, clock=app.clock)
         click.echo(f"started {case.reference} on version {case.version_id}")
 
 

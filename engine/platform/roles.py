@@ -71,6 +71,7 @@ class Power(Enum):
     """What a role may do beyond the tasks of its lane; the value says it in words."""
 
     SEE_ALL_CASES = "see every case (others see the cases they are members of)"
+    START_CASES = "start a case (record a new notification)"
     MANAGE_MEMBERS = "add people to a case and remove them"
     SEE_DASHBOARD = "see the dashboard"
     SEE_REPORTS = "see the Steering Group's report"
@@ -94,8 +95,8 @@ _STEERING_PAGES = {Power.SEE_REPORTS, Power.SEE_MEETINGS, Power.SEE_COSTS}
 POWERS: dict[Role, frozenset[Power]] = {
     Role.CSP_CHAIR: frozenset({Power.SEE_ALL_CASES, Power.SEE_DASHBOARD, *_STEERING_PAGES, Power.SET_BUDGET}),
     Role.COMMUNITY_SAFETY_TEAM: frozenset({
-        Power.SEE_ALL_CASES, Power.MANAGE_MEMBERS, Power.SEE_DASHBOARD, *_STEERING_PAGES, Power.REQUEST_UPDATES,
-        Power.RECORD_MEETINGS, Power.RECORD_COSTS, Power.SET_BUDGET}),
+        Power.SEE_ALL_CASES, Power.START_CASES, Power.MANAGE_MEMBERS, Power.SEE_DASHBOARD, *_STEERING_PAGES,
+        Power.REQUEST_UPDATES, Power.RECORD_MEETINGS, Power.RECORD_COSTS, Power.SET_BUDGET}),
     Role.INDEPENDENT_CHAIR: frozenset(),
     Role.PANEL: frozenset(),
     Role.FAMILY_LIAISON: frozenset(),

@@ -52,12 +52,12 @@ MEMBERS = ("independent.chair", "panel.police", "family.liaison", "action.police
 ACTOR = "demo"
 
 
-def _answers(pseudonym: str, notified: str, review_type: str) -> dict[str, dict[str, Any]]:
+def _answers(notified: str, review_type: str) -> dict[str, dict[str, Any]]:
     """What the demo answers where the answer steers the case (everything else: example answers)."""
     return {
         "record_notification": dict(
-            case_pseudonym=pseudonym, case_year=2026, victim_name="Sam Example", victim_date_of_birth="1979-02-11",
-            date_of_death="2026-04-10", victim_age=47, notification_date=notified, suspected_suicide=False,
+            victim_name="Sam Example", victim_date_of_birth="1979-02-11",
+            date_of_death="2025-12-28", victim_age=46, notification_date=notified, suspected_suicide=False,
             parallel_processes=["Criminal trial"], relationship="Former intimate partner",
             circumstances="Fictional demo case."),
         "screen_case": dict(agencies=[{"agency": "Police", "contact_email": "police@example.org"},
@@ -203,7 +203,7 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
                                       actor=ACTOR, clock=clock)
             for name in MEMBERS:
                 access.add_member(s, case, users.find_user(s, name), actor=ACTOR, at=clock.now())
-        answers = {**_answers(pseudonym, notified, decision), "agree_action_plan": _ACTION_PLAN,
+        answers = {**_answers(notified, decision), "agree_action_plan": _ACTION_PLAN,
                    "agree_publication_date": {"publication_date": (today + timedelta(days=14)).isoformat()}}
         # the case stopped at the decision keeps its decision's reminder and escalation open (they fall due at once)
         chasing_the_decision = ("remind_csp_chair", "escalate_overdue_decision") if until == "decide_on_review" else ()

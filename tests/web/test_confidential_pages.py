@@ -16,7 +16,7 @@ from .conftest import Web
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 VICTIM, BORN, DIED = "Alex Example", "1980-03-04", "2025-08-20"
 NOTIFICATION = {
-    "case_pseudonym": "Iris", "case_year": 2026, "victim_name": VICTIM, "victim_date_of_birth": BORN,
+    "victim_name": VICTIM, "victim_date_of_birth": BORN,
     "date_of_death": DIED, "victim_age": 45, "notification_date": "2026-08-31", "notifying_officer": "DS Example",
     "relationship": "Former intimate partner", "same_household": False, "suspected_suicide": False,
     "parallel_processes": ["Inquest"], "circumstances": "A factual summary from the police.",

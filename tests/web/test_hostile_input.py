@@ -148,7 +148,7 @@ def test_every_dhr_form_survives_hostile_values(every_form: tuple[Web, list[tupl
 
 FIXED_PAGES = {  # the pages with forms, and who sees them
     "admin": ["/admin/users", "/admin/agencies"],
-    "cst": ["/meetings/new", "/costs", "/reports/steering-group", "/register", "/inbox", "/cases",
+    "cst": ["/meetings/new", "/costs", "/reports/steering-group", "/register", "/inbox", "/cases", "/cases/new",
             "/dashboard"],
     "owner": ["/processes"],
 }

@@ -103,3 +103,55 @@ def test_uploads_are_limited_to_documents() -> None:
     bad = MultiDict([("doc", FileStorage(io.BytesIO(b"MZ"), filename="tool.exe"))])
     _, errors = schema_form.data_from_state(schema, schema_form.state_from_form(schema, MultiDict(), bad))
     assert "must be a PDF" in errors["doc"]
+
+
+def _html(app: Flask, fields: list[schema_form.Field]) -> str:
+    with app.test_request_context():
+        return render_template_string(TEMPLATE, fields=fields)
+
+
+def test_a_conditional_question_is_drawn_under_the_answer_it_depends_on(app: Flask) -> None:
+    imr = json.loads((PROCESSES / "imr.schema.json").read_text())
+    fields = schema_form.fields(imr, schema_form.state_from_data(imr, {}), {})
+    names = [f.name for f in fields]
+    assert "agency_recommendations" not in names and "imr_document" not in names
+    [report_type] = [f for f in fields if f.name == "report_type"]
+    [block] = report_type.conditionals
+    assert block.values == ["Individual Management Review (IMR)", "Short report"]
+    assert [f.name for f in block.fields] == ["agency_recommendations", "imr_document"]
+    html = _html(app, fields)
+    assert 'data-reveal-name="report_type"' in html and 'id="conditional-agency_recommendations"' in html
+    assert html.index('name="report_type"') < html.index('name="agency_recommendations.0"')
+
+
+def test_what_was_typed_into_a_hidden_question_is_ignored() -> None:
+    imr = json.loads((PROCESSES / "imr.schema.json").read_text())
+    form = MultiDict([("report_type", "No involvement (nil return)"),
+                      ("agency_recommendations.0", "Typed, then hidden"),
+                      ("report_submitted_on.day", "40")])
+    data, errors = schema_form.data_from_state(imr, schema_form.state_from_form(imr, form, MultiDict()))
+    assert "agency_recommendations" not in data and "report_submitted_on" in errors
+    yes_no = {"type": "object", "properties": {
+        "ok": {"type": "boolean"}, "when": {"type": "string", "format": "date", "x-show-when": {"ok": [False]}}}}
+    typed = MultiDict([("ok", "yes"), ("when.day", "99")])
+    assert schema_form.data_from_state(yes_no, schema_form.state_from_form(yes_no, typed, MultiDict())) == (
+        {"ok": True}, {})
+    [ok] = schema_form.fields(yes_no, {}, {})
+    assert ok.conditionals[0].values == ["no"]
+
+
+def test_none_is_an_exclusive_answer_that_means_an_empty_list(app: Flask) -> None:
+    notification = json.loads((PROCESSES / "notification.schema.json").read_text())
+    state = schema_form.state_from_form(notification, MultiDict([("parallel_processes", "_none")]), MultiDict())
+    data, errors = schema_form.data_from_state(notification, state)
+    assert data["parallel_processes"] == [] and "parallel_processes" not in errors
+    assert schema_form.state_from_data(notification, data)["parallel_processes"] == ["_none"]
+    both = MultiDict([("parallel_processes", "Inquest"), ("parallel_processes", "_none")])
+    _, errors = schema_form.data_from_state(notification, schema_form.state_from_form(notification, both, MultiDict()))
+    assert errors["parallel_processes"] == "Select 'None known so far' only if none of the others apply"
+    fields = schema_form.fields(notification, schema_form.state_from_data(notification, {}), {})
+    html = _html(app, fields)
+    assert 'govuk-checkboxes__divider">or<' in html and 'data-behaviour="exclusive"' in html
+    missing = schema_form.plain_messages(fields, field_errors(notification, {}))
+    assert missing["parallel_processes"] == "Select at least one: parallel processes known so far, " \
+                                            "or 'None known so far'"

@@ -31,7 +31,8 @@ def index() -> str:
     status = request.args.get("status", "open")
     rows = pages.case_list_page(uow.db(), me(), uow.clock().now(), paging.asked(), status=status,
                                 overdue_only=overdue_only)
-    return render_template("pages/cases.html", title="Cases", rows=rows, status=status, overdue_only=overdue_only)
+    return render_template("pages/cases.html", title="Cases", rows=rows, status=status, overdue_only=overdue_only,
+                           may_start=may(me(), Power.START_CASES))
 
 
 @bp.route("/cases/<int:case_id>")

@@ -12,6 +12,7 @@ from engine.bpmn import claims, runtime
 from engine.bpmn.forms import field_errors
 from engine.platform import access
 from engine.platform.audit import AuditType, task_closed_event
+from engine.platform.calendar import london_day
 from engine.platform.errors import (
     BudgetExceeded,
     Conflict,
@@ -96,7 +97,7 @@ def _post(task: OpenTask, case: Case, schema: dict[str, Any]) -> Any:
         submitted, parse_errors = schema_form.data_from_state(schema, state)
         if parse_errors:
             _refuse_unless_allowed(task)
-            errors = {**field_errors(schema, submitted), **parse_errors}
+            errors = {**field_errors(schema, submitted, london_day(uow.clock().now())), **parse_errors}
         else:  # the engine refuses first whoever may not complete the task, with its own words
             outcome = _complete(task, case, submitted, schema)
             if not isinstance(outcome, dict):
