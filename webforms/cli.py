@@ -6,6 +6,7 @@ import os
 
 import click
 
+from engine.platform.logs import show_product_log
 from engine.platform.settings import Settings, dev_audit_key_warning
 
 
@@ -21,6 +22,7 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
     from engine.bpmn.scheduler import TimerScheduler
 
     from . import create_app
+    show_product_log()
     settings = Settings()
     app = create_app({"SETTINGS": settings})
     scheduler = None

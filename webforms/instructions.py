@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -11,6 +13,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.bpmn.scripting import GUARDED_BINOPS, budget, stop_output
+from engine.platform.calendar import long_date, long_moment
 from engine.platform.errors import BudgetExceeded
 from engine.platform.settings import script_bytes
 
@@ -31,9 +34,31 @@ class _Environment(ImmutableSandboxedEnvironment):
         return guard(left, right) if guard is not None else super().call_binop(context, operator, left, right)
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _as_shown(value: Any) -> Any:
+    """A day printed by the instructions reads '28 June 2026', whether the data holds a date or the
+    ISO text a form stores ('2026-06-28'); a moment with its zone reads '28 June 2026, 09:00' (London)."""
+    if isinstance(value, datetime):
+        return long_moment(value) if value.tzinfo else value
+    if isinstance(value, date):
+        return long_date(value)
+    if isinstance(value, str):
+        try:
+            if _ISO_DAY.fullmatch(value):
+                return long_date(date.fromisoformat(value))
+            if _ISO_MOMENT.fullmatch(value):
+                return long_moment(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
+
+
 # Autoescape off: the result is plain text, escaped as a whole when the page shows it, so neither
 # the diagram's text nor the data can inject markup.
-_env = _Environment(autoescape=False)
+_env = _Environment(autoescape=False, finalize=_as_shown)
 
 
 @lru_cache(maxsize=256)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..bpmn import timers, worklist
 from ..platform.clock import Clock, SimulatedClock, SystemClock
 from ..platform.db import unit_of_work
+from ..platform.logs import show_product_log
 from ..platform.models import Case
 from .app import CLI_ACTOR, App, _json_out, _table, _when, cli, pass_app
 
@@ -74,6 +75,7 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float) -> N
 
     from ..bpmn.scheduler import TimerScheduler
 
+    show_product_log()
     live: Clock = SimulatedClock(app.engine) if app.settings.clock == "simulated" else SystemClock()
     stop = threading.Event()
 
