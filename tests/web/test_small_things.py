@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
+
 from tests.web.conftest import Web
 from tests.web.test_confidential_pages import notified_case
 
@@ -68,3 +70,24 @@ def test_instructions_show_a_day_or_a_moment_in_words_and_leave_other_text_alone
     assert render(text, {"day": date(2026, 6, 28), "stored": "2026-06-28", "moment": "2026-06-28T08:00:00+00:00",
                          "odd": "2026-02-30", "count": 3}) == \
         "28 June 2026 · 28 June 2026 · 28 June 2026, 09:00 · 2026-02-30 · 3"
+
+
+def test_an_add_another_button_says_an_before_a_vowel(app: Flask) -> None:
+    from flask import render_template_string
+
+    from webforms import schema_form
+
+    def button(item: str) -> str:
+        schema = {"type": "object", "properties": {"things": {
+            "type": "array", "title": "Things", "items": {"type": "object", "title": item, "properties": {
+                "name": {"type": "string", "title": "Name"}}}}}}
+        fields, _ = schema_form.draw(schema, schema_form.state_from_data(schema, {}), {})
+        with app.test_request_context():
+            html = render_template_string('{% from "macros/fields.html" import field %}'
+                                          '{% for f in fields %}{{ field(f) }}{% endfor %}', fields=fields)
+        found = re.search(r'data-testid="add-[^"]+">([^<]+)</button>', html)
+        assert found
+        return found.group(1)
+
+    assert button("Agency") == "Add an agency"
+    assert button("Panel member") == "Add a panel member"
