@@ -55,6 +55,7 @@ class Field:
     item_label: str = "Item"
     max_length: int | None = None
     integer: bool = False
+    suggest: str | None = None  # "agencies": the text box offers the agency list (x-suggest), anything else typed
 
     @property
     def id(self) -> str:
@@ -353,7 +354,7 @@ def fields(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]
         raw = state.get(key)
         item = Field(kind=kind, name=name, label=label_of(key, node), hint=node.get("description"),
                      required=key in required, error=errors.get(name), max_length=node.get("maxLength"),
-                     integer=node.get("type") == "integer")
+                     integer=node.get("type") == "integer", suggest=node.get("x-suggest"))
         if kind == "date":
             item.value = raw or {"day": "", "month": "", "year": ""}
         elif kind == "yesno":

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the bro
 WIDTHS = (1280, 390)
 DEMO_NOW = datetime.fromisoformat("2026-06-01T09:00:00+01:00")  # the demo's day (engine/review/demo.py)
 # Links that are not pages: downloads, and actions that change something.
-NOT_PAGES = re.compile(r"\.(csv|pdf|docx|xlsx)(\?|$)|/documents/|/letters/|/sign-out|/fmt/|download|format=")
+NOT_PAGES = re.compile(r"\.(csv|pdf|docx|xlsx)(\?|$)|/documents/|/letters/|/sign-out|/fmt/|/file\b|download|format=")
 MOST_PAGES = 25  # kinds of page per role: a bound, so a page listing many links cannot make the test run away
 
 
@@ -79,7 +79,7 @@ def _problems_at_each_width(page: Any, shots: Path | None, name: str) -> list[st
 
 
 def _links(page: Any, base: str) -> list[str]:  # noqa: F811
-    hrefs = page.evaluate("""() => [...document.querySelectorAll('main a[href], nav a[href]')]
+    hrefs = page.evaluate("""() => [...document.querySelectorAll('header a[href], nav a[href], main a[href]')]
                                   .map(a => a.getAttribute('href'))""")
     return [base + h for h in hrefs if h.startswith("/") and not NOT_PAGES.search(h)]
 

@@ -91,3 +91,18 @@ def test_an_add_another_button_says_an_before_a_vowel(app: Flask) -> None:
 
     assert button("Agency") == "Add an agency"
     assert button("Panel member") == "Add a panel member"
+
+
+def test_screening_offers_the_agency_list_and_takes_another_agency_too(web: Web) -> None:
+    admin = web.as_user("admin")
+    for name in ("Kent Police", "Adult Social Care"):
+        assert admin.post("/admin/agencies", {"name": name}).status_code == 302
+    case_id = notified_case(web)
+    task_url = f"/tasks/{web.task(case_id, 'screen_case').id}"
+    body = web.as_user("cst").post(task_url, {"_action": "add:agencies"}).get_data(as_text=True)  # a first agency
+    box = re.search(r'<input[^>]*name="agencies\.0\.agency"[^>]*>', body)
+    assert box and 'list="agencies-0-agency-suggestions"' in box.group(0)
+    offered = re.search(r'<datalist id="agencies-0-agency-suggestions"[^>]*>(.*?)</datalist>', body, re.S)
+    assert offered
+    assert re.findall(r'<option value="([^"]+)">', offered.group(1)) == ["Adult Social Care", "Kent Police"]
+    assert "or type another agency" in body  # a datalist suggests; any agency typed is kept as typed

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from engine.platform import access
 from engine.platform.calendar import long_date, parse_day
 from engine.platform.roles import Power, may
 
@@ -53,6 +54,12 @@ def _navigation() -> dict[str, Any]:
         return [NavItem(key, label, url, request.path.startswith(url) or section == key) for key, label, url in items]
 
     return {"nav_items": nav_items}
+
+
+@bp.app_template_global("suggestions")
+def _suggestions(name: str) -> list[str]:
+    """What a text box marked `"x-suggest": NAME` offers: "agencies", the agency list (Administration)."""
+    return [agency.name for agency in access.agencies(uow.db())] if name == "agencies" else []
 
 
 @bp.app_template_filter("london")
