@@ -8,7 +8,10 @@ for (const table of document.querySelectorAll('table.govuk-table')) {
   const headings = [...table.querySelectorAll(':scope > thead th')].map(th => th.textContent.trim())
   if (!headings.length || table.querySelector('[colspan], [rowspan]')) continue
   for (const row of table.querySelectorAll(':scope > tbody > tr')) {
-    [...row.children].forEach((cell, i) => { if (headings[i]) cell.dataset.label = headings[i] })
+    [...row.children].forEach((cell, i) => {
+      if (headings[i]) cell.dataset.label = headings[i]
+      if (!cell.textContent.trim() && !cell.children.length) cell.classList.add('dhr-empty')  // no "Claimed by:" alone
+    })
   }
   table.classList.add('dhr-stacked')
 }
