@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from engine.platform.settings import Settings
 from engine.review.demo import DEMO_PASSWORD, seed
-from tests.web.conftest import Web
+from tests.web.conftest import PASSWORD, ROLE_USERS, Web
 from tests.web.test_browser import _axe, page  # noqa: F401  (the chromium page fixture)
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
@@ -90,7 +90,7 @@ def _walk(page: Any, base: str, username: str, shots: Path | None) -> tuple[list
     many of the pages showed something overdue)."""
     page.goto(f"{base}/sign-in")
     page.get_by_test_id("username").fill(username)
-    page.get_by_test_id("password").fill(DEMO_PASSWORD)
+    page.get_by_test_id("password").fill(PASSWORD if username in ROLE_USERS else DEMO_PASSWORD)  # the fixture's own
     page.get_by_test_id("sign-in").click()
     page.get_by_test_id("signed-in-as").wait_for()
     problems: list[str] = []
