@@ -24,7 +24,8 @@ setup: $(STAMP) node_modules/.installed
 		(apt-get update && apt-get install -y chromium fonts-dejavu-core)
 
 # Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
-# on the simulated clock.
+# on the simulated clock, on port PORT (`make run PORT=8001`).
+PORT ?= 8000
 run: setup
 	DHR_CLOCK=simulated $(BIN)/dhr db upgrade
 	DHR_CLOCK=simulated $(BIN)/dhr demo
@@ -35,9 +36,9 @@ run: setup
 	@echo
 	@echo "The demo runs on the simulated clock: export DHR_CLOCK=simulated, then use $(BIN)/dhr (see README)."
 	@echo
-	@echo "Web app: http://127.0.0.1:8000/ (Ctrl-C to stop). Demo logins:"
+	@echo "Web app: http://127.0.0.1:$(PORT)/ (Ctrl-C to stop). Demo logins:"
 	@$(BIN)/python -c "from engine.review.demo import DEMO_USERS, DEMO_PASSWORD; [print(f'  {u} ({r}), password {DEMO_PASSWORD}') for u, r, *_ in DEMO_USERS]"
-	DHR_CLOCK=simulated $(BIN)/dhr web --port 8000
+	DHR_CLOCK=simulated DHR_BASE_URL=$${DHR_BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/dhr web --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import timedelta
@@ -129,3 +133,29 @@ def test_members_only_roles_are_emailed_only_about_their_cases(world: World) -> 
         recipients = [m.recipient for m in s.scalars(select(OutboxMessage))]
         assert "pat@example.org" not in recipients
         assert notifications.counts(s) == {"queued": len(recipients)}
+
+
+def test_without_an_smtp_host_the_scheduler_writes_each_email_to_its_log(world: World) -> None:
+    with_emails(world)
+    world.start()
+    env = {**os.environ, "DHR_DATABASE_URL": world.db.url, "DHR_SMTP_HOST": ""}
+    process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, process.kill)  # a scheduler that never logs it fails the test, not hangs it
+    watchdog.start()
+    assert process.stderr is not None
+    logged: list[str] = []
+    try:
+        for line in process.stderr:  # waits on the scheduler's output, never on the clock
+            logged.append(line)
+            if "/tasks/" in line:  # the link: the last line of the message
+                break
+    finally:
+        watchdog.cancel()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    text = "".join(logged)
+    assert ("INFO engine.platform.notifications: e-mail (no DHR_SMTP_HOST set) to carol@example.org: "
+            "New task for the Community Safety Team: Record the notification (Rosemary/2026)") in text, text
+    task = world.task("record_notification")
+    assert f"Open it: {Settings().base_url}/tasks/{task.id}" in text  # the body too

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from engine.platform import logs
 from engine.platform.settings import Settings, dev_audit_key_warning
 
 
@@ -24,6 +25,9 @@ def web(host: str, port: int, no_scheduler: bool, reload: bool) -> None:
 
     from . import create_app
     settings = Settings()
+    # the development server's log reads as text (the product's messages from INFO up, e-mails
+    # written to the log when no SMTP host is set among them) unless DHR_LOG_FORMAT asks for JSON
+    logs.configure(settings.log_format if os.environ.get("DHR_LOG_FORMAT") else "text")
     app = create_app({"SETTINGS": settings})
     scheduler, heartbeat = None, None
     # Under the reloader the parent process only watches files: the scheduler runs in the child alone.

@@ -59,6 +59,7 @@ class Field:
     none_option: str | None = None  # checkboxes: the label of the exclusive "None" box
     show_when: dict[str, list[str]] = field(default_factory=dict)  # the answers (as typed) it depends on
     conditionals: list[Conditional] = field(default_factory=list)  # questions revealed by this one's answers
+    suggest: str | None = None  # "agencies": the text box offers the agency list (x-suggest), anything else typed
 
     @property
     def id(self) -> str:
@@ -387,7 +388,7 @@ def fields(schema: dict[str, Any], state: dict[str, Any], errors: dict[str, str]
         raw = state.get(key)
         item = Field(kind=kind, name=name, label=label_of(key, node), hint=node.get("description"),
                      required=key in required, error=errors.get(name), max_length=node.get("maxLength"),
-                     integer=node.get("type") == "integer")
+                     integer=node.get("type") == "integer", suggest=node.get("x-suggest"))
         if kind == "date":
             item.value = raw or {"day": "", "month": "", "year": ""}
         elif kind == "yesno":

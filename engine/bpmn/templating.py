@@ -7,6 +7,8 @@ rendering stops once it runs longer than DHR_SCRIPT_SECONDS or writes more than 
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +16,7 @@ from jinja2 import Template
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from ..platform.calendar import long_date, long_moment
 from ..platform.settings import script_bytes
 from .scripting import GUARDED_BINOPS, budget, stop_output
 
@@ -32,9 +35,31 @@ class _Environment(ImmutableSandboxedEnvironment):
         return guard(left, right) if guard is not None else super().call_binop(context, operator, left, right)
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _as_shown(value: Any) -> Any:
+    """A day printed by a diagram's text reads '28 June 2026', whether the data holds a date or the
+    ISO text a form stores ('2026-06-28'); a moment with its zone reads '28 June 2026, 09:00' (London)."""
+    if isinstance(value, datetime):
+        return long_moment(value) if value.tzinfo else value
+    if isinstance(value, date):
+        return long_date(value)
+    if isinstance(value, str):
+        try:
+            if _ISO_DAY.fullmatch(value):
+                return long_date(date.fromisoformat(value))
+            if _ISO_MOMENT.fullmatch(value):
+                return long_moment(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
+
+
 # Autoescape off: the result is plain text, escaped as a whole where a page shows it, so neither
 # the diagram's text nor the data can inject markup.
-_env = _Environment(autoescape=False)
+_env = _Environment(autoescape=False, finalize=_as_shown)
 
 
 @lru_cache(maxsize=512)

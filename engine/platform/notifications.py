@@ -149,7 +149,7 @@ def _deliver(message: dict[str, Any], settings: Settings) -> None:
     email["Message-ID"] = f"<{message['key'].replace(':', '.')}@dhr>"  # the same message, the same id
     email.set_content(message["body"])
     if not settings.smtp_host:
-        log.info("e-mail (no DHR_SMTP_HOST set) to %s: %s", message["to"], message["subject"])
+        log.info("e-mail (no DHR_SMTP_HOST set) to %s: %s\n%s", message["to"], message["subject"], message["body"])
         return
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
         if settings.smtp_starttls:

@@ -10,6 +10,7 @@ from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from engine.platform import access
 from engine.platform.calendar import long_date, parse_day
 from engine.platform.roles import Power, may
 
@@ -58,6 +59,12 @@ def _navigation() -> dict[str, Any]:
 
 
 bp.add_app_template_global(pagination, "paginate")
+
+
+@bp.app_template_global("suggestions")
+def _suggestions(name: str) -> list[str]:
+    """What a text box marked `"x-suggest": NAME` offers: "agencies", the agency list (Administration)."""
+    return [agency.name for agency in access.agencies(uow.db())] if name == "agencies" else []
 
 
 @bp.app_template_filter("london")
