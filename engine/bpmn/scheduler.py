@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..platform.audit import seal_all_views
 from ..platform.clock import Clock, SettableClock
 from ..platform.notifications import send_due
 from ..platform.settings import Settings
@@ -63,6 +64,7 @@ class TimerScheduler:
         self._aps.start()
         self._aps.add_job(self._plan, "interval", seconds=self._watch, id="watch")
         self._aps.add_job(self._fire, "interval", seconds=self._sweep, id="sweep")
+        self._aps.add_job(self._seal, "interval", seconds=self._sweep, id="seal")
         if self._settings is not None:  # also send the e-mails that units of work queued
             self._aps.add_job(self._send, "interval", seconds=self._outbox, id="outbox")
         self.wake()
@@ -86,6 +88,13 @@ class TimerScheduler:
             send_due(self._sessions, self._clock, self._settings)
         except Exception:  # never let the job die: it runs again shortly
             log.exception("sending e-mails failed")
+
+    def _seal(self) -> None:
+        """Seal the case views logged since the last seal into the audit chain."""
+        try:
+            seal_all_views(self._sessions, at=self._clock.now(), actor=self._actor)
+        except Exception:  # never let the job die: it runs again at the next sweep
+            log.exception("sealing case views failed")
 
     def _fire(self) -> None:
         self._pending = True

@@ -9,7 +9,6 @@ import click
 
 from ..bpmn import confidential, runtime
 from ..platform import audit
-from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
 from ..platform.models import AuditEvent
 from ..platform.settings import dev_audit_key_warning
@@ -84,13 +83,7 @@ def _warn_of_dev_key() -> None:
 def audit_seal(app: App) -> None:
     """Seal the case views logged since the last seal into the chain (run it from cron, say; a write
     to the trail also seals those that waited over a minute)."""
-    total = 0
-    while True:
-        with unit_of_work(app.sessions) as session:
-            sealed = audit.seal_views(session, at=app.clock.now(), actor="dhr audit seal")
-        total += sealed
-        if sealed < audit.SEAL_BATCH:
-            break
+    total = audit.seal_all_views(app.sessions, at=app.clock.now(), actor="dhr audit seal")
     click.echo(f"sealed {total} case view(s) into the audit trail")
 
 

@@ -23,8 +23,9 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import exists, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from .db import unit_of_work
 from .errors import DhrError, FormDataInvalid
 from .models import AuditEvent, AuditHead, CaseView
 from .settings import audit_key
@@ -268,6 +269,21 @@ def _write_views(session: Session) -> None:
     due = session.info.pop(_SEAL_DUE, None)
     if due is not None and due[0] is session.get_transaction():
         seal_views(session, at=due[1], actor="system")
+
+
+def seal_all_views(sessions: sessionmaker[Session], *, at: datetime, actor: str) -> int:
+    """Seal every view waiting to be sealed, a batch per transaction (`dhr audit seal`, and the
+    scheduler every sweep); no transaction at all when none waits. Return how many."""
+    total = 0
+    while True:
+        with sessions() as probe:
+            if probe.scalar(select(CaseView.id).where(CaseView.sealed_in.is_(None)).limit(1)) is None:
+                return total
+        with unit_of_work(sessions) as session:
+            sealed = seal_views(session, at=at, actor=actor)
+        total += sealed
+        if sealed < SEAL_BATCH:
+            return total
 
 
 def seal_views(session: Session, *, at: datetime, actor: str, limit: int = SEAL_BATCH) -> int:
