@@ -90,7 +90,7 @@ class Stock:
         parser = SpiffBpmnParser()
         parser.add_bpmn_files(sorted(str(p) for p in folder.glob("*.bpmn")))
         self.workflow = BpmnWorkflow(parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
-        initial = {"case_reference": REFERENCE, **START_DATA}
+        initial = {"case_reference": REFERENCE, "case_pseudonym": PSEUDONYM, "case_year": YEAR, **START_DATA}
         with use_clock(clock):
             for task in self.workflow.get_tasks(state=TaskState.READY):
                 task.data.update(initial)

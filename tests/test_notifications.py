@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -154,8 +155,10 @@ def test_without_an_smtp_host_the_scheduler_writes_each_email_to_its_log(world: 
         watchdog.cancel()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    text = "".join(logged)
-    assert ("INFO engine.platform.notifications: e-mail (no DHR_SMTP_HOST set) to carol@example.org: "
-            "New task for the Community Safety Team: Record the notification (Rosemary/2026)") in text, text
+    # the scheduler logs one JSON object a line (DHR_LOG_FORMAT's default)
+    [entry] = [json.loads(line) for line in logged if '"engine.platform.notifications"' in line]
+    assert entry["level"] == "INFO"
+    assert entry["message"].startswith("e-mail (no DHR_SMTP_HOST set) to carol@example.org: New task for the "
+                                       "Community Safety Team: Record the notification (Rosemary/2026)"), entry
     task = world.task("record_notification")
-    assert f"Open it: {Settings().base_url}/tasks/{task.id}" in text  # the body too
+    assert f"Open it: {Settings().base_url}/tasks/{task.id}" in entry["message"]  # the body too

@@ -31,6 +31,8 @@ from . import chasing, costs, meetings, register
 
 DEMO_DIAGRAMS = PROJECT_ROOT / "processes"
 DEMO_PASSWORD = "demo-password-123"
+# The agencies of the demo's cases: the list screening and the terms of reference offer (Administration).
+DEMO_AGENCIES = ("Police", "NHS Trust", "Borough Council", "Home Office", "Probation Service")
 DEMO_USERS = [
     ("cst.officer", Role.COMMUNITY_SAFETY_TEAM, "Borough Council"),
     ("csp.chair", Role.CSP_CHAIR, "Community Safety Partnership"),
@@ -181,6 +183,12 @@ def seed(sessions: sessionmaker[Session], settings: Settings, force: bool = Fals
                 users.add_user(s, name, role=role.value, agency=agency, password=DEMO_PASSWORD, actor=ACTOR,
                                clock=clock, email=f"{name}@example.org")
                 yield f"user {name} ({role}), password {DEMO_PASSWORD}"
+    with unit_of_work(sessions) as s:  # the agencies screening and the terms of reference offer
+        known = {a.name for a in access.agencies(s)}
+        for agency_name in DEMO_AGENCIES:
+            if agency_name not in known:
+                access.add_agency(s, agency_name, actor=ACTOR, at=clock.now())
+                yield f"agency {agency_name}"
     by_role: dict[str, str] = {}
     for name, role, _ in DEMO_USERS:  # the first of each role
         by_role.setdefault(role, name)
