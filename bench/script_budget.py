@@ -3,7 +3,7 @@
 Starts the web app on a real port (a threaded werkzeug server), on SQLite and on PostgreSQL. One
 user completes a task whose script is `while True: i = i + 1`; the budget (DHR_SCRIPT_SECONDS,
 default 2 s) stops it and the request answers with a plain error. While that request runs, another
-user asks for /healthz and for another case's task page, one request after another. Prints, for
+user asks for /readyz (which reads the database) and for another case's task page, one request after another. Prints, for
 each, the median and the worst latency with the loop running and without it (and their ratios),
 and the same with the reads in write-locking transactions as before (`--no-before` leaves that out:
 on SQLite those reads queue behind the loop's write lock). Target: worst < 1 s with the loop.
@@ -107,10 +107,10 @@ def prepare(url: str) -> tuple[Any, str, str]:
 
 
 def reads(reader: Browser, other_task: str, until: threading.Event | None, count: int) -> dict[str, list[float]]:
-    """/healthz and the other case's task page, alternately: `count` of each, or until `until` is set."""
-    times: dict[str, list[float]] = {"healthz": [], "task page": []}
-    while (until is None and len(times["healthz"]) < count) or (until is not None and not until.is_set()):
-        for label, path in (("healthz", "/healthz"), ("task page", f"/tasks/{other_task}")):
+    """/readyz and the other case's task page, alternately: `count` of each, or until `until` is set."""
+    times: dict[str, list[float]] = {"readyz": [], "task page": []}
+    while (until is None and len(times["readyz"]) < count) or (until is not None and not until.is_set()):
+        for label, path in (("readyz", "/readyz"), ("task page", f"/tasks/{other_task}")):
             during = until is None or not until.is_set()
             status, body, seconds = reader.request(path)
             assert status == 200, f"{path} answered {status}: {body[:200]}"
@@ -156,7 +156,7 @@ def run(label: str, url: str, rounds: int, before: bool) -> None:
         for mode, readers in modes:
             if readers is not None:
                 app.extensions["dhr"].readers = readers
-            busy: dict[str, list[float]] = {"healthz": [], "task page": []}
+            busy: dict[str, list[float]] = {"readyz": [], "task page": []}
             loop_seconds = []
             for _ in range(rounds):
                 times, seconds, message = with_the_loop(looper, reader, looping_task, other_task)
@@ -165,7 +165,7 @@ def run(label: str, url: str, rounds: int, before: bool) -> None:
                     busy[key].extend(values)
             print(f"{label} [{mode}]: looping request answered in {statistics.median(loop_seconds):.2f} s "
                   f"(median of {rounds}): \"{message}\"")
-            for key in ("healthz", "task page"):
+            for key in ("readyz", "task page"):
                 q, b = quiet[key], busy[key]
                 if not b:
                     print(f"  {key:>9}: no request finished while the loop ran")
