@@ -3,7 +3,7 @@
 Starts the web app on a real port (a threaded werkzeug server), on SQLite and on PostgreSQL. One
 user completes a task whose script is `while True: i = i + 1`; the budget (DHR_SCRIPT_SECONDS,
 default 2 s) stops it and the request answers with a plain error. While that request runs, another
-user asks for /readyz (which reads the database) and for another case's task page, one request after another. Prints, for
+user asks for /readyz (it reads the database) and for another case's task page, one after another. Prints, for
 each, the median and the worst latency with the loop running and without it (and their ratios),
 and the same with the reads in write-locking transactions as before (`--no-before` leaves that out:
 on SQLite those reads queue behind the loop's write lock). Target: worst < 1 s with the loop.

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +27,7 @@ from engine.bpmn import runtime
 from engine.bpmn.forms import example_answers
 
 from .conftest import Db
-from .dhr_driver import AGENCY_HOLDERS, LANE_USERS, LONDON, PROCESSES, START, add_months, base_policy, doer
+from .dhr_driver import AGENCY_HOLDERS, LANE_USERS, LONDON, PROCESSES, START, base_policy, doer
 
 DHR = Path(sys.executable).parent / "dhr"
 REFERENCE = "Rosemary/2025"
@@ -37,18 +36,6 @@ AGENCIES = [{"agency": "Police", "contact_email": "police@example.org"},
 HELD = {"secure_records_and_nominate", "submit_imr"}  # answered out of order, once nothing else is open
 COMMISSIONING, CONDUCTING = "Commissioning the review", "Conducting the review"
 DISSEMINATION = "Dissemination and learning"
-
-
-def _task_ids() -> dict[str, str]:
-    """Each user task's id by its name (`dhr tasks list` shows the name only; names are unique)."""
-    ids = {}
-    for path in PROCESSES.glob("*.bpmn"):
-        for node in ET.parse(path).getroot().iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}userTask"):
-            ids[node.get("name") or ""] = node.get("id") or ""
-    return ids
-
-
-TASK_IDS = _task_ids()
 
 
 class Terminal:
@@ -106,7 +93,7 @@ class Terminal:
 
     # -- acting -----------------------------------------------------------------------------
     def complete(self, task: dict[str, Any], overrides: dict[str, Any] | None = None) -> None:
-        bpmn_id = TASK_IDS[task["task"]]
+        bpmn_id = task["step"]
         schema = json.loads((PROCESSES / task["form"]).read_text()) if task["form"] else {"properties": {}}
         answers = example_answers(schema, self.today())
         answers.update(base_policy(self, SimpleNamespace(id=task["id"], bpmn_id=bpmn_id), self.ctx))  # type: ignore
@@ -141,7 +128,7 @@ class Terminal:
             tasks = self.tasks()
             if stop(tasks):
                 return tasks
-            free = [t for t in tasks if TASK_IDS[t["task"]] not in HELD]
+            free = [t for t in tasks if t["step"] not in HELD]
             assert free or not tasks, f"only the held tasks are open: {[t['task'] for t in tasks]}"
             for task in free:
                 self.complete(task)
@@ -151,18 +138,18 @@ class Terminal:
 
 
 def _named(tasks: list[dict[str, Any]], bpmn_id: str) -> list[dict[str, Any]]:
-    return [t for t in tasks if TASK_IDS[t["task"]] == bpmn_id]
+    return [t for t in tasks if t["step"] == bpmn_id]
 
 
 def _only_held(tasks: list[dict[str, Any]]) -> bool:
-    return bool(tasks) and all(TASK_IDS[t["task"]] in HELD for t in tasks)
+    return bool(tasks) and all(t["step"] in HELD for t in tasks)
 
 
 def _answer_out_of_order(dhr: Terminal, bpmn_id: str, stage: str, next_step: str) -> None:
     """Both agencies' requests are open and nothing else: NHS Trust answers first, then Police; the
     case moves on only after both."""
     tasks = dhr.tasks()
-    assert [TASK_IDS[t["task"]] for t in tasks] == [bpmn_id, bpmn_id]
+    assert [t["step"] for t in tasks] == [bpmn_id, bpmn_id]
     assert {t["lane"] for t in tasks} == {"Panel"}
     by_agency = {dhr.request(t)["agency"]: t for t in tasks}
     assert sorted(by_agency) == ["NHS Trust", "Police"]
@@ -174,7 +161,7 @@ def _answer_out_of_order(dhr: Terminal, bpmn_id: str, stage: str, next_step: str
 
     dhr.complete(by_agency["Police"])
     after = dhr.tasks()
-    assert [TASK_IDS[t["task"]] for t in after] == [next_step], f"after both answers: {[t['task'] for t in after]}"
+    assert [t["step"] for t in after] == [next_step], f"after both answers: {[t['task'] for t in after]}"
 
 
 @pytest.mark.long
@@ -217,8 +204,10 @@ def test_a_review_from_notification_to_the_first_quarterly_update_through_the_dh
 
     # A quarter after publication both action holders are asked for their update.
     updates = dhr.drive(lambda tasks: bool(_named(tasks, "give_action_update")))
-    assert sorted(TASK_IDS[t["task"]] for t in updates) == ["give_action_update"] * 2
-    assert dhr.today() == add_months(START.date().isoformat(), 3), "a quarter after publication (on the first day)"
+    assert sorted(t["step"] for t in updates) == ["give_action_update"] * 2
+    # published on 31 August 2025 (the clock stands still while nothing waits on a timer): the first of
+    # the Steering Group's quarter days (1 January, April, July, October) 28 days or more after it
+    assert dhr.today() == "2025-10-01", "the first quarter day 28 days or more after publication"
     asked = dhr.register()
     assert all(r["status"] == "awaiting_feedback" and r["awaiting_since"] for r in asked.values())
 

@@ -30,7 +30,7 @@ def tasks_list(app: App, reference: str | None, role: str | None, as_json: bool)
         case_id = runtime.get_case(session, reference).id if reference else None
         lane = Role.parse(role).value if role else None  # a lane is named as its role is, case aside
         rows = [
-            {"id": t.id, "case": t.case_reference, "task": t.title, "lane": t.lane, "stage": t.stage,
+            {"id": t.id, "case": t.case_reference, "task": t.title, "step": t.bpmn_id, "lane": t.lane, "stage": t.stage,
              "due_at": t.due_at, "overdue": t.overdue, "form": t.form, "created_at": t.created_at}
             for t in worklist.open_tasks(session, None, app.clock.now(), case_id=case_id, lane=lane)
         ]
