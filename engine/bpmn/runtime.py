@@ -744,9 +744,8 @@ def may_complete(user: User, task: OpenTask) -> bool:
 def work_refusal(session: Session, user: User, task: OpenTask, *, claiming: bool = False) -> str | None:
     """Why `user` may not work on `task` (complete it, claim it, keep a draft of it), or None if they
     may: their role must be its lane, they must be allowed to see its case, nobody else may hold it
-    (unless `claiming`, where a claim by another is a conflict, said by the caller), and an update
-    the rules features add (`events.add_work_rule`: the register's, say, that an update on a
-    recommendation is given by its lead agency's own action holders).
+    (unless `claiming`, where a claim by another is a conflict, said by the caller), and the rules
+    features add (`events.add_work_rule`) must not refuse them.
     Every door (web, CLI, scheduler) is held to this one rule, because the engine applies it.
     """
     if not may_complete(user, task):

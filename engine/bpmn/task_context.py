@@ -2,11 +2,11 @@
 by the diagram, so a process owner can change them.
 
 - `taskTitle`: a Jinja text rendered over the task's data when the task opens ("Answer
-  {{ request.subject }} for {{ request.agency }}"); the element's name when absent or when it does not
+  {{ request.subject }} for {{ request.team }}"); the element's name when absent or when it does not
   render. It becomes the task's title in the inbox, the case page, e-mails, letters and the history.
 - `taskContext`: what the person doing the task should see of earlier answers, entries separated by
   `;`: a form file (`intake.schema.json`: every answer given in that form, labelled by it) or a
-  variable (`request.agency`, a dotted path), optionally labelled (`Agency = request.agency`)
+  variable (`request.team`, a dotted path), optionally labelled (`Team = request.team`)
   and with `| since` after a date ("2 June 2026, 28 days ago"). A variable the task's data lacks is
   looked up in the data of the process that called it, and so on up.
 
