@@ -6,6 +6,7 @@ balancer sees it, and the JSON logs. Nothing sleeps: every wait polls with a tim
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -40,14 +41,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    """Poll `check` until it returns something true; fail saying `what` after `timeout` seconds."""
+def _until(what: str, check: Callable[[], Any], server: subprocess.Popen[str], timeout: float = WAIT) -> Any:
+    """Ask `check` until it returns something true, between asks waiting on the server process itself
+    (so a server that dies fails the test at once); fail saying `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
-        time.sleep(0.2)  # polling interval, not a wait for time to pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = server.wait(timeout=0.2)
+            pytest.fail(f"the server exited ({code}) while waiting for {what}")
     pytest.fail(f"timed out waiting for {what}")
 
 
@@ -189,15 +193,16 @@ def test_two_workers_and_a_scheduler_serve_a_case_through_http(installation: Ins
                                 "--threads", "2", log="serve.log")
     scheduler = None
     try:
-        _until("the server to answer /healthz", lambda: installation.status("/healthz")[0] == 200)
-        assert len(_until("two workers", lambda: len(_children(server.pid)) == 2 and _children(server.pid))) == 2
+        _until("the server to answer /healthz", lambda: installation.status("/healthz")[0] == 200, server)
+        workers = _until("two workers", lambda: len(_children(server.pid)) == 2 and _children(server.pid), server)
+        assert len(workers) == 2
         status, ready = installation.status("/readyz")
         assert status == 503 and ready["scheduler"] == "none" and ready["migrations"] == "current"
 
         scheduler = installation.start("scheduler", log="scheduler.log")
         fired = Lines(scheduler)
         fired.wait_for("scheduler running")
-        _until("/readyz to say ready", lambda: installation.status("/readyz")[0] == 200)
+        _until("/readyz to say ready", lambda: installation.status("/readyz")[0] == 200, server)
 
         cst = Browser(installation.base)
         cst.sign_in("cst.officer")
