@@ -21,5 +21,15 @@
     });
   });
   window.dhrModeler = modeler;
+  // What every studio action (validate, try, deploy) posts: the form's fields, the XML as the modeler has it.
+  window.dhrStudio = {
+    form: form,
+    draft: function () {
+      return modeler.saveXML({ format: true }).then(function (result) {
+        field.value = result.xml;
+        return new FormData(form);
+      });
+    }
+  };
   // The textarea follows every change (above), so the form posts what the modeler shows.
 })();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -29,6 +30,28 @@ def _version(version_id: int) -> ProcessVersion:
 
 def _files(version: ProcessVersion) -> dict[str, str]:
     return {f.path: f.content for f in version.files}
+
+
+def draft_files(version: ProcessVersion) -> tuple[str, dict[str, str]]:
+    """The studio's draft from a POST: the version's files, with the diagram being edited (`path`, `xml`)
+    and any other edited files (`draft_files`, a JSON object of path to text) put in their place.
+    Every studio action (validate, try, deploy) posts the same fields; 404 for a path not in the version."""
+    files = _files(version)
+    path = request.values.get("path", "")
+    if not path.endswith(".bpmn") or path not in files:
+        abort(404)
+    try:
+        edited = json.loads(request.form.get("draft_files") or "{}")
+    except ValueError:
+        abort(400)
+    if not isinstance(edited, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in edited.items()):
+        abort(400)
+    for name, text in edited.items():
+        if name not in files or not name.endswith((".bpmn", ".json")):
+            abort(400)
+        files[name] = text
+    files[path] = request.form.get("xml", files[path])
+    return path, files
 
 
 @bp.route("/processes")
@@ -70,18 +93,19 @@ def diagram(version_id: int) -> str:
 @owner_only
 def edit(version_id: int) -> Any:
     version = _version(version_id)
-    files = _files(version)
-    path = request.values.get("path", "")
-    if not path.endswith(".bpmn") or path not in files:
-        abort(404)
     if request.method == "GET":
+        files = _files(version)
+        path = request.values.get("path", "")
+        if not path.endswith(".bpmn") or path not in files:
+            abort(404)
         return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
-                               xml=files[path], problems=[])
-    xml = request.form.get("xml", "")
-    outcome = _deploy({**files, path: xml})
+                               xml=files[path], draft={}, problems=[])
+    path, files = draft_files(version)
+    outcome = _deploy(files)
     if isinstance(outcome, list):
+        edited = {name: text for name, text in files.items() if name != path and text != _files(version)[name]}
         return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
-                               xml=xml, problems=outcome, errors_list=outcome), 400
+                               xml=files[path], draft=edited, problems=outcome, errors_list=outcome), 400
     return outcome
 
 
