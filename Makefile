@@ -12,14 +12,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# Front-end packages (served from node_modules, no build step), Debian's chromium for the
-# browser tests and Debian's DejaVu Sans, the Unicode font the PDFs are written in.
+# Front-end packages (served from node_modules), the studio's bundle (bpmn-js with the properties
+# panel and our spiffworkflow extension, built by esbuild from webforms/static/src, rebuilt when a
+# source or the packages change), Debian's chromium for the browser tests and Debian's DejaVu Sans,
+# the Unicode font the PDFs are written in.
 PDF_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund
 	@touch $@
 
-setup: $(STAMP) node_modules/.installed
+STUDIO_BUNDLE := node_modules/.dhr-build/studio.js
+$(STUDIO_BUNDLE): node_modules/.installed $(wildcard webforms/static/src/*)
+	npm run --silent build:studio
+
+setup: $(STAMP) node_modules/.installed $(STUDIO_BUNDLE)
 	@(command -v chromium >/dev/null && test -f $(PDF_FONT)) || \
 		(apt-get update && apt-get install -y chromium fonts-dejavu-core)
 

@@ -11,11 +11,13 @@ from engine.platform.settings import PROJECT_ROOT
 
 csrf = CSRFProtect()
 NODE_MODULES = PROJECT_ROOT / "node_modules"
-# Only the distributed files of these packages are served (no build step).
+# Only the distributed files of these packages are served, and the studio's bundle that `make setup`
+# builds (webforms/static/src, see the Makefile).
 VENDOR = {
-    "govuk-frontend": Path("dist/govuk"),
-    "bpmn-js": Path("dist"),
-    "axe-core": Path("."),
+    "govuk-frontend": Path("govuk-frontend/dist/govuk"),
+    "bpmn-js": Path("bpmn-js/dist"),
+    "axe-core": Path("axe-core"),
+    "studio": Path(".dhr-build"),
 }
 CSP = (
     "default-src 'self'; script-src 'self'; img-src 'self' data:; font-src 'self' data:; "
@@ -55,4 +57,4 @@ def _vendor(package: str, filename: str) -> Response:
     if base is None or not filename.endswith((".js", ".css", ".woff", ".woff2", ".svg", ".png", ".ico", ".eot",
                                               ".ttf")):
         abort(404)
-    return send_from_directory(NODE_MODULES / package / base, filename, max_age=3600)
+    return send_from_directory(NODE_MODULES / base, filename, max_age=3600)

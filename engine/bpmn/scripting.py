@@ -125,6 +125,22 @@ HELPERS: dict[str, Any] = {
     "next_quarter_day": _next_quarter_day,
 }
 
+# What the studio lists beside a script: each helper's call and what it gives (dates are ISO text).
+HELPER_HELP: tuple[tuple[str, str, str], ...] = (
+    ("today", "today()", "today's date in London"),
+    ("now", "now()", "the current date and time (UTC)"),
+    ("add_months", "add_months(day, months)", "calendar months later (31 Aug + 6 = 28 Feb); negative for earlier"),
+    ("add_days", "add_days(day, days)", "days later; negative for earlier"),
+    ("add_working_days", "add_working_days(day, days)", "working days later (no weekends or bank holidays)"),
+    ("add_period", "add_period(moment, duration)", "an ISO period later (\"P14D\", \"PT2H\")"),
+    ("london_time", "london_time(day, \"09:00\")", "that time of day in London, for a timer"),
+    ("days_between", "days_between(start, end)", "the number of days from start to end"),
+    ("same_day_of_year", "same_day_of_year(a, b)", "whether two dates share day and month"),
+    ("is_anniversary", "is_anniversary(day, event)", "whether day is the event's anniversary (29 Feb: 28 Feb)"),
+    ("next_quarter_day", "next_quarter_day(after, months, day_of_month=1)",
+     "the next of those months' day after a date, e.g. months (1, 4, 7, 10)"),
+)
+
 # ---------------------------------------------------------------------------------------------
 # The budget
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from engine.bpmn import deployments, runtime
+from engine.bpmn.scripting import HELPER_HELP
+from engine.bpmn.timer_example import timer_example
 from engine.platform.db import as_id
 from engine.platform.errors import DiagramInvalid
 from engine.platform.models import ProcessVersion
@@ -89,6 +91,16 @@ def diagram(version_id: int) -> str:
                            xml_url=url_for("processes.file", version_id=version.id, path=path))
 
 
+def _studio(version: ProcessVersion, path: str, files: dict[str, str], draft: dict[str, str],
+            problems: list[Any]) -> str:
+    """The studio page: the modeler, its properties panel (fed the version's form files and the sandbox's
+    helpers) and the read-only XML."""
+    return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
+                           xml=files[path], draft=draft, problems=problems, errors_list=problems or None,
+                           form_files=sorted(name for name in files if name.endswith(".json")),
+                           helpers=[{"name": n, "signature": sig, "help": text} for n, sig, text in HELPER_HELP])
+
+
 @bp.route("/processes/<int:version_id>/edit", methods=["GET", "POST"])
 @owner_only
 def edit(version_id: int) -> Any:
@@ -98,15 +110,23 @@ def edit(version_id: int) -> Any:
         path = request.values.get("path", "")
         if not path.endswith(".bpmn") or path not in files:
             abort(404)
-        return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
-                               xml=files[path], draft={}, problems=[])
+        return _studio(version, path, files, {}, [])
     path, files = draft_files(version)
     outcome = _deploy(files)
     if isinstance(outcome, list):
         edited = {name: text for name, text in files.items() if name != path and text != _files(version)[name]}
-        return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
-                               xml=files[path], draft=edited, problems=outcome, errors_list=outcome), 400
+        return _studio(version, path, files, edited, outcome), 400
     return outcome
+
+
+@bp.route("/processes/<int:version_id>/timer-example", methods=["POST"])
+@owner_only
+def timer_example_view(version_id: int) -> Response:
+    """The date the draft's timer `element` would give for an example case (the studio's Timer panel)."""
+    path, files = draft_files(_version(version_id))
+    example = timer_example(files, path, request.form.get("element", ""), uow.clock())
+    return jsonify(ok=example.ok, text=example.text,
+                   fires_at=example.fires_at.isoformat() if example.fires_at else None)
 
 
 @bp.route("/processes/<int:version_id>/upload", methods=["POST"])

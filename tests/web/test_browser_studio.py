@@ -1,0 +1,79 @@
+"""The process owner's studio in Debian's chromium: the properties panel edits what the engine reads
+(a script, a form file, a timer's example date), the read-only XML follows, and saving deploys it."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from engine.platform.calendar import LONDON, add_months, long_date
+from tests.web.conftest import Web
+from tests.web.test_browser import CHROMIUM, _sign_in, page, server  # noqa: F401 - the fixtures
+
+if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
+    pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+
+SHOTS = os.environ.get("DHR_STUDIO_SCREENSHOTS")  # a folder: the test leaves its screenshots there
+
+
+def _open_studio(page: Any, base: str, path: str) -> None:  # noqa: F811 - page is the fixture
+    _sign_in(page, base, "owner")
+    page.goto(f"{base}/processes")
+    page.get_by_test_id("version-link").first.click()
+    page.get_by_test_id(f"edit-{path}").click()
+    page.locator('[data-testid="modeler"][data-ready="true"]').wait_for()
+
+
+def _select(page: Any, element_id: str) -> None:  # noqa: F811
+    """Click the element's shape on the canvas, as a person does (after scrolling it into view)."""
+    page.evaluate("id => window.dhrStudio.reveal(id)", element_id)
+    page.locator(f'.djs-element[data-element-id="{element_id}"]').first.click()
+    page.locator(f'[data-testid="modeler"][data-selected="{element_id}"]').wait_for()
+
+
+def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, server: str,  # noqa: F811
+                                                                      page: Any) -> None:  # noqa: F811
+    _open_studio(page, server, "dhr_review.bpmn")
+    assert page.get_by_test_id("xml").get_attribute("readonly") is not None
+
+    # the breach timer's example: six calendar months after an example decision today, the morning after
+    today = web.clock.now().astimezone(LONDON).date()
+    _select(page, "deadline_passed")
+    example = page.get_by_test_id("timer-example")
+    page.locator('[data-testid="timer-example"][data-status="ok"]').wait_for()
+    assert long_date(add_months(today, 6) + timedelta(days=1)) in example.inner_text()
+
+    _select(page, "start_six_month_clock")
+    script = page.locator("#bio-properties-panel-dhr-script")
+    assert "add_months(clock_start_date, 6)" in script.input_value()
+    assert "add_working_days(day, days)" in page.get_by_test_id("panel-helpers").inner_text()
+    script.fill(script.input_value().replace("add_months(clock_start_date, 6)", "add_months(clock_start_date, 12)"))
+    page.wait_for_function("() => document.getElementById('xml').value.includes('add_months(clock_start_date, 12)')")
+
+    _select(page, "deadline_passed")
+    page.wait_for_function("t => document.querySelector('[data-testid=timer-example]').textContent.includes(t)",
+                           arg=long_date(add_months(today, 12) + timedelta(days=1)))
+
+    # a user task: its lane and form file, from the diagram
+    _select(page, "resume_review")
+    assert page.get_by_test_id("panel-lane").inner_text() == "Community Safety Team"
+    assert page.locator("#bio-properties-panel-dhr-form").input_value() == "resume_review.schema.json"
+    if SHOTS:
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.evaluate("id => window.dhrStudio.reveal(id)", "resume_review")
+            page.screenshot(path=f"{SHOTS}/studio-{width}.png", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_test_id("deploy").click()
+    page.get_by_test_id("flash").wait_for()
+    assert "Deployed as version 2" in page.get_by_test_id("flash").inner_text()
+    page.goto(f"{server}/processes/2/file?path=dhr_review.bpmn")
+    deployed = page.locator("body").inner_text()
+    assert "completion_due_date = add_months(clock_start_date, 12)" in deployed
+    assert re.search(r'name="formJsonSchemaFilename" value="resume_review.schema.json"', deployed)
