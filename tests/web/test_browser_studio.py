@@ -70,10 +70,13 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
             page.screenshot(path=f"{SHOTS}/studio-{width}.png", full_page=True)
         page.set_viewport_size({"width": 1280, "height": 900})
 
+    # typed and saved at once: the panel's last keystrokes are in what is deployed
+    page.locator("#bio-properties-panel-dhr-taskDueDate").fill("deadline_reminder_at")
     page.get_by_test_id("deploy").click()
     page.get_by_test_id("flash").wait_for()
     assert "Deployed as version 2" in page.get_by_test_id("flash").inner_text()
     page.goto(f"{server}/processes/2/file?path=dhr_review.bpmn")
     deployed = page.locator("body").inner_text()
     assert "completion_due_date = add_months(clock_start_date, 12)" in deployed
-    assert re.search(r'name="formJsonSchemaFilename" value="resume_review.schema.json"', deployed)
+    assert re.search(r'name="formJsonSchemaFilename" value="resume_review.schema.json" />\s*'
+                     r'<spiffworkflow:property name="taskDueDate" value="deadline_reminder_at" />', deployed)

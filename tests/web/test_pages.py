@@ -205,3 +205,21 @@ def test_admin_adds_users_and_agencies(web: Web) -> None:
                                            "password": "long-enough-password"})
     assert response.status_code == 302
     assert web.sign_in("officer2", "long-enough-password").status_code == 302
+
+
+def test_the_studio_gives_a_timers_example_date_for_the_draft(dhr: tuple[Web, int, int]) -> None:
+    web, version_id, _ = dhr
+    owner = web.as_user("owner")
+    page = owner.get(f"/processes/{version_id}/edit?path=dhr_review.bpmn").get_data(as_text=True)
+    assert "resume_review.schema.json" in page and "add_working_days" in page  # the panel's form files, helpers
+    assert re.search(r'<textarea[^>]*id="xml"[^>]*readonly', page)
+    xml = (PROCESSES / "dhr_review.bpmn").read_text(encoding="utf-8")
+    answer = owner.post(f"/processes/{version_id}/timer-example",
+                        {"path": "dhr_review.bpmn", "xml": xml, "element": "deadline_passed"}).get_json()
+    edited = owner.post(f"/processes/{version_id}/timer-example",
+                        {"path": "dhr_review.bpmn", "element": "deadline_passed",
+                         "xml": xml.replace("add_months(clock_start_date, 6)", "add_months(clock_start_date, 9)")})
+    assert answer["ok"] and edited.get_json()["ok"] and answer["fires_at"] < edited.get_json()["fires_at"]
+    assert web.get(f"/processes/{version_id}/timer-example").status_code == 405
+    assert web.as_user("cst").post(f"/processes/{version_id}/timer-example",
+                                   {"path": "dhr_review.bpmn", "element": "deadline_passed"}).status_code == 403
