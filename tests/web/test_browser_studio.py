@@ -40,6 +40,8 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
                                                                       page: Any) -> None:  # noqa: F811
     _open_studio(page, server, "dhr_review.bpmn")
     assert page.get_by_test_id("xml").get_attribute("readonly") is not None
+    if SHOTS:
+        page.locator('[data-testid="modeler"]').screenshot(path=f"{SHOTS}/studio-opened.png")
 
     # the breach timer's example: six calendar months after an example decision today, the morning after
     today = web.clock.now().astimezone(LONDON).date()
