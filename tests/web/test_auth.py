@@ -119,5 +119,7 @@ def test_production_cookies_are_secure(db, clock) -> None:  # type: ignore[no-un
 def test_vendor_files_are_served_from_node_modules(web: Web) -> None:
     assert web.get("/vendor/govuk-frontend/govuk-frontend.min.css").status_code == 200
     assert web.get("/vendor/bpmn-js/bpmn-modeler.production.min.js").status_code == 200
+    assert web.get("/vendor/studio/studio.js").status_code == 200  # the studio's bundle, built by make setup
+    assert web.get("/vendor/studio/../bpmn-js/package.json").status_code == 404
     assert web.get("/vendor/govuk-frontend/../../package.json").status_code == 404
     assert web.get("/vendor/left-pad/index.js").status_code == 404

@@ -12,7 +12,7 @@ import pytest
 
 from engine.platform.calendar import LONDON, add_months, long_date
 from tests.web.conftest import Web
-from tests.web.test_browser import CHROMIUM, _sign_in, page, server  # noqa: F401 - the fixtures
+from tests.web.test_browser import CHROMIUM, _axe, _sign_in, page, server  # noqa: F401 - the fixtures
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
@@ -65,6 +65,7 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
     _select(page, "resume_review")
     assert page.get_by_test_id("panel-lane").inner_text() == "Community Safety Team"
     assert page.locator("#bio-properties-panel-dhr-form").input_value() == "resume_review.schema.json"
+    assert _axe(page) == []
     if SHOTS:
         for width in (1280, 390):
             page.set_viewport_size({"width": width, "height": 900})
