@@ -57,4 +57,5 @@ def _vendor(package: str, filename: str) -> Response:
     if base is None or not filename.endswith((".js", ".css", ".woff", ".woff2", ".svg", ".png", ".ico", ".eot",
                                               ".ttf")):
         abort(404)
-    return send_from_directory(NODE_MODULES / base, filename, max_age=3600)
+    # The studio's bundle changes with the sources of this checkout: asked again each time (a 304 if unchanged).
+    return send_from_directory(NODE_MODULES / base, filename, max_age=0 if package == "studio" else 3600)

@@ -61,6 +61,18 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
     page.wait_for_function("t => document.querySelector('[data-testid=timer-example]').textContent.includes(t)",
                            arg=long_date(add_months(today, 12) + timedelta(days=1)))
 
+    # a gateway: each outgoing path's condition, edited in place
+    _select(page, "more_reports_gw")
+    limit = page.locator("#bio-properties-panel-dhr-condition-Flow_more_reports_gw_to_progress_merge")
+    assert limit.input_value() == "progress_report_number < max_progress_reports"
+    limit.fill("progress_report_number < max_progress_reports - 1")
+    page.wait_for_function("() => document.getElementById('xml').value.includes("
+                           "'progress_report_number &lt; max_progress_reports - 1')")
+
+    # a message's payload variable
+    _select(page, "review_paused_caught")
+    assert page.locator("#bio-properties-panel-dhr-message-variable").input_value() == "pause"
+
     # a user task: its lane and form file, from the diagram
     _select(page, "resume_review")
     assert page.get_by_test_id("panel-lane").inner_text() == "Community Safety Team"

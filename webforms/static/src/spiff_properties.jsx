@@ -265,11 +265,12 @@ function TimerExample(props) {
 }
 
 function Condition(props) {
-  const { element, id } = props;
+  const { element, id, label, description } = props;
   const s = services();
   const bo = getBusinessObject(element);
-  return <TextFieldEntry element={element} id={id} label="Condition (Python, true to take this path)" debounce={s.debounce}
-    description="E.g. review_type == &quot;DHR&quot;. Leave empty only on the gateway's default path."
+  return <TextFieldEntry element={element} id={id} label={label || 'Condition (Python, true to take this path)'}
+    debounce={s.debounce}
+    description={description || 'E.g. review_type == "DHR". Leave empty only on the gateway\'s default path.'}
     getValue={() => { const c = bo.get('conditionExpression'); return c ? c.body || '' : ''; }}
     setValue={(value) => {
       const existing = bo.get('conditionExpression');
@@ -299,6 +300,23 @@ function DefaultFlow(props) {
   </div>;
 }
 
+// A gateway's outgoing paths, each with its condition (edited on the path's own element).
+function GatewayConditions(props) {
+  const { element } = props;
+  const registry = useService('elementRegistry');
+  const bo = getBusinessObject(element);
+  const flows = (bo.get('outgoing') || []).map((flow) => registry.get(flow.id)).filter(Boolean);
+  if (!flows.length) { return <p class="dhr-panel-static">No outgoing paths yet.</p>; }
+  return <div>{flows.map((flow) => {
+    const target = flow.businessObject.get('targetRef');
+    const to = (flow.businessObject.name ? flow.businessObject.name + ': ' : '') + 'to ' +
+      (target ? target.name || target.id : '?');
+    const isDefault = bo.get('default') === flow.businessObject;
+    return <Condition key={flow.id} element={flow} id={'dhr-condition-' + flow.id} label={to}
+      description={isDefault ? 'The default path: taken when no other condition is true.' : ''} />;
+  })}</div>;
+}
+
 // ---- groups ----
 
 function entry(id, component, extra) { return Object.assign({ id, component }, extra || {}); }
@@ -324,6 +342,8 @@ function taskGroup(element) {
     entry('dhr-taskContext', (p) => <PropertyField {...p} name="taskContext" area label="Shown from earlier steps"
       description="Entries separated by ;  a form file (intake.schema.json), a variable (request.team), labelled (Team = request.team), with | since after a date." />,
     { isEdited: isTextAreaEntryEdited }),
+    entry('dhr-preScript', (p) => <BodyField {...p} type="PreScript" monospace rows={3}
+      label="Script run when the task opens" />, { isEdited: isTextAreaEntryEdited }),
     entry('dhr-postScript', (p) => <BodyField {...p} type="PostScript" monospace rows={4}
       label="Script run when the task is completed" />, { isEdited: isTextAreaEntryEdited })
   ];
@@ -342,6 +362,10 @@ function timerGroup() {
     entry('dhr-timer-expression', TimerExpression, { isEdited: isTextFieldEntryEdited }),
     entry('dhr-timer-example', TimerExample)
   ] };
+}
+
+function gatewayGroup() {
+  return { id: 'dhr-conditions', label: 'Conditions', entries: [entry('dhr-gateway-conditions', GatewayConditions)] };
 }
 
 function conditionGroup() {
@@ -376,6 +400,7 @@ export default class SpiffPropertiesProvider {
       if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask')) { ours.push(taskGroup(element)); }
       if (is(element, 'bpmn:ScriptTask')) { ours.push(scriptGroup(element)); }
       if (is(element, 'bpmn:Event') && eventDefinition(element, 'bpmn:TimerEventDefinition')) { ours.push(timerGroup()); }
+      if (is(element, 'bpmn:ExclusiveGateway') || is(element, 'bpmn:InclusiveGateway')) { ours.push(gatewayGroup()); }
       if (is(element, 'bpmn:SequenceFlow')) {
         const source = getBusinessObject(element).get('sourceRef');
         if (source && (is(source, 'bpmn:ExclusiveGateway') || is(source, 'bpmn:InclusiveGateway'))) {

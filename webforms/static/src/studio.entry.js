@@ -32,7 +32,7 @@ function flushEdits() {
   waiting.forEach((debounced) => debounced.flush());
 }
 
-const OPEN = Object.fromEntries(['dhr-task', 'dhr-script-group', 'dhr-timer', 'dhr-condition', 'dhr-message']
+const OPEN = Object.fromEntries(['dhr-task', 'dhr-script-group', 'dhr-timer', 'dhr-condition', 'dhr-conditions', 'dhr-message']
   .map((id) => [id, { open: true }]));
 
 // A modeler with the panel in `panel` (an element or selector).
