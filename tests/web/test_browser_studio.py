@@ -48,12 +48,17 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
     _select(page, "deadline_passed")
     example = page.get_by_test_id("timer-example")
     page.locator('[data-testid="timer-example"][data-status="ok"]').wait_for()
+    if SHOTS:
+        page.get_by_test_id("studio").screenshot(path=f"{SHOTS}/studio-timer.png")
     assert long_date(add_months(today, 6) + timedelta(days=1)) in example.inner_text()
 
     _select(page, "start_six_month_clock")
     script = page.locator("#bio-properties-panel-dhr-script")
     assert "add_months(clock_start_date, 6)" in script.input_value()
     assert "add_working_days(day, days)" in page.get_by_test_id("panel-helpers").inner_text()
+    assert "monospace" in script.evaluate("e => getComputedStyle(e).fontFamily")  # code, set as code
+    if SHOTS:
+        page.get_by_test_id("studio").screenshot(path=f"{SHOTS}/studio-script.png")
     script.fill(script.input_value().replace("add_months(clock_start_date, 6)", "add_months(clock_start_date, 12)"))
     page.wait_for_function("() => document.getElementById('xml').value.includes('add_months(clock_start_date, 12)')")
 
