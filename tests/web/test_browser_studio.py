@@ -100,3 +100,28 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
     assert "completion_due_date = add_months(clock_start_date, 12)" in deployed
     assert re.search(r'name="formJsonSchemaFilename" value="resume_review.schema.json" />\s*'
                      r'<spiffworkflow:property name="taskDueDate" value="deadline_reminder_at" />', deployed)
+
+
+def test_the_panel_gives_a_new_task_its_form_and_one_undo_takes_it_back(server: str, page: Any) -> None:  # noqa: F811
+    _open_studio(page, server, "commissioning.bpmn")
+    page.evaluate("""() => {
+        const m = window.dhrModeler, reg = m.get('elementRegistry');
+        const task = m.get('modeling').appendShape(reg.get('record_notification'), {type: 'bpmn:UserTask'},
+                                                   {x: reg.get('record_notification').x + 60, y: reg.get('record_notification').y + 200});
+        m.get('modeling').updateProperties(task, {id: 'new_check'});
+    }""")
+    _select(page, "new_check")
+    assert page.get_by_test_id("panel-lane").inner_text() != "No lane"  # created inside a lane
+    page.locator("#bio-properties-panel-dhr-form").select_option("screening.schema.json")
+    page.locator("#bio-properties-panel-dhr-instructions").fill("Check the notification.")
+    page.wait_for_function("() => document.getElementById('xml').value.includes('Check the notification.')")
+    xml = page.get_by_test_id("xml").input_value()
+    task = xml[xml.index('<bpmn:userTask id="new_check"'):]
+    task = task[:task.index("</bpmn:userTask>")]
+    assert '<spiffworkflow:property name="formJsonSchemaFilename" value="screening.schema.json" />' in task
+    assert "<spiffworkflow:instructionsForEndUser>Check the notification.</spiffworkflow:instructionsForEndUser>" in task
+    # emptying a field takes its element away; undo brings it back
+    page.locator("#bio-properties-panel-dhr-instructions").fill("")
+    page.wait_for_function("() => !document.getElementById('xml').value.includes('Check the notification.')")
+    page.evaluate("() => window.dhrModeler.get('commandStack').undo()")
+    page.wait_for_function("() => document.getElementById('xml').value.includes('Check the notification.')")

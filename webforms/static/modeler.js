@@ -5,7 +5,13 @@
   var form = document.getElementById('modeler-form');
   var field = document.getElementById('xml');
   var panel = document.getElementById('properties-panel');
-  if (!box || !form || !field || !window.DhrStudio) { return; }
+  if (!box || !form || !field) { return; }
+  if (!window.DhrStudio) {  // the bundle is missing (not built: `make setup`): the XML is the only way to edit
+    field.removeAttribute('readonly');
+    box.textContent = 'The modeler is not available here (its bundle is not built). Edit the XML below.';
+    box.setAttribute('data-ready', 'error');
+    return;
+  }
   var modeler = window.DhrStudio.createModeler(box, panel || undefined);
   var READABLE = 0.7;  // below this zoom, labels cannot be read: show the diagram's start at this zoom instead
 
