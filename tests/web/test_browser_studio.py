@@ -105,9 +105,9 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
 def test_the_panel_gives_a_new_task_its_form_and_one_undo_takes_it_back(server: str, page: Any) -> None:  # noqa: F811
     _open_studio(page, server, "commissioning.bpmn")
     page.evaluate("""() => {
-        const m = window.dhrModeler, reg = m.get('elementRegistry');
-        const task = m.get('modeling').appendShape(reg.get('record_notification'), {type: 'bpmn:UserTask'},
-                                                   {x: reg.get('record_notification').x + 60, y: reg.get('record_notification').y + 200});
+        const m = window.dhrModeler, source = m.get('elementRegistry').get('record_notification');
+        const task = m.get('modeling').appendShape(source, {type: 'bpmn:UserTask'},
+                                                   {x: source.x + 60, y: source.y + 200});
         m.get('modeling').updateProperties(task, {id: 'new_check'});
     }""")
     _select(page, "new_check")
@@ -119,7 +119,8 @@ def test_the_panel_gives_a_new_task_its_form_and_one_undo_takes_it_back(server: 
     task = xml[xml.index('<bpmn:userTask id="new_check"'):]
     task = task[:task.index("</bpmn:userTask>")]
     assert '<spiffworkflow:property name="formJsonSchemaFilename" value="screening.schema.json" />' in task
-    assert "<spiffworkflow:instructionsForEndUser>Check the notification.</spiffworkflow:instructionsForEndUser>" in task
+    assert ("<spiffworkflow:instructionsForEndUser>Check the notification.</spiffworkflow:instructionsForEndUser>"
+            in task)
     # emptying a field takes its element away; undo brings it back
     page.locator("#bio-properties-panel-dhr-instructions").fill("")
     page.wait_for_function("() => !document.getElementById('xml').value.includes('Check the notification.')")
