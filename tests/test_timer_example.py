@@ -45,3 +45,15 @@ def test_what_cannot_be_worked_out_is_said_plainly() -> None:
     failing = timer_example(files, "dhr_review.bpmn", "deadline_passed", AUGUST_31)
     assert not failing.ok and "ZeroDivisionError" in failing.text
     assert not timer_example(files, "dhr_review.bpmn", "start_six_month_clock", AUGUST_31).ok  # not a timer
+
+
+def test_every_timer_of_the_processes_gives_an_example_date() -> None:
+    from lxml import etree
+
+    files = read_folder(PROCESSES)
+    timers = [(path, event.getparent().get("id")) for path, text in files.items() if path.endswith(".bpmn")
+              for event in etree.fromstring(text.encode()).iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+                                                                 "timerEventDefinition")]
+    assert len(timers) >= 10
+    answers = {timer: timer_example(files, timer[0], timer[1], AUGUST_31) for timer in timers}
+    assert {timer: a.text for timer, a in answers.items() if not a.ok} == {}

@@ -102,11 +102,14 @@ def _sources(files: dict[str, str], first: str, today: str) -> _Sources:
     for path in sorted(p for p in files if p.endswith(".json")):
         try:
             schema = json.loads(files[path])
-            examples = example_answers(schema, today) if isinstance(schema, dict) else {}
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             continue
-        for name, value in examples.items():
-            answers.setdefault(name, value)
+        questions = schema.get("properties") if isinstance(schema, dict) else None
+        for name in questions if isinstance(questions, dict) else {}:
+            try:  # every question, asked always or only after some answer: the example answers them all
+                answers.setdefault(name, example_answers({"properties": questions, "required": [name]}, today)[name])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
     return _Sources(scripts, payloads, answers, items)
 
 
