@@ -423,7 +423,7 @@ def _check_form(bundle: Bundle, file: str, element_id: str, path: str, problem: 
     return found
 
 
-def _form_problems(bundle: Bundle, file: str, element_id: str, path: str, problem: Any) -> list[DiagramProblem]:
+def _form_problems(bundle: Bundle, file: str, element_id: str | None, path: str, problem: Any) -> list[DiagramProblem]:
     text = bundle.files.get(path)
     if text is None:
         return [problem(file, element_id, f"form file '{path}' does not exist")]

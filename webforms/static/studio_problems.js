@@ -49,7 +49,10 @@
       x = element.x + (element.width || 0) / 2;
       y = element.y + (element.height || 0) / 2;
     }
-    canvas.viewbox({ x: x - box.width / 2, y: y - box.height / 2, width: box.width, height: box.height });
+    // at least full size, so the element can be read even on a phone
+    var scale = Math.max(box.scale || 1, 1);
+    var width = box.outer.width / scale, height = box.outer.height / scale;
+    canvas.viewbox({ x: x - width / 2, y: y - height / 2, width: width, height: height });
   }
 
   function select(id) {

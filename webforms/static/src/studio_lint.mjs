@@ -3,9 +3,9 @@
 import { Linter } from 'bpmnlint';
 import bundle from '../build/bpmnlint_config.mjs';
 
-const linter = new Linter({ config: bundle.config, resolver: bundle.resolver });
-
 window.dhrLint = function (definitions) {
+  // A linter keeps its rules, and some rules keep what they saw (no-duplicate-sequence-flows): one per run.
+  const linter = new Linter({ config: bundle.config, resolver: bundle.resolver });
   return linter.lint(definitions).then(function (results) {
     const problems = [];
     Object.keys(results).forEach(function (rule) {
