@@ -97,3 +97,17 @@ def test_a_process_owner_sees_problems_on_the_canvas_and_previews_a_form(server:
     page.locator('[data-testid="studio-problems"][data-state="done"]').wait_for()
     assert "screening.schema.json" in page.get_by_test_id("problems-errors").inner_text()
     assert deploy.is_disabled()
+
+
+def test_a_draft_refused_on_deploying_comes_back_with_its_problems_marked(server: str, page: Any) -> None:  # noqa: F811
+    _sign_in(page, server, "owner")
+    page.goto(f"{server}/processes/1/edit?path=commissioning.bpmn")
+    page.locator('[data-testid="modeler"][data-ready="true"]').wait_for()
+    page.evaluate(BREAK)
+    page.locator('[data-testid="modeler-form"][data-synced="true"]').wait_for()
+    page.get_by_test_id("deploy").click()  # not validated first: the server refuses it
+    page.locator('[data-testid="modeler"][data-ready="true"]').wait_for()
+    page.locator('.djs-element.dhr-problem-error[data-element-id="set_decision_deadline"]').wait_for()
+    assert page.locator('[data-testid="problem-item"][data-element="set_decision_deadline"]').count() == 1
+    assert page.get_by_test_id("deploy").is_disabled()
+    assert _axe(page) == []

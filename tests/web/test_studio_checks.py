@@ -3,7 +3,9 @@ drawn as the task page draws it; process owners only."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -45,6 +47,8 @@ def test_validate_returns_the_drafts_problems_and_stores_nothing(web: Web) -> No
     # deploying the same draft is refused with the same problems
     response = owner.post(f"/processes/{version_id}/edit", {"path": "review_demo.bpmn", "xml": broken})
     assert response.status_code == 400 and "compute_due" in response.get_data(as_text=True)
+    marked = re.search(r'data-problems="([^"]*)"', response.get_data(as_text=True))  # for the canvas markers
+    assert marked and json.loads(html.unescape(marked.group(1)))[0]["element"] == "compute_due"
 
 
 @pytest.mark.parametrize("who", ["cst", "chair", "panel", "auditor", "admin"])

@@ -210,6 +210,19 @@
   }
 
   button.addEventListener('click', validate);
+  // A draft the server refused to deploy comes back with its problems: mark them as a validation would.
+  var refused = JSON.parse(panel.getAttribute('data-problems') || '[]');
+  function showRefused() {
+    if (!refused.length) { return; }
+    engineProblems = refused.map(function (p) {
+      return { file: p.file, element: p.element, line: p.line, message: p.message, severity: 'error' };
+    });
+    refused = [];  // once: a later import (the XML edited by hand) keeps what was validated since
+    validated = true;
+    render();
+  }
+  if (document.getElementById('modeler').getAttribute('data-ready') === 'true') { showRefused(); }
+  else { modeler.on('import.done', showRefused); }
   // Once validated, the lint follows every change; the engine's findings wait for the next validation.
   function edited() {
     if (!validated) { return; }
