@@ -111,3 +111,24 @@ def test_a_draft_refused_on_deploying_comes_back_with_its_problems_marked(server
     assert page.locator('[data-testid="problem-item"][data-element="set_decision_deadline"]').count() == 1
     assert page.get_by_test_id("deploy").is_disabled()
     assert _axe(page) == []
+
+
+def test_bpmnlints_rules_run_in_the_browser_with_the_engines_checks(server: str, page: Any) -> None:  # noqa: F811
+    _sign_in(page, server, "owner")
+    page.goto(f"{server}/processes/1/edit?path=commissioning.bpmn")
+    page.locator('[data-testid="modeler"][data-ready="true"]').wait_for()
+    page.get_by_test_id("validate").click()
+    page.locator('[data-testid="studio-problems"][data-state="done"]').wait_for()
+    assert page.get_by_test_id("studio-problems").get_attribute("data-errors") == "0"
+    page.evaluate("""() => {  // an unnamed task joined to nothing, in the commissioning lane
+        const m = window.dhrModeler, reg = m.get('elementRegistry'), lane = reg.get('set_decision_deadline').parent;
+        const task = m.get('bpmnFactory').create('bpmn:Task', {id: 'loose_task'});
+        m.get('modeling').createShape({type: 'bpmn:Task', businessObject: task}, {x: 1200, y: 400}, lane);
+    }""")
+    # once validated, the lint follows each change at once
+    item = page.locator('[data-testid="problem-item"][data-element="loose_task"]').first
+    item.wait_for()
+    assert "bpmnlint" in item.inner_text() and item.get_attribute("data-severity") == "error"
+    assert page.locator('.djs-element.dhr-problem-error[data-element-id="loose_task"]').count() == 1
+    assert page.get_by_test_id("deploy").is_disabled()
+    assert "validate again" in page.get_by_test_id("problems-status").inner_text()

@@ -25,8 +25,13 @@
     return node;
   }
 
+  // The drawn element of a BPMN id (a shape's own id is nearly always its element's).
   function shape(id) {
-    return id ? modeler.get('elementRegistry').get(id) : null;
+    if (!id) { return null; }
+    var registry = modeler.get('elementRegistry');
+    return registry.get(id) || registry.find(function (e) {
+      return e.businessObject && e.businessObject.id === id && !e.labelTarget;
+    }) || null;
   }
 
   // The element a problem is about, if this diagram draws it (a form's problem names the task using it).
@@ -81,7 +86,7 @@
     problems.forEach(function (p) {
       var element = onCanvas(p);
       if (!element) { return; }
-      var seen = byElement[element.id] || (byElement[element.id] = { errors: 0, warnings: 0 });
+      var seen = byElement[element.id] || (byElement[element.id] = { errors: 0, warnings: 0 });  // the shape's id
       if (p.severity === 'error') { seen.errors += 1; } else { seen.warnings += 1; }
     });
     Object.keys(byElement).forEach(function (id) {
