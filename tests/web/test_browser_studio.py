@@ -93,6 +93,9 @@ def test_a_process_owner_sees_problems_on_the_canvas_and_previews_a_form(server:
     text.fill('{\n  "title": "Screening",\n  "type" "object"\n}')
     page.locator('[data-testid="form-preview"][data-state="invalid"]').wait_for()
     assert "line 3, column 10" in preview.inner_text()
+    assert "line 3, column 10" in page.get_by_test_id("form-text-error").inner_text()  # and next to the box
+    assert _axe(page) == []
+    page.get_by_test_id("studio-forms").screenshot(path=str(SHOTS / f"studio-form-error-{width}.png"))
     page.get_by_test_id("validate").click()
     page.locator('[data-testid="studio-problems"][data-state="done"]').wait_for()
     assert "screening.schema.json" in page.get_by_test_id("problems-errors").inner_text()

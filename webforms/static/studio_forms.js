@@ -51,9 +51,31 @@
     return found;
   }
 
+  // A message next to its box (GOV.UK error message), or none.
+  function flag(name, message) {
+    var group = document.getElementById('studio-form-' + name + '-group');
+    var box = document.getElementById('studio-form-' + name);
+    var error = document.getElementById('studio-form-' + name + '-error');
+    error.hidden = !message;
+    error.textContent = message ? 'Error: ' + message : '';
+    group.classList.toggle('govuk-form-group--error', !!message);
+    box.classList.toggle('govuk-textarea--error', !!message);
+    if (message) { box.setAttribute('aria-describedby', error.id); } else { box.removeAttribute('aria-describedby'); }
+    if (name === 'answers') {
+      box.setAttribute('aria-describedby', (message ? error.id + ' ' : '') + 'studio-form-answers-hint');
+    }
+  }
+
   function show(html, state) {
     preview.innerHTML = html;
     preview.setAttribute('data-state', state);
+    var problems = Array.prototype.slice.call(preview.querySelectorAll('[data-testid="preview-problem"]'));
+    var of = function (file) {
+      var found = problems.filter(function (p) { return (p.getAttribute('data-file') === 'example answers') === (file === 'answers'); });
+      return found.length ? found[0].textContent : '';
+    };
+    flag('text', of('text'));
+    flag('answers', of('answers'));
   }
 
   function refresh(withAnswers) {
