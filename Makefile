@@ -29,6 +29,13 @@ setup: $(STAMP) node_modules/.installed $(STUDIO_BUNDLE)
 	@(command -v chromium >/dev/null && test -f $(PDF_FONT)) || \
 		(apt-get update && apt-get install -y chromium fonts-dejavu-core)
 
+# bpmnlint's rules for the process studio's browser-side checks, bundled by esbuild (not committed).
+STUDIO_LINT := webforms/static/build/studio_lint.js
+$(STUDIO_LINT): node_modules/.installed .bpmnlintrc webforms/static/src/studio_lint.mjs webforms/static/src/build_studio_lint.mjs
+	node webforms/static/src/build_studio_lint.mjs
+
+setup: $(STUDIO_LINT)
+
 # Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
 # on the simulated clock, on port PORT (`make run PORT=8001`).
 PORT ?= 8000

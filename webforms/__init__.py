@@ -69,10 +69,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         register,
         reports,
         start,
+        studio,
         tasks,
     )
 
     for blueprint in (main.bp, inbox.bp, tasks.bp, cases.bp, processes.bp, admin.bp, dashboard.bp, register.bp,
-                      reports.bp, meetings.bp, costs.bp, account.bp, audit.bp, start.bp):
+                      reports.bp, meetings.bp, costs.bp, account.bp, audit.bp, start.bp,
+                      studio.bp):
         app.register_blueprint(blueprint)
     return app

@@ -231,6 +231,35 @@ def load_bundle(files: dict[str, str], *, trusted: bool = False) -> Bundle:
     return bundle
 
 
+def problems_in(files: dict[str, str]) -> list[DiagramProblem]:
+    """Check a bundle exactly as deploying it would (`load_bundle`), storing nothing: every problem found."""
+    try:
+        load_bundle(files)
+    except DiagramInvalid as exc:
+        return list(exc.problems)
+    return []
+
+
+def form_schema(files: dict[str, str], path: str) -> dict[str, Any]:
+    """Return one form file of a bundle as a task would use it (checked, its references to the bundle's
+    other form files copied in), whether or not a diagram names it yet.
+
+    Raises:
+        DiagramInvalid: the file is missing or is not a form (with the JSON's line and column).
+    """
+    if not path.endswith(".json") or path not in files:
+        raise DiagramInvalid([DiagramProblem(path, f"form file '{path}' does not exist")])
+    bundle = Bundle(files=files, parser=SpiffBpmnParser(), process_files={})
+
+    def problem(file: str, element_id: str | None, message: str) -> DiagramProblem:
+        return DiagramProblem(file, message, element_id)
+
+    found = _form_problems(bundle, path, None, path, problem)
+    if found:
+        raise DiagramInvalid(found)
+    return bundle.forms[path]
+
+
 _SANDBOX_NAMES = frozenset(RestrictedEnvironment().globals["__builtins__"]) | frozenset(HELPERS)
 # Python's names that mean something other than case data, and that the sandbox does not offer
 _REFUSED_NAMES = frozenset({
@@ -394,14 +423,15 @@ def _check_form(bundle: Bundle, file: str, element_id: str, path: str, problem: 
     return found
 
 
-def _form_problems(bundle: Bundle, file: str, element_id: str, path: str, problem: Any) -> list[DiagramProblem]:
+def _form_problems(bundle: Bundle, file: str, element_id: str | None, path: str, problem: Any) -> list[DiagramProblem]:
     text = bundle.files.get(path)
     if text is None:
         return [problem(file, element_id, f"form file '{path}' does not exist")]
     try:
         schema = json.loads(text)
     except json.JSONDecodeError as exc:
-        return [DiagramProblem(path, f"not valid JSON: {exc.msg}", None, exc.lineno)]
+        return [DiagramProblem(path, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", None,
+                               exc.lineno)]
     try:
         if not bundle.trusted:
             Draft202012Validator.check_schema(schema)
