@@ -56,7 +56,8 @@
     box.textContent = 'The modeler cannot draw this XML (' + err.message + '). Fix it in the text box below, then save.';
     box.setAttribute('data-ready', 'error');
   });
-  modeler.on('commandStack.changed', sync);
+  // (a listener that returns a value stops the event in diagram-js: the other panels must hear it too)
+  modeler.on('commandStack.changed', function () { sync(); });
   modeler.on('selection.changed', function (event) {
     var selected = event.newSelection.length === 1 ? event.newSelection[0].id : '';
     box.setAttribute('data-selected', selected);
