@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -206,3 +209,36 @@ def test_only_a_process_owner_may_move_a_case(world: World, tmp_path: Path) -> N
         event = s.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditType.CASE_MIGRATED.value)).one()
         assert event.actor == "olive"
         assert event.details["from_version"] < event.details["to_version"] == new_version
+
+
+def _dhr(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DHR_") or k == "DHR_RESTART_EACH_STEP"}
+    env.update(DHR_DATABASE_URL=world.db.url)
+    return subprocess.run([str(Path(sys.executable).parent / "dhr"), *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_dhr_cases_migrate_previews_refuses_and_moves(world: World, tmp_path: Path) -> None:
+    waiting = _at_decide(world)
+    fresh = world.start("Juniper")
+    new_version = _deploy_without_decide(world, tmp_path)
+
+    dry = _dhr(world, "cases", "migrate", "Juniper/2026", "--to", str(new_version), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"Juniper/2026: version {world.case(fresh).version_id} -> version {new_version}" in dry.stdout
+    assert "step no longer in the diagram: Decide whether to hold a review (decide)" in dry.stdout
+    assert "dry run: nothing was changed" in dry.stdout
+    assert world.case(fresh).version_id != new_version
+
+    refused = _dhr(world, "cases", "migrate", waiting, "--to", str(new_version))
+    assert refused.returncode == 1
+    assert "Decide whether to hold a review" in refused.stderr and "Traceback" not in refused.stderr
+    assert world.case(waiting).version_id != new_version
+
+    denied = _dhr(world, "cases", "migrate", fresh, "--to", str(new_version), "--as", "carol")
+    assert denied.returncode != 0 and "may not move cases" in denied.stderr
+
+    moved = _dhr(world, "cases", "migrate", fresh, "--to", str(new_version))
+    assert moved.returncode == 0, moved.stderr
+    assert "moved Juniper/2026 from version" in moved.stdout
+    assert world.case(fresh).version_id == new_version
