@@ -153,12 +153,17 @@ DECIDE = {"decide", "decision_reminder", "decision_overdue", "flow_decided", "fl
           "flow_reminder_end", "reminder_end", "flow_overdue"}
 
 
-def _deploy_without_decide(world: World, tmp_path: Path) -> int:
+def without_decide(tmp_path: Path) -> Path:
+    """The test diagrams without the step `decide` (and its timers): the case goes straight to `decide_late`."""
     folder = tmp_path / "v2"
     shutil.copytree(DIAGRAMS, folder)
     path = folder / "review_demo.bpmn"
     path.write_text(_without(path.read_text(), DECIDE, {"flow_due": "decide_late"}))
-    return world.deploy(folder)
+    return folder
+
+
+def _deploy_without_decide(world: World, tmp_path: Path) -> int:
+    return world.deploy(without_decide(tmp_path))
 
 
 def _at_decide(world: World) -> str:

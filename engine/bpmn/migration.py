@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -29,7 +30,8 @@ from sqlalchemy.orm import Session
 from ..platform.audit import AuditType, record
 from ..platform.clock import Clock
 from ..platform.errors import DhrError, NotAllowed, NotFound
-from ..platform.models import Case, OpenTask, Timer, User
+from ..platform.models import Case, OpenTask, ProcessVersion, Timer, User
+from ..platform.paging import Page, Paging, fetch
 from ..platform.roles import Power, having, may
 from . import serialization, task_context
 from .library import Bundle
@@ -279,8 +281,6 @@ def migrate(session: Session, reference: str, to_version: int, *, actor: str | U
 
 def _refresh_open_tasks(session: Session, case: Case, workflow: BpmnWorkflow, bundle: Bundle, now: datetime) -> None:
     """Tasks that stay open take the new version's lane, form, instructions and title."""
-    from uuid import UUID
-
     confidential = task_context.bundle_confidential(bundle)
     for row in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id)):
         task = workflow.get_task_from_id(UUID(row.id))
@@ -294,10 +294,36 @@ def _refresh_open_tasks(session: Session, case: Case, workflow: BpmnWorkflow, bu
     session.flush()
 
 
-def versions_after(session: Session, case: Case) -> list[int]:
-    """The versions deployed after the case's that define its process, oldest first."""
-    from ..platform.models import ProcessVersion
+PREVIEWS_PER_PAGE = 10  # each preview runs the case's move in memory
 
-    rows = session.execute(select(ProcessVersion.id, ProcessVersion.process_ids)
-                           .where(ProcessVersion.id > case.version_id).order_by(ProcessVersion.id))
-    return [row.id for row in rows if case.process_id in row.process_ids]
+
+@dataclass(frozen=True)
+class Candidate:
+    """An open case on an older version, with what moving it would change."""
+
+    case_id: int
+    reference: str
+    stage: str | None
+    plan: Plan
+
+
+def candidates(session: Session, to_version: int, paging: Paging, *, clock: Clock) -> Page[Candidate]:
+    """One page of the open cases on versions older than `to_version` whose process it defines, oldest
+    version first, each with its plan.
+
+    Raises:
+        NotFound: no such version.
+    """
+    version = session.get(ProcessVersion, to_version)
+    if version is None:
+        raise NotFound(f"process version {to_version} does not exist")
+    query = (select(Case.id).where(Case.status == "open", Case.version_id < to_version,
+                                   Case.process_id.in_(list(version.process_ids)))
+             .order_by(Case.version_id, Case.id))
+    rows = fetch(session, query, Paging(paging.number, PREVIEWS_PER_PAGE))
+    items = []
+    for row in rows:
+        case = session.get(Case, row.id)
+        assert case is not None
+        items.append(Candidate(case.id, case.reference, case.stage, plan(session, case, to_version, clock=clock)))
+    return Page(items, rows.number, rows.size, rows.total)
