@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from engine.bpmn import runtime
@@ -9,7 +10,8 @@ from engine.platform.db import unit_of_work
 from engine.platform.models import Case
 from engine.platform.users import find_user
 
-from ..test_migration import without_decide
+from ..dhr_driver import PROCESSES
+from ..test_migration import SIX, TWELVE, without_decide
 from .conftest import Web
 
 
@@ -65,3 +67,16 @@ def test_a_post_without_the_csrf_token_moves_nothing(web: Web, tmp_path: Path) -
     response = owner.client.post(f"/processes/{new}/migrate", data={"reference": "Hazel/2026"})
     assert response.status_code == 400
     assert _version_of(web, case_id) == old
+
+
+def test_the_diff_page_shows_a_scripts_old_and_new_lines(web: Web, tmp_path: Path) -> None:
+    old = web.deploy(PROCESSES)
+    folder = tmp_path / "v2"
+    shutil.copytree(PROCESSES, folder)
+    path = folder / "dhr_review.bpmn"
+    path.write_text(path.read_text().replace(SIX, TWELVE))
+    new = web.deploy(folder)
+    page = web.as_user("owner").get(f"/processes/diff?from={old}&to={new}").get_data(as_text=True)
+    assert "dhr_review.bpmn: changed" in page and "start_six_month_clock" in page
+    assert f'<del data-testid="diff-removed">- {SIX}</del>' in page
+    assert f'<ins data-testid="diff-added">+ {TWELVE}</ins>' in page

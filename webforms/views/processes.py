@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from engine.bpmn import deployments, migration, runtime
+from engine.bpmn.diffing import diff_versions
 from engine.platform.db import as_id
 from engine.platform.errors import DiagramInvalid
 from engine.platform.models import ProcessVersion
@@ -15,7 +16,6 @@ from engine.platform.roles import Power
 
 from .. import paging, uow
 from ..auth import me, requires
-from ..diffing import diff_versions
 
 bp = Blueprint("processes", __name__)
 owner_only = requires(Power.DEPLOY_DIAGRAMS)
