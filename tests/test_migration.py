@@ -247,3 +247,21 @@ def test_dhr_cases_migrate_previews_refuses_and_moves(world: World, tmp_path: Pa
     assert moved.returncode == 0, moved.stderr
     assert "moved Juniper/2026 from version" in moved.stdout
     assert world.case(fresh).version_id == new_version
+
+
+def test_dhr_processes_diff_says_a_scripts_old_and_new_lines(world: World, tmp_path: Path) -> None:
+    old = world.case(world.start()).version_id
+    folder = tmp_path / "v2"
+    shutil.copytree(DIAGRAMS, folder)
+    path = folder / "review_demo.bpmn"
+    path.write_text(path.read_text().replace("add_months(notified_on, 1)", "add_months(notified_on, 2)")
+                    .replace('name="Decide whether to hold a review"', 'name="Decide on a review"'))
+    new = world.deploy(folder)
+    result = _dhr(world, "processes", "diff", str(old), str(new))
+    assert result.returncode == 0, result.stderr
+    assert "review_demo.bpmn: changed" in result.stdout
+    assert "      -decision_due_date = add_months(notified_on, 1)" in result.stdout
+    assert "      +decision_due_date = add_months(notified_on, 2)" in result.stdout
+    assert "    Name: Decide whether to hold a review -> Decide on a review" in result.stdout
+    missing = _dhr(world, "processes", "diff", str(old), "999")
+    assert missing.returncode != 0 and "process version 999 does not exist" in missing.stderr

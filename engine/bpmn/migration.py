@@ -35,7 +35,16 @@ from ..platform.paging import Page, Paging, fetch
 from ..platform.roles import Power, having, may
 from . import serialization, task_context
 from .library import Bundle
-from .runtime import _locked_case, _run_engine, _save, _snapshot, _task_row, bundle_for, load_workflow
+from .runtime import (
+    _locked_case,
+    _plain_cause,
+    _run_engine,
+    _save,
+    _snapshot,
+    _task_row,
+    bundle_for,
+    load_workflow,
+)
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 PREDICTED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
@@ -199,11 +208,15 @@ def _moved(session: Session, case: Case, to_version: int, clock: Clock) -> _Move
                         "diagram, or let the case move past it first")
         return _Moved(workflow, new_bundle, plan)
 
-    restarted = _move(top, workflow, spec)
-    for key, sub in list(workflow.subprocesses.items()):
-        sub_diff = subs.get(key)
-        if sub_diff is not None:
-            restarted += _move(sub_diff, sub, dependencies[sub.spec.name])
+    try:
+        restarted = _move(top, workflow, spec)
+        for key, sub in list(workflow.subprocesses.items()):
+            sub_diff = subs.get(key)
+            if sub_diff is not None:
+                restarted += _move(sub_diff, sub, dependencies[sub.spec.name])
+    except Exception as exc:  # a step the new diagram cannot prepare (an expression it evaluates, say)
+        plan.refusal = f"on version {to_version} the case's open steps cannot be prepared: {_plain_cause(exc)}"
+        return _Moved(workflow, new_bundle, plan)
     workflow.subprocess_specs = dependencies
     passed = sorted({_label(t.task_spec) for each in (workflow, *workflow.subprocesses.values())
                      for t in each.tasks.values() if each.spec.task_specs.get(t.task_spec.name) is not t.task_spec})
