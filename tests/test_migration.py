@@ -173,6 +173,53 @@ def _at_decide(world: World) -> str:
     return reference
 
 
+def _with_step_after(tmp_path: Path, flow_id: str, step: str, lane: str) -> Path:
+    """The test diagrams with a new task `step` (in `lane`) on the flow `flow_id`."""
+    folder = tmp_path / "v2"
+    shutil.copytree(DIAGRAMS, folder)
+    path = folder / "review_demo.bpmn"
+    root = etree.fromstring(path.read_bytes())
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    flow = root.find(f".//bpmn:sequenceFlow[@id='{flow_id}']", ns)
+    process = flow.getparent()
+    target = flow.get("targetRef")
+    flow.set("targetRef", step)
+    task = etree.SubElement(process, f"{{{ns['bpmn']}}}userTask", id=step, name="A step the new version adds")
+    extensions = etree.SubElement(task, f"{{{ns['bpmn']}}}extensionElements")
+    props = etree.SubElement(extensions, "{http://spiffworkflow.org/bpmn/schema/1.0/core}properties")
+    etree.SubElement(props, "{http://spiffworkflow.org/bpmn/schema/1.0/core}property",
+                     name="formJsonSchemaFilename", value="forms/acknowledge.schema.json")
+    etree.SubElement(process, f"{{{ns['bpmn']}}}sequenceFlow", id=f"{step}_out", sourceRef=step, targetRef=target)
+    lane_el = root.find(f".//bpmn:lane[@name='{lane}']", ns)
+    etree.SubElement(lane_el, f"{{{ns['bpmn']}}}flowNodeRef").text = step
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return folder
+
+
+def test_a_step_added_after_a_waiting_timer_is_not_skipped(world: World, tmp_path: Path) -> None:
+    reference = _at_decide(world)
+    reminder = next(t for t in world.timers(reference) if t.bpmn_id == "decision_reminder")
+    new_version = world.deploy(_with_step_after(tmp_path, "flow_reminder", "prepare_reminder", "CSP Chair"))
+    plan = _migrate(world, reference, new_version)
+    assert "A step the new version adds (prepare_reminder)" in plan.added_steps
+    assert [t.due_at for t in world.timers(reference) if t.id == reminder.id] == [reminder.due_at]
+    world.clock.set(reminder.due_at)
+    assert [f.timer_id for f in run_due(world.db.sessions, world.clock)] == [reminder.id]
+    assert world.open_names(reference) == ["decide", "prepare_reminder"]  # not straight to send_reminder
+    world.complete("prepare_reminder", {}, as_user="chair", reference=reference)
+    assert world.open_names(reference) == ["decide", "send_reminder"]
+
+
+def test_a_step_added_after_a_running_stage_is_not_skipped(world: World, tmp_path: Path) -> None:
+    reference = _at_decide(world)
+    world.complete("decide", {"outcome": "DHR"}, as_user="chair", reference=reference)
+    assert world.open_names(reference) == ["write_imr"]
+    new_version = world.deploy(_with_step_after(tmp_path, "flow_after_panel", "after_panel", "Community Safety Team"))
+    _migrate(world, reference, new_version)
+    world.complete("write_imr", {"summary": "done"}, as_user="pat", reference=reference)
+    assert world.open_names(reference) == ["after_panel"]
+
+
 def test_a_case_waiting_on_a_removed_step_is_refused_and_nothing_changes(world: World, tmp_path: Path) -> None:
     reference = _at_decide(world)
     new_version = _deploy_without_decide(world, tmp_path)
@@ -265,3 +312,22 @@ def test_dhr_processes_diff_says_a_scripts_old_and_new_lines(world: World, tmp_p
     assert "    Name: Decide whether to hold a review -> Decide on a review" in result.stdout
     missing = _dhr(world, "processes", "diff", str(old), "999")
     assert missing.returncode != 0 and "process version 999 does not exist" in missing.stderr
+
+
+def test_a_timer_whose_kind_changed_starts_afresh_and_the_preview_says_so(world: World, tmp_path: Path) -> None:
+    reference = _at_decide(world)
+    before = {t.bpmn_id: t.due_at for t in world.timers(reference)}
+    folder = tmp_path / "v2"
+    shutil.copytree(DIAGRAMS, folder)
+    path = folder / "review_demo.bpmn"
+    path.write_text(path.read_text().replace("<bpmn:timeDate>reminder_at</bpmn:timeDate>",
+                                             '<bpmn:timeDuration>"P3D"</bpmn:timeDuration>'))
+    new_version = world.deploy(folder)
+    plan = _migrate(world, reference, new_version, dry_run=True)
+    assert [(t.title, t.was_due_at, t.due_at) for t in plan.timers_moved] == [
+        ("Decision reminder", before["decision_reminder"], world.clock.now() + timedelta(days=3))]
+    assert [(t.title, t.due_at) for t in plan.timers_kept] == [("Decision overdue", before["decision_overdue"])]
+    _migrate(world, reference, new_version)
+    after = {t.bpmn_id: t.due_at for t in world.timers(reference)}
+    assert after == {"decision_reminder": world.clock.now() + timedelta(days=3),
+                     "decision_overdue": before["decision_overdue"]}

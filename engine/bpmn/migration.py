@@ -21,6 +21,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.diff import WorkflowDiff, diff_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -28,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..platform.audit import AuditType, record
-from ..platform.clock import Clock
+from ..platform.clock import Clock, use_clock
 from ..platform.errors import DhrError, NotAllowed, NotFound
 from ..platform.models import Case, OpenTask, ProcessVersion, Timer, User
 from ..platform.paging import Page, Paging, fetch
@@ -130,8 +131,8 @@ def _label(spec: Any) -> str:
     return str(spec.bpmn_name or spec.bpmn_id or spec.name)
 
 
-def _move(diff: WorkflowDiff, workflow: Any, spec: Any) -> list[str]:
-    """Put `workflow` (the case or one of its called processes) on `spec`; return the timers that restart.
+def _move(diff: WorkflowDiff, workflow: Any, spec: Any) -> None:
+    """Put `workflow` (the case or one of its called processes) on `spec`.
 
     As `migrate_workflow`, but a waiting timer of an unchanged kind keeps its state and due time.
     """
@@ -142,23 +143,40 @@ def _move(diff: WorkflowDiff, workflow: Any, spec: Any) -> list[str]:
         aligned = diff.alignment.get(task)
         if aligned is not None:
             task.task_spec = aligned
-    restarted = []
     for task in list(workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, skip_subprocesses=True)):
         if task.id not in workflow.tasks:  # gone with a branch reset before it
             continue
         kind = kinds.get(task.id)
         if kind is not None and kind == _timer_kind(task.task_spec) and task.internal_data.get("event_value"):
-            continue  # its due time stands; what follows it is predicted afresh when it fires
-        if kind is not None:
-            restarted.append(_label(task.task_spec))
-        task.reset_branch(None)
+            _repredict(workflow, task)  # its due time stands; what follows it is the new diagram's
+            continue
+        task.reset_branch(None)  # a timer of another kind starts afresh (the preview shows it moved)
+    for task in list(workflow.get_tasks(state=TaskState.STARTED, skip_subprocesses=True)):
+        if isinstance(task.task_spec, SubWorkflowTask):  # a running stage: the steps after it are the new diagram's
+            _repredict(workflow, task)
     for task in list(workflow.tasks.values()):  # predictions of steps the new version lacks
         if (task.id in workflow.tasks and task.has_state(PREDICTED)
                 and workflow.spec.task_specs.get(task.task_spec.name) is not task.task_spec):
             workflow._remove_task(task.id)
     if workflow.last_task is not None and workflow.last_task.id not in workflow.tasks:
         workflow.last_task = None
-    return restarted
+
+
+def _repredict(workflow: Any, task: Any) -> None:
+    """Predict what follows a task that is not reset (a waiting timer, a running stage) from its new spec.
+
+    SpiffWorkflow runs the children a task predicted when it completes, without asking its spec again:
+    a step the new version adds after it would be skipped. A task with live children (a multi-instance
+    step's instances) is left as it is.
+    """
+    if any(not child.has_state(PREDICTED) for child in task.children):
+        return
+    for child in list(task.children):
+        if child.id in workflow.tasks:
+            workflow._remove_task(child.id)
+    task.task_spec._predict_hook(task)
+    for child in task.children:
+        child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
 
 
 @dataclass
@@ -209,11 +227,12 @@ def _moved(session: Session, case: Case, to_version: int, clock: Clock) -> _Move
         return _Moved(workflow, new_bundle, plan)
 
     try:
-        restarted = _move(top, workflow, spec)
-        for key, sub in list(workflow.subprocesses.items()):
-            sub_diff = subs.get(key)
-            if sub_diff is not None:
-                restarted += _move(sub_diff, sub, dependencies[sub.spec.name])
+        with use_clock(clock):  # a reset timer counts from the case's clock
+            _move(top, workflow, spec)
+            for key, sub in list(workflow.subprocesses.items()):
+                sub_diff = subs.get(key)
+                if sub_diff is not None:
+                    _move(sub_diff, sub, dependencies[sub.spec.name])
     except Exception as exc:  # a step the new diagram cannot prepare (an expression it evaluates, say)
         plan.refusal = f"on version {to_version} the case's open steps cannot be prepared: {_plain_cause(exc)}"
         return _Moved(workflow, new_bundle, plan)
@@ -230,12 +249,12 @@ def _moved(session: Session, case: Case, to_version: int, clock: Clock) -> _Move
     except DhrError as exc:
         plan.refusal = f"on version {to_version} the case would fail at once: {exc}"
         return _Moved(workflow, new_bundle, plan)
-    _describe(session, case, workflow, new_bundle, plan, restarted)
+    _describe(session, case, workflow, new_bundle, plan)
     return _Moved(workflow, new_bundle, plan)
 
 
-def _describe(session: Session, case: Case, workflow: BpmnWorkflow, bundle: Bundle, plan: Plan,
-              restarted: list[str]) -> None:
+def _describe(session: Session, case: Case, workflow: BpmnWorkflow, bundle: Bundle, plan: Plan) -> None:
+    """Fill in the plan: the moved workflow's tasks and timers against the case's projections."""
     found = _snapshot(workflow, bundle)
     open_tasks = {t.id: t for t in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
     timers = {t.id: t for t in session.scalars(select(Timer).where(Timer.case_id == case.id))}
@@ -252,7 +271,6 @@ def _describe(session: Session, case: Case, workflow: BpmnWorkflow, bundle: Bund
     plan.timers_cancelled = [TimerLine(t.title, t.due_at) for timer_id, t in timers.items()
                              if timer_id not in found.timers]
     plan.deadline = (case.deadline_on, min(found.deadlines, default=None))
-    del restarted  # said by timers_moved/timers_set: a restarted timer gets a new due time
 
 
 def plan(session: Session, case: Case, to_version: int, *, clock: Clock) -> Plan:
