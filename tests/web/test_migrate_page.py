@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 from engine.bpmn import runtime
+from engine.platform.calendar import long_date
 from engine.platform.db import unit_of_work
 from engine.platform.models import Case
 from engine.platform.users import find_user
 
-from ..dhr_driver import PROCESSES
+from ..conftest import World
+from ..dhr_driver import PROCESSES, START, Dhr, base_policy
 from ..test_migration import SIX, TWELVE, without_decide
 from .conftest import Web
 
@@ -80,3 +83,29 @@ def test_the_diff_page_shows_a_scripts_old_and_new_lines(web: Web, tmp_path: Pat
     assert "dhr_review.bpmn: changed" in page and "start_six_month_clock" in page
     assert f'<del data-testid="diff-removed">- {SIX}</del>' in page
     assert f'<ins data-testid="diff-added">+ {TWELVE}</ins>' in page
+
+
+def test_a_case_moved_before_the_decision_shows_the_new_deadline_on_its_page(web: Web, tmp_path: Path) -> None:
+    web.deploy(PROCESSES)
+    folder = tmp_path / "v2"
+    shutil.copytree(PROCESSES, folder)
+    (folder / "dhr_review.bpmn").write_text((folder / "dhr_review.bpmn").read_text().replace(SIX, TWELVE))
+    world = World(web.db, web.clock)
+    world.reload_users()
+    web.clock.set(START)
+    d = Dhr(world)
+    d.drive(base_policy, {}, until=lambda x: x.find("decide_on_review") is not None)
+    new = web.deploy(folder)
+    owner = web.as_user("owner")
+    assert owner.post(f"/processes/{new}/migrate", {"reference": d.reference}).status_code == 302
+    d.drive(base_policy, {}, until=lambda x: x.world.case(x.reference).deadline_on is not None)
+    case = world.case(d.reference)
+    assert case.version_id == new
+    with web.db.sessions() as s:
+        workflow = runtime.load_workflow(case, s)
+        start = date.fromisoformat(next(t.data["clock_start_date"] for t in workflow.get_tasks()
+                                        if "clock_start_date" in t.data))
+    twelve_months = date(start.year + 1, start.month, start.day)
+    assert case.deadline_on == twelve_months
+    page = owner.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert f'data-testid="report-due">{long_date(twelve_months)}' in page
