@@ -71,6 +71,7 @@ def test_a_case_before_the_decision_gets_the_new_deadline(dhr: World, tmp_path: 
 
     preview = _migrate(dhr, d.reference, new_version, dry_run=True)
     assert preview.allowed, preview.refusal
+    assert preview.changed_steps == ["Start the six-month clock (start_six_month_clock): script"]
     assert _state(dhr, d.reference) == before  # a dry run changes nothing
 
     done = _migrate(dhr, d.reference, new_version)

@@ -22,7 +22,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
-from SpiffWorkflow.bpmn.util.diff import WorkflowDiff, diff_workflow
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, diff_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -77,6 +77,7 @@ class Plan:
     timers_cancelled: list[TimerLine] = field(default_factory=list)
     removed_steps: list[str] = field(default_factory=list)  # steps of the old version the new one lacks
     added_steps: list[str] = field(default_factory=list)
+    changed_steps: list[str] = field(default_factory=list)  # in both, changed (what changed said): done or ahead
     deadline: tuple[date | None, date | None] = (None, None)
     refusal: str | None = None
 
@@ -93,7 +94,7 @@ class Plan:
             "tasks_opened": self.tasks_opened, "tasks_withdrawn": self.tasks_withdrawn,
             "timers_kept": timers(self.timers_kept), "timers_set": timers(self.timers_set),
             "timers_moved": timers(self.timers_moved), "timers_cancelled": timers(self.timers_cancelled),
-            "removed_steps": self.removed_steps, "added_steps": self.added_steps,
+            "removed_steps": self.removed_steps, "added_steps": self.added_steps, "changed_steps": self.changed_steps,
         }
         if self.deadline[0] != self.deadline[1]:
             found["deadline"] = [d.isoformat() if d else None for d in self.deadline]
@@ -125,6 +126,12 @@ def _timer_kind(spec: Any) -> tuple[str, ...] | None:
         kinds = tuple(type(e).__name__ for e in event.event_definitions)
         return kinds if any(isinstance(e, TimerEventDefinition) for e in event.event_definitions) else None
     return (type(event).__name__,) if isinstance(event, TimerEventDefinition) else None
+
+
+_ATTRIBUTES = {"script": "script", "prescript": "script before", "postscript": "script after", "bpmn_name": "name",
+               "lane": "lane", "extensions": "form or properties", "event_definition": "timer or event",
+               "cond_task_specs": "conditions", "outputs": "what follows", "inputs": "what leads to it",
+               "typename": "kind of step"}
 
 
 def _label(spec: Any) -> str:
@@ -212,6 +219,10 @@ def _moved(session: Session, case: Case, to_version: int, clock: Clock) -> _Move
     old_specs = {workflow.spec.name: workflow.spec, **workflow.subprocess_specs}
     for name, old in old_specs.items():
         new = dependencies.get(name) if name != workflow.spec.name else spec
+        if new is not None:
+            changed = SpecDiff(serialization.STOCK.registry, old, new).changed
+            plan.changed_steps.extend(f"{_label(s)} ({s.bpmn_id}): {', '.join(_ATTRIBUTES.get(k, k) for k in keys)}"
+                                      for s, keys in changed.items() if s.bpmn_id)
         old_ids = {s.bpmn_id: _label(s) for s in old.task_specs.values() if s.bpmn_id}
         new_ids = {s.bpmn_id: _label(s) for s in new.task_specs.values() if s.bpmn_id} if new is not None else {}
         plan.removed_steps.extend(f"{label} ({bpmn_id})" for bpmn_id, label in old_ids.items()

@@ -149,6 +149,8 @@ def plan_lines(plan: migration.Plan) -> list[str]:
         lines.append(f"  step no longer in the diagram: {step}")
     for step in plan.added_steps:
         lines.append(f"  new step in the diagram: {step}")
+    for step in plan.changed_steps:
+        lines.append(f"  step changed: {step}")
     return lines
 
 

@@ -97,6 +97,8 @@ def test_a_case_moved_before_the_decision_shows_the_new_deadline_on_its_page(web
     d.drive(base_policy, {}, until=lambda x: x.find("decide_on_review") is not None)
     new = web.deploy(folder)
     owner = web.as_user("owner")
+    preview = owner.get(f"/processes/{new}/migrate").get_data(as_text=True)
+    assert "Start the six-month clock (start_six_month_clock): script" in preview
     assert owner.post(f"/processes/{new}/migrate", {"reference": d.reference}).status_code == 302
     d.drive(base_policy, {}, until=lambda x: x.world.case(x.reference).deadline_on is not None)
     case = world.case(d.reference)
