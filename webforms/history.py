@@ -21,6 +21,7 @@ EVENT_WORDS = {
     "CASE_RESUMED": "Case can move on again",
     "CASE_RETRIED": "Case retried by a process owner",
     "CASE_UPGRADED": "Stored state upgraded",
+    "CASE_MIGRATED": "Case moved to a new version of its process",
     "TASK_CREATED": "Task created",
     "TASK_COMPLETED": "Task completed",
     "TASK_CANCELLED": "Task withdrawn",

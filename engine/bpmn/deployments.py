@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..platform.models import Case, ProcessVersion
+from ..platform.errors import NotFound
+from ..platform.models import Case, ProcessFile, ProcessVersion
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,14 @@ def content_hashes(session: Session, *, wanted: int | None = None) -> dict[int, 
 def forget_content_hashes(session: Session) -> None:
     """Read the versions again at the next `content_hashes` (this transaction deployed one)."""
     session.info.pop(_HASHES, None)
+
+
+def version_files(session: Session, version_id: int) -> dict[str, str]:
+    """A deployed version's files, path -> text.
+
+    Raises:
+        NotFound: no such version.
+    """
+    if session.get(ProcessVersion, version_id) is None:
+        raise NotFound(f"process version {version_id} does not exist")
+    return {f.path: f.content for f in session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))}

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from ..bpmn import runtime
+from ..bpmn import migration, runtime
 from ..platform import access, users
 from ..platform.clock import as_utc
 from ..platform.db import unit_of_work
@@ -106,6 +106,52 @@ def cases_retry(app: App, reference: str, username: str, newest: bool) -> None:
                                   newest=newest)
         verdict = f"still stalled: {case.stalled_reason}" if case.stalled_at else "it can move on"
         click.echo(f"retried {case.reference} on version {case.version_id}; {verdict}")
+
+
+@cases.command("migrate")
+@click.argument("reference")
+@click.option("--to", "to_version", required=True, type=int, help="The deployed version to move the case onto.")
+@click.option("--dry-run", is_flag=True, help="Only say what would change.")
+@click.option("--as", "username", help="The process owner moving it (who must be allowed to, as on the web page).")
+@pass_app
+def cases_migrate(app: App, reference: str, to_version: int, dry_run: bool, username: str | None) -> None:
+    """Move a running case onto another version of its process; its waiting timers keep their due times."""
+    with unit_of_work(app.sessions) as session:
+        actor = users.find_user(session, username) if username else CLI_ACTOR
+        plan = migration.migrate(session, reference, to_version, actor=actor, clock=app.clock, dry_run=dry_run)
+        for line in plan_lines(plan):
+            click.echo(line)
+    if plan.refusal:
+        click.echo(f"refused: {plan.refusal}", err=True)
+        raise SystemExit(1)
+    click.echo("dry run: nothing was changed" if dry_run else
+               f"moved {plan.reference} from version {plan.from_version} to version {plan.to_version}")
+
+
+def plan_lines(plan: migration.Plan) -> list[str]:
+    """A migration's preview, one line per change."""
+    lines = [f"{plan.reference}: version {plan.from_version} -> version {plan.to_version}"]
+    for title in plan.tasks_opened:
+        lines.append(f"  task opens: {title}")
+    for title in plan.tasks_withdrawn:
+        lines.append(f"  task withdrawn: {title}")
+    for t in plan.timers_kept:
+        lines.append(f"  timer kept: {t.title}, due {_when(t.due_at)}")
+    for t in plan.timers_moved:
+        lines.append(f"  timer moved: {t.title}, due {_when(t.was_due_at)} -> {_when(t.due_at)}")
+    for t in plan.timers_set:
+        lines.append(f"  timer set: {t.title}, due {_when(t.due_at)}")
+    for t in plan.timers_cancelled:
+        lines.append(f"  timer cancelled: {t.title} (was due {_when(t.due_at)})")
+    if plan.deadline[0] != plan.deadline[1]:
+        lines.append(f"  case deadline: {plan.deadline[0] or '-'} -> {plan.deadline[1] or '-'}")
+    for step in plan.removed_steps:
+        lines.append(f"  step no longer in the diagram: {step}")
+    for step in plan.added_steps:
+        lines.append(f"  new step in the diagram: {step}")
+    for step in plan.changed_steps:
+        lines.append(f"  step changed: {step}")
+    return lines
 
 
 def _aware(value: datetime | None) -> datetime | None:

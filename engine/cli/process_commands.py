@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..bpmn import deployments, runtime
+from ..bpmn.diffing import diff_versions
 from ..bpmn.library import load_bundle, read_folder
 from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
@@ -80,3 +81,34 @@ def processes_list(app: App, as_json: bool) -> None:
         _json_out(rows)
     else:
         _table(rows, ["version", "hash", "processes", "deployed_at", "deployed_by", "cases"])
+
+
+@processes.command("diff")
+@click.argument("older", type=int)
+@click.argument("newer", type=int)
+@pass_app
+def processes_diff(app: App, older: int, newer: int) -> None:
+    """Say what changed between two deployed versions, element by element (scripts line by line)."""
+    with app.sessions() as session:
+        files = [deployments.version_files(session, older), deployments.version_files(session, newer)]
+    changes = diff_versions(*files)
+    if not changes:
+        click.echo("the two versions have the same files")
+    for change in changes:
+        click.echo(f"{change.path}: {change.change}{' (only the layout)' if change.layout_only else ''}")
+        for element in change.elements:
+            click.echo(f"  {element.element_id} ({element.kind}{', ' + element.name if element.name else ''}): "
+                       f"{element.change}")
+            for value in element.values:
+                click.echo(f"    {value.what}: {value.old if value.old is not None else '(none)'} -> "
+                           f"{value.new if value.new is not None else '(none)'}")
+            for script in element.scripts:
+                click.echo(f"    {script.what}:")
+                for line in script.lines:
+                    sign = {"added": "+", "removed": "-", "context": " "}.get(line.kind, "")
+                    click.echo(f"      {sign}{line.text}")
+            if element.other:
+                click.echo("    other details changed (its flows or attributes)")
+        for form_field in change.fields:
+            details = "; ".join(f"{v.what}: {v.old or '(none)'} -> {v.new or '(none)'}" for v in form_field.values)
+            click.echo(f"  field {form_field.name}: {form_field.change}{' (' + details + ')' if details else ''}")

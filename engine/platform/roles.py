@@ -83,6 +83,7 @@ class Power(Enum):
     SET_BUDGET = "set the budget"
     DEPLOY_DIAGRAMS = "see, edit and deploy the diagrams"
     RETRY_CASES = "run a stalled case again (and be told when a case stalls)"
+    MIGRATE_CASES = "move running cases onto a newer version of their process"
     RETRY_TIMERS = "let a stuck timer fire again"
     RELEASE_ANY_CLAIM = "release a task someone else has claimed"
     MANAGE_USERS = "add users and agencies, change a user's role, agency and status"
@@ -104,7 +105,7 @@ POWERS: dict[Role, frozenset[Power]] = {
                                     Power.REQUEST_UPDATES, Power.RECORD_MEETINGS}),
     Role.ACTION_HOLDER: frozenset(),
     Role.PROCESS_OWNER: frozenset({Power.SEE_ALL_CASES, Power.DEPLOY_DIAGRAMS, Power.RETRY_CASES,
-                                   Power.RETRY_TIMERS}),
+                                   Power.MIGRATE_CASES, Power.RETRY_TIMERS}),
     Role.AUDITOR: frozenset({Power.SEE_ALL_CASES, *_STEERING_PAGES, Power.VERIFY_AUDIT}),
     Role.ADMINISTRATOR: frozenset({Power.MANAGE_USERS, Power.RETRY_TIMERS, Power.RELEASE_ANY_CLAIM}),
 }

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from engine.bpmn import deployments, runtime
+from engine.bpmn import deployments, migration, runtime
+from engine.bpmn.diffing import diff_versions
 from engine.bpmn.scripting import HELPER_HELP
 from engine.bpmn.timer_example import timer_example
 from engine.platform.db import as_id
@@ -15,9 +16,8 @@ from engine.platform.errors import DiagramInvalid
 from engine.platform.models import ProcessVersion
 from engine.platform.roles import Power
 
-from .. import uow
+from .. import paging, uow
 from ..auth import me, requires
-from ..diffing import diff_versions
 
 bp = Blueprint("processes", __name__)
 owner_only = requires(Power.DEPLOY_DIAGRAMS)
@@ -177,3 +177,23 @@ def diff() -> str:
     newer = _version(as_id(request.args.get("to")) or 0)
     return render_template("pages/process_diff.html", title=f"Changes from version {older.id} to {newer.id}",
                            older=older, newer=newer, changes=diff_versions(_files(older), _files(newer)))
+
+
+@bp.route("/processes/<int:version_id>/migrate", methods=["GET", "POST"])
+@requires(Power.MIGRATE_CASES)
+def migrate(version_id: int) -> Any:
+    """The open cases on older versions, each with what moving it onto this version would change."""
+    version = _version(version_id)
+    if request.method == "POST":
+        reference = request.form.get("reference", "")
+        try:
+            migration.migrate(uow.db(), reference, version.id, actor=me(), clock=uow.clock())
+        except migration.MigrationRefused as exc:
+            uow.rollback()
+            flash(exc.message, "error")
+        else:
+            flash(f"{reference} now runs on version {version.id}; its waiting timers kept their due times.", "success")
+        return redirect(url_for("processes.migrate", version_id=version.id, page=request.args.get("page")))
+    rows = migration.candidates(uow.db(), version.id, paging.asked(), clock=uow.clock())
+    return render_template("pages/process_migrate.html", title=f"Move cases to version {version.id}",
+                           version=version, rows=rows)
