@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup run test test-long test-all lint bench clean
+.PHONY: setup assets run test test-long test-all lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ STUDIO_BUNDLE := node_modules/.dhr-build/studio.js
 $(STUDIO_BUNDLE): node_modules/.installed $(wildcard webforms/static/src/*)
 	npm run --silent build:studio
 
-setup: $(STAMP) node_modules/.installed $(STUDIO_BUNDLE)
+setup: $(STAMP) node_modules/.installed assets
 	@(command -v chromium >/dev/null && test -f $(PDF_FONT)) || \
 		(apt-get update && apt-get install -y chromium fonts-dejavu-core)
 
@@ -34,7 +34,8 @@ STUDIO_LINT := webforms/static/build/studio_lint.js
 $(STUDIO_LINT): node_modules/.installed .bpmnlintrc webforms/static/src/studio_lint.mjs webforms/static/src/build_studio_lint.mjs
 	node webforms/static/src/build_studio_lint.mjs
 
-setup: $(STUDIO_LINT)
+# The studio's two bundles (what a production install builds after `npm ci`: `make assets`).
+assets: $(STUDIO_BUNDLE) $(STUDIO_LINT)
 
 # Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
 # on the simulated clock, on port PORT (`make run PORT=8001`).
