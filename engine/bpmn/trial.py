@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -31,8 +31,8 @@ from ..platform.calendar import LONDON, london_day, parse_day
 from ..platform.clock import SettableClock, parse_duration
 from ..platform.db import make_engine, session_factory, unit_of_work
 from ..platform.errors import DhrError, FormDataInvalid, NotAllowed
-from ..platform.notifications import OutboxMessage
 from ..platform.models import AuditEvent, AuditHead, Base, Case, CaseStage, OpenTask, ProcessVersion
+from ..platform.notifications import OutboxMessage
 from ..platform.roles import Role
 from . import runtime
 from .forms import example_answers as plain_answers
@@ -72,11 +72,17 @@ class TrialEvent:
     lane: str | None = None
     note: str = ""  # how it stands: "answered at once", "cancelled on ...", "after the trial"
     happened: bool = True  # False: due after the end of the trial, or cancelled before it fell due
+    done_at: datetime | None = None  # a task: when the trial answered it
+
+    @property
+    def day(self) -> str:
+        """The London day it happens, YYYY-MM-DD."""
+        return london_day(self.at).isoformat()
 
     def as_json(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "day": london_day(self.at).isoformat(), "kind": self.kind,
+        return {"at": self.at.isoformat(), "day": self.day, "kind": self.kind,
                 "what": self.what, "element": self.element, "lane": self.lane, "note": self.note,
-                "happened": self.happened}
+                "happened": self.happened, "done_at": self.done_at.isoformat() if self.done_at else None}
 
 
 @dataclass
@@ -148,7 +154,8 @@ def _elements(bundle: Bundle, process_id: str) -> dict[str, _Element]:
             bpmn_id = getattr(task_spec, "bpmn_id", None)
             if bpmn_id and bpmn_id not in found:
                 props = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
-                deadline = runtime.DEADLINE_PROPERTY in props and getattr(task_spec, "event_definition", None) is not None
+                deadline = (runtime.DEADLINE_PROPERTY in props
+                            and getattr(task_spec, "event_definition", None) is not None)
                 found[bpmn_id] = _Element(task_spec.bpmn_name or bpmn_id, getattr(task_spec, "lane", None),
                                           props.get(FORM_PROPERTY), deadline)
     return found
@@ -257,7 +264,7 @@ def _people(session: Session, clock: SettableClock, lanes: set[str]) -> dict[str
 
 
 def run_trial(files: dict[str, str], *, until: str | relativedelta, start: datetime,
-              data: dict[str, Any] | None = None, process_id: str | None = None,
+              data: Any = None, process_id: str | None = None,
               edited_file: str | None = None, answer_after: str = ANSWER_AFTER) -> Trial:
     """Run one case of the draft `files` from `start` for the period `until` and return its timeline.
 
@@ -470,8 +477,9 @@ def _timeline(session: Session, trial: Trial, case_id: int, elements: dict[str, 
             status = f"cancelled {_day(ending[1])}"
         else:
             status = "answered at once" if ending[1] == info["at"] else f"answered {_day(ending[1])}"
+        done = ending[1] if ending is not None and ending[0] == AuditType.TASK_COMPLETED else None
         out.append(TrialEvent(info["at"], "task", str(info["title"]), bpmn_id, lane or info["lane"],
-                              "; ".join(p for p in (note, status) if p)))
+                              "; ".join(p for p in (note, status) if p), done_at=done))
     for info in timers.values():
         bpmn_id, lane = element(info["bpmn_id"])
         ending = info["end"]
@@ -524,7 +532,12 @@ def _day(moment: datetime) -> str:
     return f"{local.day} {local:%B %Y}"
 
 
-def read_data(text: str | None) -> dict[str, Any] | None:
+def start_of(now: datetime) -> datetime:
+    """When a trial begun at `now` starts: 09:00 London on that day, so every trial of a day is the same."""
+    return datetime.combine(london_day(now), datetime.min.time().replace(hour=9), LONDON).astimezone(LONDON)
+
+
+def read_data(text: str | None) -> Any:
     """Example data from JSON text (None for none).
 
     Raises:
@@ -533,6 +546,6 @@ def read_data(text: str | None) -> dict[str, Any] | None:
     if not text or not text.strip():
         return None
     try:
-        return json.loads(text)  # type: ignore[no-any-return]
+        return json.loads(text)
     except ValueError as exc:
         raise DhrError(f"the example data is not JSON: {exc}") from None

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from engine.bpmn import deployments, runtime
+from engine.bpmn import deployments, runtime, trial
 from engine.platform.db import as_id
-from engine.platform.errors import DiagramInvalid
+from engine.platform.errors import DhrError, DiagramInvalid
 from engine.platform.models import ProcessVersion
 from engine.platform.roles import Power
 
@@ -107,6 +107,27 @@ def edit(version_id: int) -> Any:
         return render_template("pages/process_edit.html", title=f"Edit {path}", version=version, path=path,
                                xml=files[path], draft=edited, problems=outcome, errors_list=outcome), 400
     return outcome
+
+
+@bp.route("/processes/<int:version_id>/trial", methods=["POST"])
+@owner_only
+def try_draft(version_id: int) -> Any:
+    """Run a trial case of the studio's draft on a simulated clock of its own; the timeline (HTML or JSON)."""
+    path, files = draft_files(_version(version_id))
+    uow.end_transaction()  # the trial never touches this database: hold no lock on it while it runs
+    try:
+        result = trial.run_trial(files, until=request.form.get("until", "18 months"), start=trial.start_of(
+            uow.clock().now()), data=trial.read_data(request.form.get("trial_data")),
+            process_id=request.form.get("process") or None, edited_file=path)
+    except DiagramInvalid as exc:
+        problems = [{"file": p.file, "element": p.element_id, "line": p.line, "message": p.message}
+                    for p in exc.problems]
+        return render_template("pages/_trial_timeline.html", result=None, problems=problems, error=None), 400
+    except DhrError as exc:
+        return render_template("pages/_trial_timeline.html", result=None, problems=[], error=exc.message), 400
+    if request.accept_mimetypes.best == "application/json":
+        return result.as_json()
+    return render_template("pages/_trial_timeline.html", result=result, problems=[], error=None)
 
 
 @bp.route("/processes/<int:version_id>/upload", methods=["POST"])
