@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -466,7 +466,15 @@ def _timeline(session: Session, trial: Trial, case_id: int, elements: dict[str, 
         elif kind == AuditType.CASE_COMPLETED:
             out.append(TrialEvent(event.at, "end", "The case is closed"))
 
-    for info in tasks.values():
+    mailed: dict[str, list[str]] = {}  # task id -> who was e-mailed that it opened
+    for message in _outbox(session, case_id):
+        task_id = message["task_id"]
+        if task_id in tasks:
+            mailed.setdefault(task_id, []).append(message["recipient"])
+        else:
+            out.append(TrialEvent(message["at"], "email", message["subject"], None, message["lane"],
+                                  f"to {message['recipient']} (kept in the trial, never sent)"))
+    for task_id, info in tasks.items():
         bpmn_id, lane = element(info["bpmn_id"])
         due = parse_day(info["due"][:10]) if info["due"] else None
         note = f"due {_day(datetime.fromisoformat(info['due']))}" if info["due"] and due else ""
@@ -477,6 +485,8 @@ def _timeline(session: Session, trial: Trial, case_id: int, elements: dict[str, 
             status = f"cancelled {_day(ending[1])}"
         else:
             status = "answered at once" if ending[1] == info["at"] else f"answered {_day(ending[1])}"
+        if task_id in mailed:
+            status += f"; e-mailed to {', '.join(mailed[task_id])} (kept in the trial, never sent)"
         done = ending[1] if ending is not None and ending[0] == AuditType.TASK_COMPLETED else None
         out.append(TrialEvent(info["at"], "task", str(info["title"]), bpmn_id, lane or info["lane"],
                               "; ".join(p for p in (note, status) if p), done_at=done))
@@ -505,11 +515,8 @@ def _timeline(session: Session, trial: Trial, case_id: int, elements: dict[str, 
         moment = datetime.combine(deadline, datetime.min.time().replace(hour=9), LONDON).astimezone(LONDON)
         bpmn_id, lane = element(deadline_elements[0] if deadline_elements else None)
         out.append(TrialEvent(moment, "deadline", "Completion deadline", bpmn_id, lane, note, moment <= end))
-    for outbox in _outbox(session, case_id):
-        out.append(TrialEvent(outbox["at"], "email", outbox["subject"], None, outbox["lane"],
-                              f"to {outbox['recipient']} (kept in the trial, never sent)"))
     for source in _sources:
-        out.extend(source(session, case_id, task_elements))
+        out.extend(replace(e, lane=e.lane or element(e.element)[1]) for e in source(session, case_id, task_elements))
     if trial.error:
         out.append(TrialEvent(max((e.at for e in out if e.happened), default=trial.started_at), "error",
                               "The trial stopped: " + trial.error))
@@ -523,7 +530,9 @@ def _outbox(session: Session, case_id: int) -> list[dict[str, Any]]:
     found = []
     for row in rows:
         lane = next((r.value for r in Role if f"for the {r.value}:" in row.subject), None)
-        found.append({"at": row.created_at, "subject": row.subject, "recipient": row.recipient, "lane": lane})
+        task_id = row.dedupe_key.split(":")[1] if row.dedupe_key.startswith("task:") else None
+        found.append({"at": row.created_at, "subject": row.subject, "recipient": row.recipient, "lane": lane,
+                      "task_id": task_id})
     return found
 
 
