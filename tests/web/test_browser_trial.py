@@ -65,7 +65,6 @@ def test_a_process_owner_tries_a_twelve_month_rule_and_sees_the_deadline_move(se
     box = table.bounding_box()
     assert box is not None and box["width"] <= 390
     assert table.locator("tbody tr").first.evaluate("r => getComputedStyle(r).display") == "block"
-    top = page.get_by_test_id("trial-panel").bounding_box()
-    assert top is not None
+    top = page.get_by_test_id("trial-panel").evaluate("e => e.getBoundingClientRect().top + window.scrollY")
     page.screenshot(path=str(SHOTS / "trial-390.png"), full_page=True,
-                    clip={"x": 0, "y": top["y"], "width": 390, "height": 1800})
+                    clip={"x": 0, "y": top, "width": 390, "height": 1800})
