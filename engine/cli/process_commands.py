@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..bpmn import deployments, runtime
+from ..bpmn import deployments, runtime, trial
 from ..bpmn.diffing import diff_versions
 from ..bpmn.library import load_bundle, read_folder
+from ..platform.calendar import london_day, long_date, parse_day, start_of_day
 from ..platform.db import unit_of_work
 from ..platform.errors import DhrError
 from .app import CLI_ACTOR, App, _json_out, _table, cli, pass_app
+from .task_commands import _read_data
 
 
 @cli.group()
@@ -112,3 +114,40 @@ def processes_diff(app: App, older: int, newer: int) -> None:
         for form_field in change.fields:
             details = "; ".join(f"{v.what}: {v.old or '(none)'} -> {v.new or '(none)'}" for v in form_field.values)
             click.echo(f"  field {form_field.name}: {form_field.change}{' (' + details + ')' if details else ''}")
+
+
+@processes.command("try")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--until", "until", default="18 months", show_default=True,
+              help="How long the trial runs: '18 months', '400 days', P18M.")
+@click.option("--data", help="Example answers as JSON, by task id or form file; @FILE reads a file.")
+@click.option("--process", "process_id", help="The process to start (default: the one no other calls).")
+@click.option("--start", help="The trial's first day, YYYY-MM-DD (default: today).")
+@click.option("--answer-after", default=trial.ANSWER_AFTER, show_default=True,
+              help="How long after it opens a task is answered (or when it is due, if sooner).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def processes_try(app: App, folder: Path, until: str, data: str | None, process_id: str | None,
+                  start: str | None, answer_after: str, as_json: bool) -> None:
+    """Run one case of the diagrams in FOLDER on a simulated clock of its own and print its timeline.
+
+    Nothing is written to the database: the trial runs in a scratch database and its e-mails are never sent."""
+    if not folder.is_dir():
+        raise DhrError(f"{folder} is not a folder")
+    began = trial.start_of(app.clock.now())
+    if start:
+        day = parse_day(start)
+        if day is None:
+            raise DhrError(f"--start: '{start}' is not a date such as 2026-06-01")
+        began = trial.start_of(start_of_day(day))
+    result = trial.run_trial(read_folder(folder), until=until, start=began, data=trial.read_data(_read_data(data)),
+                             process_id=process_id, answer_after=answer_after)
+    if as_json:
+        _json_out(result.as_json())
+    else:
+        _table([{"date": long_date(london_day(e.at)), "what": e.what, "kind": e.kind, "element": e.element or "",
+                 "lane": e.lane or "", "note": e.note + ("" if e.happened else " (did not happen)")}
+                for e in result.events], ["date", "kind", "what", "element", "lane", "note"])
+        click.echo(f"{result.steps} steps in {result.seconds:.1f} s; nothing was written to the database")
+    if result.error:
+        raise DhrError(f"the trial stopped: {result.error}")

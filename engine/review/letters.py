@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..bpmn import confidential
+from ..bpmn import confidential, trial
 from ..platform import events
 from ..platform.calendar import london_day, long_date, parse_day
 from ..platform.exports import Pdf, printable
@@ -61,6 +61,13 @@ def subscribe() -> None:
     """Letters are written when the task that sends them opens."""
     events.subscribe(events.CaseSaved, lambda saved: write_letters(saved.session, saved.case, saved.workflow,
                                                                   saved.created, saved.now))
+    trial.add_timeline_source(_trial_letters)
+
+
+def _trial_letters(session: Session, case_id: int, task_elements: dict[str, str]) -> list[trial.TrialEvent]:
+    """A trial's timeline shows each letter written, on the task that sends it."""
+    return [trial.TrialEvent(letter.created_at, "letter", f"Letter: {letter.title}", task_elements.get(letter.task_id),
+                             None, f"{letter.kind} (kept in the trial)") for letter in letters_for(session, case_id)]
 
 
 def write_letters(session: Session, case: Case, workflow: Any, created: list[str], now: datetime) -> list[Letter]:

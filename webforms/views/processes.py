@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from engine.bpmn import deployments, migration, runtime
+from engine.bpmn import deployments, migration, runtime, trial
 from engine.bpmn.diffing import diff_versions
 from engine.bpmn.scripting import HELPER_HELP
 from engine.bpmn.timer_example import timer_example
 from engine.platform.db import as_id
-from engine.platform.errors import DiagramInvalid
+from engine.platform.errors import DhrError, DiagramInvalid
 from engine.platform.models import ProcessVersion
 from engine.platform.roles import Power
 
@@ -127,6 +127,27 @@ def timer_example_view(version_id: int) -> Response:
     example = timer_example(files, path, request.form.get("element", ""), uow.clock())
     return jsonify(ok=example.ok, text=example.text,
                    fires_at=example.fires_at.isoformat() if example.fires_at else None)
+
+
+@bp.route("/processes/<int:version_id>/trial", methods=["POST"])
+@owner_only
+def try_draft(version_id: int) -> Any:
+    """Run a trial case of the studio's draft on a simulated clock of its own; the timeline (HTML or JSON)."""
+    path, files = draft_files(_version(version_id))
+    uow.end_transaction()  # the trial never touches this database: hold no lock on it while it runs
+    try:
+        result = trial.run_trial(files, until=request.form.get("until", "18 months"), start=trial.start_of(
+            uow.clock().now()), data=trial.read_data(request.form.get("trial_data")),
+            process_id=request.form.get("process") or None, edited_file=path)
+    except DiagramInvalid as exc:
+        problems = [{"file": p.file, "element": p.element_id, "line": p.line, "message": p.message}
+                    for p in exc.problems]
+        return render_template("pages/_trial_timeline.html", result=None, problems=problems, error=None), 400
+    except DhrError as exc:
+        return render_template("pages/_trial_timeline.html", result=None, problems=[], error=exc.message), 400
+    if request.accept_mimetypes.best == "application/json":
+        return result.as_json()
+    return render_template("pages/_trial_timeline.html", result=result, problems=[], error=None)
 
 
 @bp.route("/processes/<int:version_id>/upload", methods=["POST"])
