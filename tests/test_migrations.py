@@ -29,6 +29,7 @@ def test_the_migrations_build_the_whole_schema_from_an_empty_database(empty_db: 
     import engine.review.chasing  # noqa: F401  (every module with tables)
     import engine.review.costs  # noqa: F401
     import engine.review.meetings  # noqa: F401
+    import engine.review.stage_summary  # noqa: F401
 
     assert _revision(empty_db) is None
     upgrade(empty_db.engine)
