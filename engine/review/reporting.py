@@ -271,7 +271,7 @@ def stage_times(session: Session, now: datetime, stage_order: list[str]) -> list
         if row.running:
             earliest = (select(days.label("days")).where(CaseStage.stage == stage, CaseStage.stay_us.is_(None),
                                                          CaseStage.left_at.is_(None))
-                        .order_by(CaseStage.entered_at).limit(1).subquery())
+                        .order_by(CaseStage.stay_us, CaseStage.entered_at).limit(1).subquery())  # the index's order
             parts.append(select(literal(stage).label("stage"), literal("longest").label("what"), earliest.c.days))
     figures = {(stage, what): value for stage, what, value in session.execute(union_all(*parts))} if parts else {}
     names = [s for s in stage_order if s in found] + sorted(set(found) - set(stage_order))

@@ -23,7 +23,7 @@ BATCH = 1000
 
 def upgrade() -> None:
     op.add_column("case_stage", sa.Column("stay_us", sa.BigInteger(), nullable=True))
-    op.create_index("ix_case_stage_stage_stay", "case_stage", ["stage", "stay_us", "entered_at"])
+    op.create_index("ix_case_stage_stage_stay", "case_stage", ["stage", "stay_us", "entered_at", "left_at"])
     op.create_table(
         "stage_summary",
         sa.Column("stage", sa.String(length=200), nullable=False),
