@@ -76,9 +76,11 @@ class Case(Base):
     """A review: one process instance, pinned to the process version it started on."""
 
     __tablename__ = "case_instance"
-    __table_args__ = (  # the case list (newest first) and the dashboard (soonest deadline first)
+    __table_args__ = (  # the case list (newest first) and the dashboard (soonest deadline first, in its order)
         Index("ix_case_instance_status_started", "status", "started_at"),
-        Index("ix_case_instance_status_deadline", "status", "deadline_on"),
+        Index("ix_case_instance_status_deadline", "status", "deadline_on", "started_at", "id"),
+        Index("ix_case_instance_status_id", "status", "id"),  # the open cases, from the index alone
+        Index("ix_case_instance_stalled", "stalled_at"),  # the dashboard's few stalled cases
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

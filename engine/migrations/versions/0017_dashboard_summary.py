@@ -1,7 +1,9 @@
 """The dashboard's stage figures without counting every case (issue #15): each stay's length once it
 has ended (`case_stage.stay_us`, indexed by stage so a stage's median stay is found by index), and
 each stage's counts (`stage_summary`), both filled here from the stays already recorded and kept
-from now on by the unit of work that moves a case.
+from now on by the unit of work that moves a case. And on `case_instance`: the open cases' ids from
+an index alone (what falls due is counted over open cases), the deadlines in the dashboard's whole
+order (a page of them without sorting every open case), the few stalled cases.
 
 Revision ID: 0017
 Revises: 0016
@@ -24,6 +26,10 @@ BATCH = 1000
 def upgrade() -> None:
     op.add_column("case_stage", sa.Column("stay_us", sa.BigInteger(), nullable=True))
     op.create_index("ix_case_stage_stage_stay", "case_stage", ["stage", "stay_us", "entered_at", "left_at"])
+    op.create_index("ix_case_instance_stalled", "case_instance", ["stalled_at"])
+    op.create_index("ix_case_instance_status_id", "case_instance", ["status", "id"])
+    op.drop_index("ix_case_instance_status_deadline", table_name="case_instance")
+    op.create_index("ix_case_instance_status_deadline", "case_instance", ["status", "deadline_on", "started_at", "id"])
     op.create_table(
         "stage_summary",
         sa.Column("stage", sa.String(length=200), nullable=False),
@@ -56,5 +62,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stage_summary")
+    op.drop_index("ix_case_instance_status_deadline", table_name="case_instance")
+    op.create_index("ix_case_instance_status_deadline", "case_instance", ["status", "deadline_on"])
+    op.drop_index("ix_case_instance_status_id", table_name="case_instance")
+    op.drop_index("ix_case_instance_stalled", table_name="case_instance")
     op.drop_index("ix_case_stage_stage_stay", table_name="case_stage")
     op.drop_column("case_stage", "stay_us")
