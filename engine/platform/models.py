@@ -140,7 +140,7 @@ class OpenTask(Base):
     __table_args__ = (Index("ix_open_task_lane_due", "lane", "due_at"),
                       # the inbox (a lane, any capitalisation, in its order) and the dashboard's "due soon"
                       Index("ix_open_task_lane_key_due", func.lower(text("lane")), "due_at", "created_at", "id"),
-                      Index("ix_open_task_due", "due_at", "id"))
+                      Index("ix_open_task_due", "due_at", "id", "case_id"))  # counted from the index alone
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)
@@ -172,7 +172,8 @@ class Timer(Base):
     """Projection and work queue: a timer the case is waiting on, with its due time in UTC."""
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"), Index("ix_timer_due", "due_at", "id"))
+    __table_args__ = (Index("ix_timer_status_due", "status", "due_at"),
+                      Index("ix_timer_due", "due_at", "id", "case_id", "attached_to"))  # the dashboard counts from it
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)

@@ -3,7 +3,8 @@ has ended (`case_stage.stay_us`, indexed by stage so a stage's median stay is fo
 each stage's counts (`stage_summary`), both filled here from the stays already recorded and kept
 from now on by the unit of work that moves a case. And on `case_instance`: the open cases' ids from
 an index alone (what falls due is counted over open cases), the deadlines in the dashboard's whole
-order (a page of them without sorting every open case), the few stalled cases.
+order (a page of them without sorting every open case), the few stalled cases; and what falls due
+(tasks, timers, target dates) counted from their indexes alone.
 
 Revision ID: 0017
 Revises: 0016
@@ -21,6 +22,10 @@ depends_on = None
 
 UTC = engine.platform.models.UTCDateTime
 BATCH = 1000
+# what the dashboard counts as falling due, each index (0015's) extended to hold what the count reads
+COVERING = [("ix_open_task_due", "open_task", ["due_at", "id", "case_id"]),
+            ("ix_timer_due", "timer", ["due_at", "id", "case_id", "attached_to"]),
+            ("ix_recommendation_target", "recommendation", ["target_date", "id", "status", "case_id"])]
 
 
 def upgrade() -> None:
@@ -30,6 +35,9 @@ def upgrade() -> None:
     op.create_index("ix_case_instance_status_id", "case_instance", ["status", "id"])
     op.drop_index("ix_case_instance_status_deadline", table_name="case_instance")
     op.create_index("ix_case_instance_status_deadline", "case_instance", ["status", "deadline_on", "started_at", "id"])
+    for name, table, columns in COVERING:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, columns)
     op.create_table(
         "stage_summary",
         sa.Column("stage", sa.String(length=200), nullable=False),
@@ -61,6 +69,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name, table, columns in COVERING:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, columns[:2])
     op.drop_table("stage_summary")
     op.drop_index("ix_case_instance_status_deadline", table_name="case_instance")
     op.create_index("ix_case_instance_status_deadline", "case_instance", ["status", "deadline_on"])
