@@ -9,7 +9,8 @@ Builds an installation on PostgreSQL (by default; a schema of its own, dropped a
    state and every row alike, and its audit events appended to the keyed chain (`audit.chain_hash`,
    so `dhr audit verify` passes); then `CASE_VIEWED` events (what a case-wide role's reading writes)
    until the trail holds `--events` events. The case-specific people (panel, action holders) sit on
-   one copy in a hundred.
+   one copy in a hundred. The stages' counts the unit of work keeps (`stage_summary`) are counted
+   afresh over the copied stays.
 
 Then, for the baseline and for the full installation, a fresh web worker (the Flask app in a child
 process, requests through its WSGI stack) signs in and asks each page `--rounds` times. Prints per
@@ -46,6 +47,7 @@ from engine.platform import audit  # noqa: E402
 from engine.platform.db import make_engine, session_factory, upgrade  # noqa: E402
 from engine.platform.models import AuditEvent, AuditHead, Base, Case  # noqa: E402
 from engine.platform.settings import Settings  # noqa: E402
+from engine.review import stage_summary  # noqa: E402
 
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # the tables a case's rows live in (recommendation_event hangs off recommendation); documents and
@@ -214,6 +216,8 @@ def copy_cases(url: str, cases: int, events: int) -> None:
             for n in range(first, min(first + BATCH, copies)):
                 copier.copy(n, members=n % 100 == 0, views=views_each)
             copier.write()
+    with session_factory(engine).begin() as session:  # the counts the unit of work keeps, for the rows copied
+        stage_summary.fill(session)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("ANALYZE")

@@ -29,6 +29,7 @@ def test_the_migrations_build_the_whole_schema_from_an_empty_database(empty_db: 
     import engine.review.chasing  # noqa: F401  (every module with tables)
     import engine.review.costs  # noqa: F401
     import engine.review.meetings  # noqa: F401
+    import engine.review.stage_summary  # noqa: F401
 
     assert _revision(empty_db) is None
     upgrade(empty_db.engine)
@@ -91,3 +92,29 @@ def test_a_fixture_built_once_is_put_back_as_it_left_the_database_and_the_clock(
 
     build_once(request, db, clock, "a test of build_once", again)
     assert state() == built
+
+
+@pytest.mark.long
+def test_0017_fills_the_stays_lengths_and_the_stages_counts_as_the_unit_of_work_keeps_them(
+        empty_db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alembic import command
+
+    from engine.platform.models import CaseStage
+    from engine.platform.settings import Settings
+    from engine.review.demo import seed
+    from engine.review.stage_summary import StageSummary
+
+    monkeypatch.setenv("DHR_CLOCK", "simulated")
+    upgrade(empty_db.engine)
+    list(seed(empty_db.sessions, Settings(database_url=empty_db.url)))  # cases at five stages, one completed
+
+    def kept() -> tuple[list[tuple[int, int | None]], list[tuple[str, int, int, int]]]:
+        with empty_db.sessions() as s:
+            return ([(r.id, r.stay_us) for r in s.scalars(select(CaseStage).order_by(CaseStage.id))],
+                    sorted((r.stage, r.cases, r.running, r.finished) for r in s.scalars(select(StageSummary))))
+
+    by_the_unit_of_work = kept()
+    assert sum(1 for _, length in by_the_unit_of_work[0] if length is not None) >= 5
+    command.downgrade(alembic_config(empty_db.engine), "0016")
+    command.upgrade(alembic_config(empty_db.engine), "head")
+    assert kept() == by_the_unit_of_work

@@ -50,7 +50,18 @@ from ..platform.errors import (
     ScriptError,
     TaskAlreadyCompleted,
 )
-from ..platform.models import AuditEvent, Case, CaseStage, OpenTask, ProcessFile, ProcessVersion, TaskDraft, Timer, User
+from ..platform.models import (
+    AuditEvent,
+    Case,
+    CaseStage,
+    OpenTask,
+    ProcessFile,
+    ProcessVersion,
+    TaskDraft,
+    Timer,
+    User,
+    stay_us,
+)
 from ..platform.roles import Power, having, in_lane, may
 from ..platform.settings import restart_each_step
 from . import confidential, serialization, task_context
@@ -364,16 +375,20 @@ def _running_stage(workflow: BpmnWorkflow, bundle: Bundle, process_id: str) -> s
     return bundle.process_name(max(running, key=stages.index))
 
 
-def _record_stage(session: Session, case: Case, now: datetime) -> None:
-    """Close the case's current stage row and open one for its new stage, if the stage changed."""
+def _record_stage(session: Session, case: Case, now: datetime) -> events.StageMove | None:
+    """Close the case's current stage row and open one for its new stage, if the stage changed;
+    return the move (None: the stage stayed)."""
     current = session.scalars(
         select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.left_at.is_(None))).first()
     if current is not None and current.stage == case.stage:
-        return
+        return None
     if current is not None:
-        current.left_at = now
+        current.left_at, current.stay_us = now, stay_us(current.entered_at, now)
     if case.stage is not None:
         session.add(CaseStage(case_id=case.id, stage=case.stage, entered_at=now, left_at=None))
+    if current is None and case.stage is None:
+        return None
+    return events.StageMove(left=current.stage if current is not None else None, entered=case.stage)
 
 
 def _deadline_date(task: Any) -> date | None:
@@ -410,13 +425,13 @@ def _save(
     """Write the instance, rewrite its projections and audit what appeared and went, in one flush
     at the end (nothing is flushed half-way: the audit head is locked and written once)."""
     with session.no_autoflush:
-        created = _write_case(session, case, workflow, bundle, actor=actor, now=now, finished_task=finished_task,
+        created, moved = _write_case(session, case, workflow, bundle, actor=actor, now=now, finished_task=finished_task,
                               fired_timer=fired_timer)
     try:
         session.flush()
     except StaleDataError as exc:  # a writer that did not take the row lock got there first
         raise Conflict(f"case {case.reference} was changed by someone else meanwhile; nothing was applied") from exc
-    events.publish(events.CaseSaved(session, case, workflow, actor, now, [row.id for row in created]))
+    events.publish(events.CaseSaved(session, case, workflow, actor, now, [row.id for row in created], moved))
     events.publish(events.EventsRecorded(session, case, take_new(session), now))
     WORKFLOWS.put(case.id, case.state, workflow)
 
@@ -431,8 +446,9 @@ def _write_case(
     now: datetime,
     finished_task: str | None,
     fired_timer: str | None,
-) -> list[OpenTask]:
-    """Change the case row and its projections in the session; return the open tasks it added."""
+) -> tuple[list[OpenTask], events.StageMove | None]:
+    """Change the case row and its projections in the session; return the open tasks it added and
+    the case's move between stages, if it moved."""
     compact(workflow)
     state = serialization.dumps(workflow, bundle.pristine(case.process_id))
     found = _snapshot(workflow, bundle)
@@ -459,7 +475,7 @@ def _write_case(
         case.status, case.completed_at, case.stage = "completed", now, None
         record(session, AuditType.CASE_COMPLETED, actor=actor, at=now, case_id=case.id)
     _check_stalled(session, case, workflow, found, actor=actor, now=now)
-    _record_stage(session, case, now)
+    moved = _record_stage(session, case, now)
 
     drafted = exists().where(TaskDraft.task_id == OpenTask.id)
     rows = session.execute(select(OpenTask, drafted).where(OpenTask.case_id == case.id)).all()
@@ -511,7 +527,7 @@ def _write_case(
                    task_id=timer_id, task_name=info.title,
                    details={"due_at": [current_timer.due_at.isoformat(), info.due_at.isoformat()]})
             current_timer.due_at, current_timer.status = info.due_at, "waiting"
-    return created
+    return created, moved
 
 
 def _check_stalled(session: Session, case: Case, workflow: BpmnWorkflow, found: _Snapshot, *, actor: str,

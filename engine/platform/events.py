@@ -46,9 +46,17 @@ class TaskCompleted:
 
 
 @dataclass(frozen=True)
+class StageMove:
+    """A case left a stage (None: it had none) for another (None: it has none now, e.g. completed)."""
+
+    left: str | None
+    entered: str | None
+
+
+@dataclass(frozen=True)
 class CaseSaved:
-    """A unit of work was written: the case's state and projections, and `created`, the engine ids
-    of the tasks it opened."""
+    """A unit of work was written: the case's state and projections, `created`, the engine ids of
+    the tasks it opened, and `moved`, the case's move between stages if it moved."""
 
     session: Session
     case: Case
@@ -56,6 +64,7 @@ class CaseSaved:
     actor: str
     now: datetime
     created: list[str] = field(default_factory=list)
+    moved: StageMove | None = None
 
 
 @dataclass(frozen=True)

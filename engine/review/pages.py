@@ -27,7 +27,7 @@ from ..platform.calendar import long_date, parse_day
 from ..platform.deadlines import Due
 from ..platform.errors import NotFound
 from ..platform.models import AuditEvent, Case, CaseView, OpenTask, ProcessVersion, Timer, User
-from ..platform.paging import AnySelect, Page, Paging, count, fetch, within
+from ..platform.paging import AnySelect, Page, Paging, fetch, within
 from . import register, reporting
 from .costs import CaseCost, costs_for_case
 from .letters import Letter, letters_for
@@ -310,31 +310,40 @@ def dashboard(session: Session, viewer: User | None, now: datetime, *, deadlines
     visible = access.visible_case_ids(session, viewer)
     if visible is not None:
         open_cases = open_cases & Case.id.in_(visible)
+    # the open cases by stage and by diagram version in one pass: the counts, the stages' order, and
+    # how many deadlines there are to page through
     counts: Counter[str] = Counter()
-    for stage, n in session.execute(select(Case.stage, func.count()).where(open_cases).group_by(Case.stage)):
+    versions: set[tuple[int, str, str]] = set()
+    for stage, version_id, process_id, content_hash, n in session.execute(
+            select(Case.stage, Case.version_id, Case.process_id, ProcessVersion.content_hash, func.count())
+            .join(ProcessVersion, ProcessVersion.id == Case.version_id).where(open_cases)
+            .group_by(Case.stage, Case.version_id, Case.process_id, ProcessVersion.content_hash)):
         counts[stage or NO_STAGE] += n
-    order = _stage_order(session, open_cases)
-    deadline_rows = fetch(session, select(Case.id, Case.reference, Case.stage, Case.deadline_on).where(open_cases)
-                          .order_by(Case.deadline_on.asc().nulls_last(), Case.started_at, Case.id),
-                          deadlines_page or Paging())
+        versions.add((version_id, process_id, content_hash))
+    order = _stage_order(session, versions)
+    open_count = sum(counts.values())
+    paging = within(deadlines_page or Paging(), open_count)
+    deadline_rows = session.execute(
+        select(Case.id, Case.reference, Case.stage, Case.deadline_on).where(open_cases)
+        .order_by(Case.deadline_on.asc().nulls_last(), Case.started_at, Case.id)
+        .limit(paging.size).offset(paging.offset)).all()
     stalled = session.execute(select(Case.id, Case.reference, Case.stalled_at)
                               .where(open_cases, Case.stalled_at.is_not(None)).order_by(Case.stalled_at, Case.id))
     return Dashboard(
         today=deadlines.today(now),
-        open_count=sum(counts.values()),
+        open_count=open_count,
         by_stage=[(stage, counts[stage]) for stage in [*order, *sorted(set(counts) - set(order))] if stage in counts],
         stage_times=reporting.stage_times(session, now, order),
         deadlines=Page([DeadlineRow(c.id, c.reference, c.stage, deadlines.due(c.deadline_on, now))
-                        for c in deadline_rows.items], deadline_rows.number, deadline_rows.size, deadline_rows.total),
+                        for c in deadline_rows], paging.number, paging.size, open_count),
         due=_due_items(session, open_cases, now, due_page or Paging()),
         stalled=[StalledCase(c.id, c.reference, c.stalled_at) for c in stalled],
     )
 
 
-def _stage_order(session: Session, cases: ColumnElement[bool]) -> list[str]:
-    """The stages in the order the diagrams of `cases` call them (the newest version's order first)."""
-    versions = session.execute(select(Case.version_id, Case.process_id, ProcessVersion.content_hash)
-                               .join(ProcessVersion, ProcessVersion.id == Case.version_id).where(cases).distinct())
+def _stage_order(session: Session, versions: set[tuple[int, str, str]]) -> list[str]:
+    """The stages in the order the diagram `versions` (id, process, content hash) call them, the
+    newest version's order first."""
     order: list[str] = []
     for version_id, process_id, content_hash in sorted(versions, key=lambda v: -v[0]):
         order.extend(s for s in version_stages(session, version_id, process_id, content_hash) if s not in order)
@@ -346,7 +355,7 @@ def _due_items(session: Session, cases: ColumnElement[bool], now: datetime, pagi
     DASHBOARD_DAYS London days, overdue ones too, the soonest first.
 
     Each kind is asked, in that order, for no more rows than the pages up to this one hold, and the
-    three are merged: six queries whatever the number of cases, and page 1 reads at most 3 × its size.
+    three are merged: four queries whatever the number of cases, and page 1 reads at most 3 × its size.
     """
     before = deadlines.due_within_before(now, DASHBOARD_DAYS)
     last_day = deadlines.today(now) + timedelta(days=DASHBOARD_DAYS)
@@ -354,14 +363,18 @@ def _due_items(session: Session, cases: ColumnElement[bool], now: datetime, pagi
              .where(cases, OpenTask.due_at < before).order_by(OpenTask.due_at, OpenTask.id))
     timers = (select(Timer, Case.reference).join(Case, Case.id == Timer.case_id)
               .where(cases, Timer.due_at < before,  # a boundary timer of an open task is shown as its due date
-                     ~select(OpenTask.id).where(OpenTask.id == Timer.attached_to).exists())
+                     # (most timers are attached to no task: PostgreSQL then never hashes every open task)
+                     Timer.attached_to.is_(None)
+                     | ~select(OpenTask.id).where(OpenTask.id == Timer.attached_to).exists())
               .order_by(Timer.due_at, Timer.id))
     recommendations = (select(Recommendation, Case.reference).join(Case, Case.id == Recommendation.case_id)
                        .options(WITHOUT_STATE)
                        .where(cases, Recommendation.status.in_(OPEN), Recommendation.target_date.is_not(None),
                               Recommendation.target_date <= last_day)
                        .order_by(Recommendation.target_date, Recommendation.id))
-    total = count(session, tasks) + count(session, timers) + count(session, recommendations)
+    total = session.scalar(select(sum((select(func.count()).select_from(kind.order_by(None).subquery())
+                                       .scalar_subquery() for kind in (tasks, timers, recommendations)),
+                                      literal(0)))) or 0  # the three counted in one round trip
     paging = within(paging, total)
     items: list[DueItem] = []
     for task, reference in session.execute(tasks.limit(paging.end)):

@@ -87,7 +87,8 @@ class Recommendation(Base):
 
     __tablename__ = "recommendation"
     __table_args__ = (UniqueConstraint("case_id", "number"),
-                      Index("ix_recommendation_target", "target_date", "id"))  # the dashboard's "due soon"
+                      # the dashboard's "due soon" (counted from the index alone)
+                      Index("ix_recommendation_target", "target_date", "id", "status", "case_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_instance.id"), index=True)

@@ -23,8 +23,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, distinct, func, literal, select
-from sqlalchemy import case as when_then
+from sqlalchemy import ColumnElement, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from ..platform.calendar import add_months, end_of_day, london_day, parse_day
@@ -32,6 +31,7 @@ from ..platform.checks import period_problems, refuse
 from ..platform.models import Case, CaseStage, UTCDateTime
 from .costs import CATEGORIES, costs_between, pounds
 from .register import AWAITING, STATUSES, THEMES, WITHOUT_STATE, Recommendation, awaited_since_on, status_on
+from .stage_summary import StageSummary
 
 COMMISSIONED = ("DHR", "Joint or parallel review")
 
@@ -251,23 +251,32 @@ class StageTime:
 def stage_times(session: Session, now: datetime, stage_order: list[str]) -> list[StageTime]:
     """Time spent in each stage: finished stays (median) and the longest stay still running.
 
-    Counted by the database (two queries), so the dashboard does not read every stay of every case."""
+    Two queries however many cases there are: the stages' counts (kept by the unit of work in
+    `stage_summary`), then for each stage its middle finished stay or two and its earliest running
+    one, each found by index (`ix_case_stage_stage_stay`) rather than by sorting every stay."""
+    found = {row.stage: row for row in session.scalars(select(StageSummary).where(StageSummary.cases > 0))}
+    if not found:
+        return []
     days = _days(session, CaseStage.entered_at, func.coalesce(CaseStage.left_at, literal(now, UTCDateTime())))
-    running = CaseStage.left_at.is_(None)
-    summary = session.execute(
-        select(CaseStage.stage, func.count(distinct(CaseStage.case_id)), func.sum(when_then((running, 1), else_=0)),
-               func.max(when_then((running, days)))).group_by(CaseStage.stage)).all()
-    ranked = (select(CaseStage.stage, days.label("days"),
-                     func.row_number().over(partition_by=CaseStage.stage, order_by=days).label("rank"),
-                     func.count().over(partition_by=CaseStage.stage).label("stays"))
-              .where(CaseStage.left_at.is_not(None)).subquery())
-    middle = ranked.c.rank.in_([(ranked.c.stays + 1) // 2, (ranked.c.stays + 2) // 2])  # one or the two middle ones
-    medians = dict(session.execute(select(ranked.c.stage, func.avg(ranked.c.days)).where(middle)
-                                   .group_by(ranked.c.stage)).all())
-    found = {stage: (cases, open_now or 0, longest) for stage, cases, open_now, longest in summary}
+    # PostgreSQL orders a stage's finished stays by their kept length, as the index does; SQLite by the
+    # days it computes itself (whole milliseconds), so that its middle stay is the one it always found
+    length = CaseStage.stay_us if session.get_bind().dialect.name == "postgresql" else days
+    parts = []
+    for stage, row in found.items():
+        if row.finished:
+            middle = (select(days.label("days")).where(CaseStage.stage == stage, CaseStage.stay_us.is_not(None))
+                      .order_by(length).offset((row.finished + 1) // 2 - 1).limit(2 - row.finished % 2).subquery())
+            parts.append(select(literal(stage).label("stage"), literal("median").label("what"),
+                                func.avg(middle.c.days).label("days")))
+        if row.running:
+            earliest = (select(days.label("days")).where(CaseStage.stage == stage, CaseStage.stay_us.is_(None),
+                                                         CaseStage.left_at.is_(None))
+                        .order_by(CaseStage.stay_us, CaseStage.entered_at).limit(1).subquery())  # the index's order
+            parts.append(select(literal(stage).label("stage"), literal("longest").label("what"), earliest.c.days))
+    figures = {(stage, what): value for stage, what, value in session.execute(union_all(*parts))} if parts else {}
     names = [s for s in stage_order if s in found] + sorted(set(found) - set(stage_order))
-    return [StageTime(name, found[name][0], int(found[name][1]), _float(medians.get(name)), _float(found[name][2]))
-            for name in names]
+    return [StageTime(name, found[name].cases, found[name].running, _float(figures.get((name, "median"))),
+                      _float(figures.get((name, "longest")))) for name in names]
 
 
 def _days(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
