@@ -82,7 +82,7 @@ def test_a_process_owner_sees_problems_on_the_canvas_and_previews_a_form(server:
     page.screenshot(path=str(SHOTS / f"studio-forms-{width}.png"), full_page=True)
 
     # example answers are checked as a submission would be: the errors beside the fields
-    page.locator(".govuk-details__summary").click()
+    page.get_by_test_id("studio-forms").locator(".govuk-details__summary").click()
     page.get_by_test_id("check-answers").click()
     page.locator('[data-testid="form-preview"][data-state="checked"]').wait_for()
     assert preview.get_by_test_id("error-summary").is_visible()
