@@ -209,6 +209,8 @@ def _at_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return
     session.add_all(session.info.pop(_VIEWS, []))
+    if session.info.get(_PENDING):
+        session.flush()  # the rest first: a wait for another writer's rows is over before the chain is locked
     chain(session)
     due = session.info.pop(_SEAL_DUE, None)
     if due is not None and due[0] is session.get_transaction():
