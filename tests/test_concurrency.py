@@ -1,4 +1,5 @@
-"""Two writers, one case: exactly one wins; a killed writer leaves the case as it was."""
+"""Two writers, one case: exactly one wins; a killed writer leaves the case as it was; writers on
+different cases do not wait for each other's audit events until they commit."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import textwrap
 import threading
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from engine.bpmn import runtime, serialization
+from engine.platform import audit
 from engine.platform.db import unit_of_work
 from engine.platform.errors import TaskAlreadyCompleted
 from engine.platform.models import AuditEvent, Case, OpenTask, Timer
@@ -103,3 +106,47 @@ def test_a_writer_killed_mid_unit_of_work_leaves_the_case_exactly_as_before(worl
     world.complete("record_notification", {"notified_on": "2026-08-31"}, "carol")
     assert world.open_names() == ["decide"]
     assert json.loads(world.case().state)["serializer_version"] == serialization.VERSION
+
+
+def test_a_unit_of_work_with_audit_events_not_yet_committed_does_not_hold_up_another(world: World) -> None:
+    """The chain's head is locked only as a unit of work commits: one that has recorded (and flushed)
+    its events but not committed does not make another wait to record and commit its own, and the
+    chain's order is the order of commit."""
+    if world.db.backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second unit waits for the database's write lock there")
+    first, second = world.start("Case1"), world.start("Case2")
+    slow_task, quick_task = world.task("record_notification", first), world.task("record_notification", second)
+    with unit_of_work(world.db.sessions) as slow:  # e.g. a web submission still rendering its answer
+        runtime.complete_task(slow, slow_task.id, {"notified_on": "2026-08-31"}, user=world.users["carol"],
+                              clock=world.clock)
+        slow.flush()
+        with unit_of_work(world.db.sessions) as quick:  # e.g. a timer firing meanwhile
+            quick.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting for the chain would fail, not hang
+            runtime.complete_task(quick, quick_task.id, {"notified_on": "2026-08-31"}, user=world.users["carol"],
+                                  clock=world.clock)
+    with world.db.sessions() as s:
+        count, problems = audit.verify(s)
+        completed = {e.task_id: e.id for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.event_type == "TASK_COMPLETED"))}
+    assert problems == []
+    assert completed[quick_task.id] < completed[slow_task.id]  # committed first, chained first
+
+
+def test_an_event_recorded_in_a_savepoint_rolled_back_is_not_written(world: World) -> None:
+    world.start()
+    with world.db.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    with unit_of_work(world.db.sessions) as s:
+        audit.record(s, audit.AuditType.CLOCK_CHANGED, actor="test", at=world.clock.now(), details={"n": 1})
+        savepoint = s.begin_nested()
+        audit.record(s, audit.AuditType.CLOCK_CHANGED, actor="test", at=world.clock.now(), details={"n": 2})
+        savepoint.rollback()
+        with s.begin_nested():
+            audit.record(s, audit.AuditType.CLOCK_CHANGED, actor="test", at=world.clock.now(), details={"n": 3})
+        assert [e.details["n"] for e in audit.take_new(s)] == [1, 3]
+    with world.db.sessions() as s:
+        count, problems = audit.verify(s)
+        written = [e.details["n"] for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.event_type == "CLOCK_CHANGED").order_by(AuditEvent.id))]
+    assert problems == []
+    assert (count, written) == (before + 2, [1, 3])

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import exists, literal, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from .db import unit_of_work
 from .errors import DhrError, FormDataInvalid
@@ -32,7 +32,7 @@ from .settings import audit_key
 
 GENESIS = "0" * 64
 _NEW = "dhr.audit.new"  # in session.info: events recorded, for take_new
-_PENDING = "dhr.audit.pending"  # in session.info: events recorded, not chained yet
+_PENDING = "dhr.audit.pending"  # in session.info: (event, savepoint) recorded, not chained yet
 _VIEWS = "dhr.audit.views"  # in session.info: case views recorded, written at commit
 _SEAL_DUE = "dhr.audit.seal_due"  # in session.info: (transaction, when): views wait to be sealed
 SEAL_AFTER = timedelta(minutes=1)  # a chained write seals the case views that waited longer
@@ -169,42 +169,84 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain (inside the caller's transaction).
 
-    The event is chained when the session flushes: the head is locked then, once per transaction,
-    and the events recorded since the last flush are numbered and hashed together, so a unit of
-    work holds the chain's lock only from its first flush of events to its commit.
+    The event is chained when the transaction commits (`chain`, from the session's before-commit
+    hook): only then is the head locked, the events of the unit of work numbered and hashed after
+    it, and written. So a unit of work holds the chain's lock for the moment of its commit, not for
+    its whole length, and the chain's order is the order of commit. Until then the event has no id.
     """
     event = AuditEvent(at=at, actor=actor, event_type=event_type.value, case_id=case_id, task_id=task_id,
                        task_name=task_name, details=_plain(details or {}), prev_hash="", hash="")
-    session.add(event)
-    session.info.setdefault(_PENDING, []).append(event)
+    recorded_in = session.get_nested_transaction()  # a savepoint rolled back forgets what was recorded in it
+    session.info.setdefault(_PENDING, []).append((event, recorded_in))
     session.info.setdefault(_NEW, []).append(event)
     return event
 
 
-@sa_event.listens_for(Session, "before_flush")
-def _chain_pending(session: Session, _context: Any, _instances: Any) -> None:
-    """Number and hash the events recorded since the last flush, after the chain's head."""
-    pending = [e for e in session.info.pop(_PENDING, []) if e in session]  # not those a savepoint undid
+def chain(session: Session) -> None:
+    """Number and hash, after the chain's head, the events recorded in this transaction and not
+    chained yet, and add them to the session. The commit does this; call it earlier only where an
+    event's id is needed before the commit: the transaction then holds the chain's lock until it ends.
+    """
+    pending: list[tuple[AuditEvent, SessionTransaction | None]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    head = _locked_head(session, now=max(e.at for e in pending))
-    for event in pending:
+    events = [event for event, _ in pending]
+    head = _locked_head(session, now=max(e.at for e in events))
+    for event in events:
         event.id, event.prev_hash = head.last_id + 1, head.last_hash
         event.hash = event_hash(head.last_hash, event)
         head.last_id, head.last_hash = event.id, event.hash
+    session.add_all(events)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _at_commit(session: Session) -> None:
+    """Write what this transaction logged: its case views, then its events, chained; and seal the
+    waiting views if the lock's statement found them due. Nothing when only a savepoint is released.
+
+    (Session.commit() releases any open savepoint first, so this runs once more for the transaction
+    itself, with no savepoint open.)
+    """
+    if session.in_nested_transaction():
+        return
+    session.add_all(session.info.pop(_VIEWS, []))
+    if session.info.get(_PENDING):
+        session.flush()  # the rest first: a wait for another writer's rows is over before the chain is locked
+    chain(session)
+    due = session.info.pop(_SEAL_DUE, None)
+    if due is not None and due[0] is session.get_transaction():
+        seal_views(session, at=due[1], actor="system")
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_pending(session: Session, previous: Any) -> None:
-    """Events recorded in a transaction that was rolled back were never written: forget them."""
+def _forget_pending(session: Session, previous: SessionTransaction) -> None:
+    """Events recorded in a transaction (or a savepoint) that was rolled back were never written:
+    forget them."""
     if previous.parent is None:
         for key in (_PENDING, _NEW, _VIEWS, _SEAL_DUE):
             session.info.pop(key, None)
+        return
+    if not previous.nested or not session.info.get(_PENDING):
+        return
+    undone = {id(event) for event, recorded_in in session.info[_PENDING] if _within(recorded_in, previous)}
+    if undone:
+        session.info[_PENDING] = [(e, t) for e, t in session.info[_PENDING] if id(e) not in undone]
+        session.info[_NEW] = [e for e in session.info.get(_NEW, []) if id(e) not in undone]
+
+
+def _within(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    """Whether `transaction` is `savepoint` or a savepoint begun inside it."""
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def take_new(session: Session) -> list[AuditEvent]:
-    """Return the events recorded in this session since the last call, and forget them."""
-    return [e for e in session.info.pop(_NEW, []) if e in session]
+    """Return the events recorded in this session since the last call, and forget them (they are
+    chained, and get their ids, when the transaction commits)."""
+    return list(session.info.pop(_NEW, []))
 
 
 def _locked_head(session: Session, now: datetime | None = None) -> AuditHead:
@@ -262,16 +304,6 @@ class _ViewsDigest:
         return self._mac.hexdigest()
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _write_views(session: Session) -> None:
-    """Write the case views this transaction logged, and seal the waiting ones if it found them due."""
-    views: list[CaseView] = session.info.pop(_VIEWS, [])
-    session.add_all(views)
-    due = session.info.pop(_SEAL_DUE, None)
-    if due is not None and due[0] is session.get_transaction():
-        seal_views(session, at=due[1], actor="system")
-
-
 def seal_all_views(sessions: sessionmaker[Session], *, at: datetime, actor: str) -> int:
     """Seal every view waiting to be sealed, a batch per transaction (`dhr audit seal`, and the
     scheduler every sweep); no transaction at all when none waits. Return how many."""
@@ -302,6 +334,7 @@ def seal_views(session: Session, *, at: datetime, actor: str, limit: int = SEAL_
     event = record(session, AuditType.VIEWS_SEALED, actor=actor, at=at,
                    details={"views": digest.count, "first": views[0].id, "last": views[-1].id,
                             "digest": digest.hexdigest()})
+    chain(session)  # its id, which each view names (this transaction holds the chain's lock already)
     session.flush()
     session.execute(update(CaseView).where(CaseView.id.in_([v.id for v in views])).values(sealed_in=event.id)
                     .execution_options(synchronize_session=False))

@@ -70,7 +70,8 @@ class CaseSaved:
 @dataclass(frozen=True)
 class EventsRecorded:
     """The audit events a unit of work appended (tasks created and cancelled, timers set and fired,
-    stages, a stall, and what the listeners of `CaseSaved` recorded), reported last."""
+    stages, a stall, and what the listeners of `CaseSaved` recorded), reported last. They are chained
+    when the unit of work commits: until then they have no id."""
 
     session: Session
     case: Case

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -68,11 +69,12 @@ def queue_for_events(session: Session, case: Case, events: list[AuditEvent], now
     people = list(session.scalars(select(User).where(User.active.is_(True), User.email.is_not(None))))
     queued = 0
     for event in stalled:  # the process owners: only a change of the diagram can move the case on
+        stall = uuid.uuid4().hex  # the event has no id before its unit of work commits (the audit chain)
         for user in people:
             if not may(user, Power.RETRY_CASES):
                 continue
             session.add(OutboxMessage(
-                dedupe_key=f"stalled:{event.id}:{user.id}", case_id=case.id, recipient=str(user.email),
+                dedupe_key=f"stalled:{stall}:{user.id}", case_id=case.id, recipient=str(user.email),
                 subject=f"Case {case.reference} has stalled",
                 body=(f"Case {case.reference} is open but nothing can move it on.\n\n"
                       f"{(event.details or {}).get('reason', '')}\n\n"
