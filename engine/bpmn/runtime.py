@@ -92,7 +92,8 @@ _bundles_lock = threading.Lock()
 
 
 def bundle_for(session: Session, version_id: int) -> Bundle:
-    """Return the parsed diagrams of a deployed version (parsed once per process).
+    """Return a deployed version's diagrams (loaded once per process): restored from the specs stored
+    when it was deployed, or parsed if it has none.
 
     The cache is checked against the stored content hash (read once per transaction for every
     version), so a version id that a rolled-back deployment used and a later one reused (SQLite does
@@ -107,8 +108,9 @@ def bundle_for(session: Session, version_id: int) -> Bundle:
         return cached
     rows = session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))
     files = {f.path: f.content for f in rows}
-    stored = dict(session.execute(select(ProcessVersionSpec.name, ProcessVersionSpec.content).where(
-        ProcessVersionSpec.version_id == version_id, ProcessVersionSpec.format == SPEC_FORMAT)).tuples().all())
+    stored = {name: content for name, content in session.execute(
+        select(ProcessVersionSpec.name, ProcessVersionSpec.content).where(
+            ProcessVersionSpec.version_id == version_id, ProcessVersionSpec.format == SPEC_FORMAT))}
     # the specs stored when it was deployed; a version deployed before they were (or by another
     # release of SpiffWorkflow) has its diagrams parsed
     bundle = Bundle.from_stored(files, stored) if "" in stored else load_bundle(files, trusted=True)
