@@ -15,11 +15,11 @@ from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import select
 
 from engine.bpmn import runtime
-from engine.bpmn.library import content_hash, read_folder
+from engine.bpmn.library import read_folder
 from engine.platform import access
 from engine.platform.clock import SettableClock
 from engine.platform.db import unit_of_work
-from engine.platform.models import Case, OpenTask, ProcessVersion
+from engine.platform.models import Case, OpenTask
 from engine.platform.settings import Settings, WebSettings
 from engine.platform.users import add_user
 from tests.conftest import DIAGRAMS, Db, World, build_once
@@ -109,8 +109,8 @@ def app(db: Db, clock: SettableClock, session_clock: Session) -> Flask:
 class Web:
     """A test client that signs in and sends forms with their CSRF token, as a browser would."""
 
-    def __init__(self, app: Flask, db: Db, clock: SettableClock, request: pytest.FixtureRequest | None = None) -> None:
-        self.app, self.db, self.clock, self.request = app, db, clock, request
+    def __init__(self, app: Flask, db: Db, clock: SettableClock) -> None:
+        self.app, self.db, self.clock = app, db, clock
         self.client: FlaskClient = app.test_client()
 
     def token(self) -> str:
@@ -133,27 +133,16 @@ class Web:
         return self.client.get(url, **kwargs)
 
     def as_user(self, username: str) -> Web:
-        other = Web(self.app, self.db, self.clock, self.request)
+        other = Web(self.app, self.db, self.clock)
         assert other.sign_in(username).status_code == 302
         return other
 
     # the engine, for setting up cases
 
     def deploy(self, folder: Path = DIAGRAMS) -> int:
-        """Deploy a folder through the engine or, when an earlier test of the session deployed it on the
-        same database state, put that database back (the DHR process takes seconds to validate)."""
-        files = read_folder(folder)
-
-        def build() -> None:
-            with unit_of_work(self.db.sessions) as s:
-                runtime.deploy(s, files, actor="test", clock=self.clock)
-
-        if self.request is None:
-            build()
-        else:
-            build_once(self.request, self.db, self.clock, f"deploy {folder}", build)
-        with self.db.sessions() as s:
-            return s.scalars(select(ProcessVersion.id).where(ProcessVersion.content_hash == content_hash(files))).one()
+        with unit_of_work(self.db.sessions) as s:
+            version, _ = runtime.deploy(s, read_folder(folder), actor="test", clock=self.clock)
+            return version.id
 
     def start(self, pseudonym: str = "Rosemary", process: str = "review_demo", year: int = 2026) -> int:
         with unit_of_work(self.db.sessions) as s:
@@ -175,8 +164,8 @@ class Web:
 
 
 @pytest.fixture
-def web(request: pytest.FixtureRequest, app: Flask, db: Db, clock: SettableClock) -> Iterator[Web]:
-    yield Web(app, db, clock, request)
+def web(app: Flask, db: Db, clock: SettableClock) -> Iterator[Web]:
+    yield Web(app, db, clock)
 
 
 def seed_001_world(request: pytest.FixtureRequest, web: Web) -> World:
