@@ -234,6 +234,10 @@ def test_a_scheduler_that_dies_mid_fire_leaves_the_timer_to_the_other(db: Db, wo
         assert verify(s)[1] == []  # the dead unit of work left nothing in the audit chain
 
 
+# Long: the 1,000-timer test below proves the same of two scheduler processes at scale; `make test`
+# keeps two schedulers sharing due timers (`..._passes_over_the_timer_another_has_claimed_...`) and a
+# scheduler process handing its timer over (`..._dies_mid_fire_leaves_the_timer_to_the_other`).
+@pytest.mark.long
 def test_two_scheduler_processes_fire_each_due_timer_exactly_once(db: Db, world: World) -> None:
     many_waiting_cases(db, world, 60)
     expected = waiting_ids(db)

@@ -14,6 +14,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from . import confidential, task_context
 from .form_refs import self_contained
 from .forms import keyword_problems
 from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
-from .serialization import spec_state
+from .serialization import STATE_VERSION, new_specs, spec_state
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
+# What stored specs (`stored_specs`) were written by: others are ignored and the diagrams parsed.
+SPEC_FORMAT = f"dhr-specs-1/spiff-{version('SpiffWorkflow')}/{STATE_VERSION}"
 _ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}", re.IGNORECASE)
 
 
@@ -73,7 +76,7 @@ class Bundle:
     """A validated set of diagrams and forms, ready to start and run cases."""
 
     files: dict[str, str]
-    parser: SpiffBpmnParser
+    parser: SpiffBpmnParser | None  # None: restored from stored specs (`from_stored`), not parsed
     process_files: dict[str, str]  # process id -> the file that defines it
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
     spec_files: dict[str, str] = field(default_factory=dict)  # processes and embedded subprocesses -> file
@@ -93,7 +96,11 @@ class Bundle:
     def specs(self, process_id: str) -> tuple[Any, dict[str, Any]]:
         """Return the spec of `process_id` and the specs of every process it calls (parsed once)."""
         if process_id not in self._specs:
-            self._specs[process_id] = (self.parser.get_spec(process_id), self.parser.get_subprocess_specs(process_id))
+            if self.parser is None:
+                self._specs[process_id] = new_specs(self.pristine(process_id))
+            else:
+                self._specs[process_id] = (self.parser.get_spec(process_id),
+                                           self.parser.get_subprocess_specs(process_id))
         return self._specs[process_id]
 
     def pristine(self, process_id: str) -> str:
@@ -101,8 +108,28 @@ class Bundle:
         saved state is patched onto (engine/serialization.py). Workflows never run on the objects
         `specs` returns, so nothing a case does to its specs can reach another case."""
         if process_id not in self._pristine:
+            if self.parser is None:
+                raise KeyError(f"no process '{process_id}' in this version")
             self._pristine[process_id] = spec_state(*self.specs(process_id))
         return self._pristine[process_id]
+
+    def stored_specs(self) -> dict[str, str]:
+        """What a deployment stores beside the files, so that loading the version later restores it
+        (`from_stored`) instead of parsing and checking the diagrams again: each process's
+        `pristine`, and under "" the index (which file defines each process and subprocess, the
+        forms as checked)."""
+        stored = {process_id: self.pristine(process_id) for process_id in self.process_ids}
+        stored[""] = json.dumps({"process_files": self.process_files, "spec_files": self.spec_files,
+                                 "forms": self.forms})
+        return stored
+
+    @classmethod
+    def from_stored(cls, files: dict[str, str], stored: dict[str, str]) -> Bundle:
+        """A deployed version restored from what `stored_specs` returned when it was deployed: what
+        `load_bundle(files, trusted=True)` would give, without parsing the XML."""
+        index = json.loads(stored[""])
+        return cls(files=files, parser=None, process_files=index["process_files"], spec_files=index["spec_files"],
+                   forms=index["forms"], _pristine={k: v for k, v in stored.items() if k}, trusted=True)
 
     def stages(self, process_id: str) -> list[str]:
         """The names of the processes `process_id` calls, in the order the diagram lists them."""

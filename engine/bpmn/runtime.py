@@ -57,6 +57,7 @@ from ..platform.models import (
     OpenTask,
     ProcessFile,
     ProcessVersion,
+    ProcessVersionSpec,
     TaskDraft,
     Timer,
     User,
@@ -68,7 +69,7 @@ from . import confidential, serialization, task_context
 from .compaction import compact
 from .deployments import content_hashes, forget_content_hashes
 from .forms import validate_submission
-from .library import FORM_PROPERTY, Bundle, form_path, load_bundle
+from .library import FORM_PROPERTY, SPEC_FORMAT, Bundle, form_path, load_bundle
 
 SYSTEM_ACTOR = "scheduler"
 # The most steps in a row a unit of work may run without waiting for anything: SpiffWorkflow stops
@@ -92,7 +93,8 @@ _bundles_lock = threading.Lock()
 
 
 def bundle_for(session: Session, version_id: int) -> Bundle:
-    """Return the parsed diagrams of a deployed version (parsed once per process).
+    """Return a deployed version's diagrams (loaded once per process): restored from the specs stored
+    when it was deployed, or parsed if it has none.
 
     The cache is checked against the stored content hash (read once per transaction for every
     version), so a version id that a rolled-back deployment used and a later one reused (SQLite does
@@ -106,7 +108,13 @@ def bundle_for(session: Session, version_id: int) -> Bundle:
     if cached is not None and cached.content_hash == content_hash:
         return cached
     rows = session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))
-    bundle = load_bundle({f.path: f.content for f in rows}, trusted=True)
+    files = {f.path: f.content for f in rows}
+    stored = {name: content for name, content in session.execute(
+        select(ProcessVersionSpec.name, ProcessVersionSpec.content).where(
+            ProcessVersionSpec.version_id == version_id, ProcessVersionSpec.format == SPEC_FORMAT))}
+    # the specs stored when it was deployed; a version deployed before they were (or by another
+    # release of SpiffWorkflow) has its diagrams parsed
+    bundle = Bundle.from_stored(files, stored) if "" in stored else load_bundle(files, trusted=True)
     with _bundles_lock:
         _bundles[version_id] = bundle
     return bundle
@@ -136,6 +144,8 @@ def deploy(session: Session, files: dict[str, str], *, actor: str, clock: Clock)
     )
     session.add(version)
     session.flush()
+    session.add_all(ProcessVersionSpec(version_id=version.id, name=name, format=SPEC_FORMAT, content=content)
+                    for name, content in bundle.stored_specs().items())
     forget_content_hashes(session)
     previous = session.scalars(
         select(ProcessVersion).where(ProcessVersion.id < version.id).order_by(ProcessVersion.id.desc()).limit(1)

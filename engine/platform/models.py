@@ -72,6 +72,21 @@ class ProcessFile(Base):
     version: Mapped[ProcessVersion] = relationship(back_populates="files")
 
 
+class ProcessVersionSpec(Base):
+    """A deployed version's diagrams as parsed, written when it is deployed, so that a process that
+    loads the version restores them instead of parsing its XML again (engine/bpmn/library.py,
+    `stored_specs`). One row per process (`name` is its id: its specs serialized, the version's
+    `pristine`), and the row named "" with the version's index (which file defines each process, its
+    forms). `format` says what wrote them: rows of another format are ignored and the XML parsed."""
+
+    __tablename__ = "process_version_spec"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    format: Mapped[str] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text)
+
+
 class Case(Base):
     """A review: one process instance, pinned to the process version it started on."""
 
