@@ -67,6 +67,7 @@ def test_ending_all_of_a_users_sessions_leaves_others_alone(s: Session, clock: S
     assert sessions.sign_out_everywhere(s, _user(s, "ann"), actor="admin", at=clock.now()) == 2
     assert [sessions.check(s, t, now=clock.now(), limits=LIMITS).row is None for t in (ann1, ann2, bob)] == \
         [True, True, False]
+    s.commit()  # audit events join the chain as their unit of work commits
     event = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "SESSIONS_ENDED")).one()
     assert event.details == {"user": "ann", "sessions": 2}
 
@@ -140,6 +141,7 @@ def test_a_reset_removes_the_factor_ends_sessions_and_is_audited(s: Session, clo
     assert not second_factor.is_enrolled(s, ann)
     assert sessions.check(s, token, now=clock.now(), limits=LIMITS).row is None
     assert not second_factor.use_recovery_code(s, ann, codes[1], at=clock.now())
+    s.commit()  # audit events join the chain as their unit of work commits
     event = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "SECOND_FACTOR_RESET")).one()
     assert (event.actor, event.details) == ("admin", {"user": "ann", "was_on": True, "sessions_ended": 1})
     assert second_factor.enrolled_user_ids(s) == set()
