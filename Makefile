@@ -40,6 +40,7 @@ assets: $(STUDIO_BUNDLE) $(STUDIO_LINT)
 # Set up, then run the product on an embedded SQLite database (var/dhr.sqlite3) with demo data
 # on the simulated clock, on port PORT (`make run PORT=8001`).
 PORT ?= 8000
+run: export DHR_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: setup
 	DHR_CLOCK=simulated $(BIN)/dhr db upgrade
 	DHR_CLOCK=simulated $(BIN)/dhr demo
@@ -52,7 +53,7 @@ run: setup
 	@echo
 	@echo "Web app: http://127.0.0.1:$(PORT)/ (Ctrl-C to stop). Demo logins:"
 	@$(BIN)/python -c "from engine.review.demo import DEMO_USERS, DEMO_PASSWORD; [print(f'  {u} ({r}), password {DEMO_PASSWORD}') for u, r, *_ in DEMO_USERS]"
-	DHR_CLOCK=simulated DHR_BASE_URL=$${DHR_BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/dhr web --port $(PORT)
+	DHR_CLOCK=simulated $(BIN)/dhr web --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .
