@@ -12,11 +12,10 @@ from typing import Any
 
 from lxml import etree
 
-from .library import BPMN_NS
+from .library import BPMN_NS, NS
 
+# as library.SAFE_PARSER, with the blanks between elements dropped for comparing
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-_NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 _SCRIPTS = {"Script": "bpmn:script", "Script before the step": "bpmn:extensionElements/spiffworkflow:preScript",
             "Script after the step": "bpmn:extensionElements/spiffworkflow:postScript"}
 _PROPERTIES = {"formJsonSchemaFilename": "Form", "formUiSchemaFilename": "Form layout",
@@ -91,8 +90,8 @@ def _elements(text: str) -> dict[str, _Element]:
         root = etree.fromstring(text.encode("utf-8"), _PARSER)
     except etree.XMLSyntaxError:
         return {}
-    lanes = {_text(ref): lane.get("name") or lane.get("id") for lane in root.iterfind(".//bpmn:lane", _NS)
-             for ref in lane.iterfind("bpmn:flowNodeRef", _NS)}
+    lanes = {_text(ref): lane.get("name") or lane.get("id") for lane in root.iterfind(".//bpmn:lane", NS)
+             for ref in lane.iterfind("bpmn:flowNodeRef", NS)}
     found = {}
     for el in root.iter():
         if not isinstance(el.tag, str) or not el.get("id") or etree.QName(el).namespace != BPMN_NS:
@@ -108,19 +107,19 @@ def _elements(text: str) -> dict[str, _Element]:
                 for child in definition:
                     if isinstance(child.tag, str) and _text(child):
                         facts["Timer"] = f"{etree.QName(child).localname}: {_text(child)}"
-        condition = _text(el.find("bpmn:conditionExpression", _NS))
+        condition = _text(el.find("bpmn:conditionExpression", NS))
         if condition:
             facts["Condition"] = condition
         if el.get("calledElement"):
             facts["Called process"] = el.get("calledElement")
-        for prop in el.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", _NS):
+        for prop in el.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
             label = _PROPERTIES.get(prop.get("name", ""), prop.get("name", ""))
             facts[label] = prop.get("value", "")
-        instructions = _text(el.find("bpmn:extensionElements/spiffworkflow:instructionsForEndUser", _NS))
+        instructions = _text(el.find("bpmn:extensionElements/spiffworkflow:instructionsForEndUser", NS))
         if instructions:
             facts["Instructions"] = instructions
-        scripts = {what: el.find(path, _NS).text or "" for what, path in _SCRIPTS.items()
-                   if el.find(path, _NS) is not None}
+        scripts = {what: el.find(path, NS).text or "" for what, path in _SCRIPTS.items()
+                   if el.find(path, NS) is not None}
         own = copy.deepcopy(el)
         for child in list(own):
             if (isinstance(child.tag, str) and child.get("id")  # its own entry, or the drawing's

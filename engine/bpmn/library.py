@@ -33,6 +33,10 @@ from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, comp
 from .serialization import STATE_VERSION, new_specs, spec_state
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}  # prefixes for find/iterfind on a diagram
+# Diagrams come from people: no entity in them is expanded, nothing is fetched (said, not left to defaults).
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
 # What stored specs (`stored_specs`) were written by: others are ignored and the diagrams parsed.
@@ -170,7 +174,7 @@ def load_bundle(files: dict[str, str], *, trusted: bool = False) -> Bundle:
         if not name.endswith(".bpmn"):
             continue
         try:
-            tree = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+            tree = etree.fromstring(text.encode("utf-8"), SAFE_PARSER)
         except etree.XMLSyntaxError as exc:
             problems.append(DiagramProblem(name, f"not well-formed XML: {exc.msg}", None, exc.lineno))
             continue

@@ -20,11 +20,9 @@ from lxml import etree
 from ..platform.calendar import LONDON, long_date, long_moment, parse_moment
 from ..platform.clock import parse_duration, use_clock
 from .forms import example_answers
+from .library import BPMN_NS, NS, SAFE_PARSER, SPIFF_NS
 from .scripting import RestrictedEnvironment
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 _MISSING = re.compile(r"name '(\w+)' is not defined")
 _ROUNDS = 200
 
@@ -78,11 +76,11 @@ def _sources(files: dict[str, str], first: str, today: str) -> _Sources:
     order = [first] + sorted(p for p in files if p.endswith(".bpmn") and p != first)
     for path in order:
         try:
-            root = etree.fromstring(files[path].encode("utf-8"))
+            root = etree.fromstring(files[path].encode("utf-8"), SAFE_PARSER)
         except etree.XMLSyntaxError:
             continue
         messages = {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(".//bpmn:message", NS)}
-        for node in root.iter(f"{{{BPMN}}}script", f"{{{SPIFF}}}preScript", f"{{{SPIFF}}}postScript"):
+        for node in root.iter(f"{{{BPMN_NS}}}script", f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
             for name in _assigned(node.text or ""):
                 scripts.setdefault(name, []).append(node.text or "")
         for loop in root.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
@@ -211,7 +209,7 @@ def timer_example(files: dict[str, str], path: str, element_id: str, clock: Any)
     now = clock.now()
     today = now.astimezone(LONDON).date()
     try:
-        root = etree.fromstring(files.get(path, "").encode("utf-8"))
+        root = etree.fromstring(files.get(path, "").encode("utf-8"), SAFE_PARSER)
     except etree.XMLSyntaxError:
         return TimerExample(False, "The diagram's XML does not parse.")
     found = _timer(root, element_id)
