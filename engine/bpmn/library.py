@@ -13,7 +13,7 @@ import json
 import posixpath
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from . import confidential, task_context
 from .form_refs import self_contained
 from .forms import keyword_problems
 from .scripting import HELPERS, RestrictedCodeError, RestrictedEnvironment, compile_expression, compile_script
-from .serialization import STATE_VERSION, new_specs, spec_state
+from .serialization import STATE_VERSION, new_specs, read_only, spec_state
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -141,11 +141,16 @@ class Bundle:
 
     def stage_ids(self, process_id: str) -> list[str]:
         """The ids of the processes `process_id` calls, in the order the diagram lists them."""
+        if self.parser is None:  # read from the stored specs: restoring spec objects takes far longer
+            tasks = read_only(self.pristine(process_id))["spec"]["task_specs"].values()
+            return [t["spec"] for t in tasks if t["typename"] == "CallActivity" and t["spec"] in self.process_files]
         spec, _ = self.specs(process_id)
         return [t.spec for t in spec.task_specs.values()
                 if type(t).__name__ == "CallActivity" and t.spec in self.process_files]
 
     def process_name(self, process_id: str) -> str:
+        if self.parser is None:
+            return read_only(self.pristine(process_id))["spec"].get("description") or process_id
         spec, _ = self.specs(process_id)
         return spec.description or process_id
 
@@ -463,10 +468,7 @@ def _form_problems(bundle: Bundle, file: str, element_id: str | None, path: str,
     except json.JSONDecodeError as exc:
         return [DiagramProblem(path, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", None,
                                exc.lineno)]
-    try:
-        if not bundle.trusted:
-            Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
+    if not bundle.trusted and (exc := _schema_error(text)) is not None:
         where = "/".join(str(p) for p in exc.path) or "top level"
         return [DiagramProblem(path, f"not a valid JSON Schema at {where}: {exc.message}", element_id)]
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
@@ -478,6 +480,17 @@ def _form_problems(bundle: Bundle, file: str, element_id: str | None, path: str,
         return [DiagramProblem(path, message, element_id) for message in marks]
     bundle.forms[path] = schema
     return []
+
+
+@lru_cache(maxsize=256)
+def _schema_error(text: str) -> SchemaError | None:
+    """Check a form (valid JSON) against JSON Schema's meta-schema, once per text: it is the slowest
+    check of a deployment, and the studio checks every form of a draft at each edit."""
+    try:
+        Draft202012Validator.check_schema(json.loads(text))
+    except SchemaError as exc:
+        return exc
+    return None
 
 
 def _timer_problem(expression: str | None) -> str | None:

@@ -65,8 +65,10 @@ class TimerScheduler:
         self._aps.add_job(self._plan, "interval", seconds=self._watch, id="watch")
         self._aps.add_job(self._fire, "interval", seconds=self._sweep, id="sweep")
         self._aps.add_job(self._seal, "interval", seconds=self._sweep, id="seal")
-        if self._settings is not None:  # also send the e-mails that units of work queued
-            self._aps.add_job(self._send, "interval", seconds=self._outbox, id="outbox")
+        if self._settings is not None:  # also send the e-mails that units of work queued, those queued
+            # while it was stopped at once
+            self._aps.add_job(self._send, "interval", seconds=self._outbox, id="outbox",
+                              next_run_time=datetime.now(UTC))
         self.wake()
 
     def wake(self) -> None:

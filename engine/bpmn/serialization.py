@@ -58,7 +58,7 @@ def new_specs(pristine: str) -> tuple[Any, dict[str, Any]]:
 def dumps(workflow: BpmnWorkflow, pristine: str) -> str:
     """Serialize an instance, its specs reduced to what differs from the version's."""
     dct = STOCK.to_dict(workflow)
-    base = _read_only(pristine)
+    base = read_only(pristine)
     dct["spec_patch"] = {
         "spec": _diff(base["spec"], dct.pop("spec")),
         "subprocess_specs": {
@@ -106,9 +106,9 @@ def loads(state: str, pristine: str, repin: str | None = None) -> BpmnWorkflow:
 
 
 @lru_cache(maxsize=32)
-def _read_only(pristine: str) -> dict[str, Any]:
-    """A version's specs as dictionaries, parsed once, to compare with (never to restore from:
-    restoring consumes the dictionaries it is given)."""
+def read_only(pristine: str) -> dict[str, Any]:
+    """A version's specs as dictionaries, parsed once, to compare with and to read (never to restore
+    from: restoring consumes the dictionaries it is given; never to change)."""
     parsed: dict[str, Any] = json.loads(pristine)
     return parsed
 

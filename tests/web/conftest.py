@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from tests.conftest import DIAGRAMS, Db, World, build_once
 from webforms import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct-horse-battery"
 # Cheap argon2 parameters, carried in the hash itself: the product verifies it as it would any stored
 # hash, in milliseconds instead of a fifth of a second per sign-in.
@@ -184,3 +187,28 @@ def seed_001_world(request: pytest.FixtureRequest, web: Web) -> World:
     build_once(request, web.db, web.clock, "seed 001 on the web users", build)
     world.reload_users()  # the agencies' action holders seed 001 added too
     return world
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, started once per test process (each xdist worker): a test opens a context of
+    its own (`new_page`), so no cookie, storage or cache passes from one test to the next."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@contextlib.contextmanager
+def new_page(chromium: Any, width: int = 1280) -> Iterator[Any]:
+    """A page in a new browser context `width` pixels wide, closed with its context."""
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+    finally:
+        context.close()

@@ -4,7 +4,6 @@ diagram, the modeler; and axe-core on each main page (no serious or critical vio
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,9 +11,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.web.conftest import PASSWORD, PROCESSES, Web, seed_001_world
+from tests.web.conftest import CHROMIUM, PASSWORD, PROCESSES, Web, new_page, seed_001_world
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -33,15 +31,9 @@ def server(web: Web) -> Iterator[str]:
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
-        page.set_default_timeout(15000)
+def page(chromium: Any) -> Iterator[Any]:
+    with new_page(chromium) as page:
         yield page
-        browser.close()
 
 
 def _sign_in(page: Any, base: str, username: str) -> None:

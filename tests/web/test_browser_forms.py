@@ -14,8 +14,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.bpmn.library import read_folder
-from tests.web.conftest import PROCESSES, Web
-from tests.web.test_browser import CHROMIUM, _axe, _sign_in
+from tests.web.conftest import PROCESSES, Web, new_page
+from tests.web.test_browser import _axe, _sign_in
 from tests.web.test_hostile_input import all_forms_diagram
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -39,15 +39,9 @@ def server(web: Web, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(params=WIDTHS, ids=[f"{w}px" for w in WIDTHS])
-def page(request: pytest.FixtureRequest) -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": request.param, "height": 900})
-        page.set_default_timeout(15000)
+def page(request: pytest.FixtureRequest, chromium: Any) -> Iterator[Any]:
+    with new_page(chromium, request.param) as page:
         yield page
-        browser.close()
 
 
 def _fits(page: Any) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.web.conftest import Web
+from tests.web.conftest import Web, new_page
 from tests.web.test_browser import CHROMIUM, _axe, _sign_in  # noqa: F401 (skips the module without chromium)
 from tests.web.test_task_context import screened_case
 
@@ -35,30 +35,22 @@ def decision(web: Web) -> Iterator[tuple[str, str]]:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_chair_sees_the_screening_answers_on_the_decision_page(decision: tuple[str, str], width: int,
-                                                                   tmp_path: Path) -> None:
+                                                                   chromium: Any, tmp_path: Path) -> None:
     base, path = decision
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page: Any = browser.new_page(viewport={"width": width, "height": 900})
-        page.set_default_timeout(15000)
-        try:
-            _sign_in(page, base, "chair")
-            page.goto(base + path)
-            context = page.get_by_test_id("task-context")
-            assert context.count() == 2  # the notification's dates, then the screening answers
-            screening = context.nth(1)
-            assert screening.is_visible()
-            assert "Killed by a former partner after years of coercive control." in screening.inner_text()
-            assert "coroner.officer@example.org" not in page.content() and "Alex Example" not in page.content()
-            assert page.get_by_test_id("context-withheld").is_visible()
-            # the answers come before the form the chair fills in
-            assert screening.bounding_box()["y"] < page.get_by_test_id("task-form").bounding_box()["y"]
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            assert _axe(page) == []
-            folder = Path(os.environ.get("DHR_SCREENSHOTS") or tmp_path)
-            folder.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(folder / f"task-context-{width}.png"), full_page=True)
-        finally:
-            browser.close()
+    with new_page(chromium, width) as page:
+        _sign_in(page, base, "chair")
+        page.goto(base + path)
+        context = page.get_by_test_id("task-context")
+        assert context.count() == 2  # the notification's dates, then the screening answers
+        screening = context.nth(1)
+        assert screening.is_visible()
+        assert "Killed by a former partner after years of coercive control." in screening.inner_text()
+        assert "coroner.officer@example.org" not in page.content() and "Alex Example" not in page.content()
+        assert page.get_by_test_id("context-withheld").is_visible()
+        # the answers come before the form the chair fills in
+        assert screening.bounding_box()["y"] < page.get_by_test_id("task-form").bounding_box()["y"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert _axe(page) == []
+        folder = Path(os.environ.get("DHR_SCREENSHOTS") or tmp_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"task-context-{width}.png"), full_page=True)

@@ -6,7 +6,6 @@ which reads the same namespace), and the engine parses it to the same specs."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from lxml import etree
 
 from engine.bpmn.library import load_bundle, read_folder
 from engine.platform.settings import PROJECT_ROOT
+from tests.web.conftest import CHROMIUM, new_page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -58,16 +57,13 @@ ROUND_TRIP = """async ([xml, studio, spiff]) => {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(chromium: Any) -> Iterator[Any]:
     assert BUNDLE.exists(), "the studio's bundle is built by `make setup`"
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        page = chromium.new_page()
+    with new_page(chromium) as page:
         page.set_content("<!DOCTYPE html><html><body></body></html>")
         page.add_script_tag(path=str(BUNDLE))
         page.add_script_tag(path=str(PLAIN))
         yield page
-        chromium.close()
 
 
 def _facts(xml: str) -> set[tuple[str, str, tuple[tuple[str, str], ...], str]]:
