@@ -468,9 +468,9 @@ def _form_problems(bundle: Bundle, file: str, element_id: str | None, path: str,
     except json.JSONDecodeError as exc:
         return [DiagramProblem(path, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", None,
                                exc.lineno)]
-    if not bundle.trusted and (exc := _schema_error(text)) is not None:
-        where = "/".join(str(p) for p in exc.path) or "top level"
-        return [DiagramProblem(path, f"not a valid JSON Schema at {where}: {exc.message}", element_id)]
+    if not bundle.trusted and (refused := _schema_error(text)) is not None:
+        where = "/".join(str(p) for p in refused.path) or "top level"
+        return [DiagramProblem(path, f"not a valid JSON Schema at {where}: {refused.message}", element_id)]
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         return [DiagramProblem(path, "a form schema must describe an object", element_id)]
     schema, outside = self_contained(bundle.files, path, schema)
