@@ -34,6 +34,7 @@ from ..platform.errors import DhrError, FormDataInvalid, NotAllowed
 from ..platform.models import AuditEvent, AuditHead, Base, Case, CaseStage, OpenTask, ProcessVersion
 from ..platform.notifications import OutboxMessage
 from ..platform.roles import Role
+from ..platform.settings import caches_kept
 from . import runtime
 from .forms import example_answers as plain_answers
 from .library import FORM_PROPERTY, Bundle
@@ -278,39 +279,42 @@ def run_trial(files: dict[str, str], *, until: str | relativedelta, start: datet
         cannot be used. A case that fails on the way (a script, an answer its form refuses) is not an
         error: the trial stops there and says why in `error` and its last event.
     """
-    began = time.perf_counter()
-    period = parse_period(until) if isinstance(until, str) else until
-    try:
-        default_after = parse_duration(answer_after)
-    except DhrError as exc:
-        raise DhrError(f"answer after: {exc.message}") from None
-    clock = SettableClock(start)
-    sessions = _scratch()
-    with unit_of_work(sessions) as session:
-        version, _ = runtime.deploy(session, files, actor=ACTOR, clock=clock)  # validates: DiagramInvalid
-        bundle = runtime.bundle_for(session, version.id)
-        process_id = choose_process(bundle, process_id, edited_file)
-        elements = _elements(bundle, process_id)
-        data = _check_data(data, bundle, elements)
-        people = _people(session, clock, {e.lane for e in elements.values() if e.lane})
-        case = runtime.start_case(session, process_id=process_id, pseudonym="Trial", year=london_day(start).year,
-                                  data=dict(data.get(START, {})), actor=ACTOR, clock=clock)
-        for user in people.values():
-            if not access.is_case_wide(user):
-                access.add_member(session, case, user, actor=ACTOR, at=clock.now())
-        case_id = case.id
-    trial = Trial(process_id=process_id, started_at=clock.now(), ends_at=clock.now() + period)
-    deadlines: list[tuple[datetime, date | None]] = []
-    try:
-        _run(trial, sessions, clock, case_id, data, people, deadlines, default_after)
-    finally:
-        runtime.WORKFLOWS.take(case_id, "")  # drop the trial's workflow from the runtime's cache
-    with sessions() as session:
-        trial.events = _timeline(session, trial, case_id, elements, deadlines)
-        trial.deadline = session.get(Case, case_id).deadline_on  # type: ignore[union-attr]
-    sessions.kw["bind"].dispose()
-    trial.seconds = time.perf_counter() - began
-    return trial
+    # a trial never outlives this call and no later process resumes it: it keeps the caches a server
+    # keeps (its case and diagrams stay loaded from step to step) whatever DHR_RESTART_EACH_STEP says
+    with caches_kept():
+        began = time.perf_counter()
+        period = parse_period(until) if isinstance(until, str) else until
+        try:
+            default_after = parse_duration(answer_after)
+        except DhrError as exc:
+            raise DhrError(f"answer after: {exc.message}") from None
+        clock = SettableClock(start)
+        sessions = _scratch()
+        with unit_of_work(sessions) as session:
+            version, _ = runtime.deploy(session, files, actor=ACTOR, clock=clock)  # validates: DiagramInvalid
+            bundle = runtime.bundle_for(session, version.id)
+            process_id = choose_process(bundle, process_id, edited_file)
+            elements = _elements(bundle, process_id)
+            data = _check_data(data, bundle, elements)
+            people = _people(session, clock, {e.lane for e in elements.values() if e.lane})
+            case = runtime.start_case(session, process_id=process_id, pseudonym="Trial", year=london_day(start).year,
+                                      data=dict(data.get(START, {})), actor=ACTOR, clock=clock)
+            for user in people.values():
+                if not access.is_case_wide(user):
+                    access.add_member(session, case, user, actor=ACTOR, at=clock.now())
+            case_id = case.id
+        trial = Trial(process_id=process_id, started_at=clock.now(), ends_at=clock.now() + period)
+        deadlines: list[tuple[datetime, date | None]] = []
+        try:
+            _run(trial, sessions, clock, case_id, data, people, deadlines, default_after)
+        finally:
+            runtime.WORKFLOWS.take(case_id, "")  # drop the trial's workflow from the runtime's cache
+        with sessions() as session:
+            trial.events = _timeline(session, trial, case_id, elements, deadlines)
+            trial.deadline = session.get(Case, case_id).deadline_on  # type: ignore[union-attr]
+        sessions.kw["bind"].dispose()
+        trial.seconds = time.perf_counter() - began
+        return trial
 
 
 def _run(trial: Trial, sessions: sessionmaker[Session], clock: SettableClock, case_id: int,

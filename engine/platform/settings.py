@@ -6,9 +6,12 @@ what only the web pages need.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -128,13 +131,29 @@ def dev_audit_key_warning() -> str | None:
     return None if os.environ.get("DHR_AUDIT_KEY") else f"warning: {DEV_KEY_WARNING}"
 
 
+_caches_kept: ContextVar[bool] = ContextVar("caches_kept", default=False)
+
+
 def restart_each_step() -> bool:
     """Whether every unit of work parses its diagrams and loads its case anew (DHR_RESTART_EACH_STEP=1).
 
     Each step then runs exactly as the first step of a new process would: the test suite runs so,
-    to prove that nothing a case needs lives only in one process's memory.
+    to prove that nothing a case needs lives only in one process's memory. Never within
+    `caches_kept`.
     """
-    return _flag("DHR_RESTART_EACH_STEP") is True
+    return _flag("DHR_RESTART_EACH_STEP") is True and not _caches_kept.get()
+
+
+@contextlib.contextmanager
+def caches_kept() -> Iterator[None]:
+    """Within (this thread or task only), units of work keep the caches a server keeps, whatever
+    DHR_RESTART_EACH_STEP says: for work that never outlives one call, such as a trial run on its own
+    scratch database, which no later process resumes."""
+    token = _caches_kept.set(True)
+    try:
+        yield
+    finally:
+        _caches_kept.reset(token)
 
 
 def _positive(name: str, default: float, kind: type[float] | type[int], what: str) -> Any:
