@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -212,3 +213,13 @@ def new_page(chromium: Any, width: int = 1280) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+def screenshot(target: Any, name: str, **options: Any) -> None:
+    """Save a screenshot of a page or an element as $DHR_SCREENSHOTS/`name`.png, to look at the pages
+    (`DHR_SCREENSHOTS=/tmp/shots make test`); without that setting none is taken (each costs a
+    fraction of a second of the suite)."""
+    folder = os.environ.get("DHR_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        target.screenshot(path=str(Path(folder) / f"{name}.png"), **options)

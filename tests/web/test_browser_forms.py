@@ -4,7 +4,6 @@ answer it depends on (an IMR's recommendations, not asked of a nil return)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +13,12 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.bpmn.library import read_folder
-from tests.web.conftest import PROCESSES, Web, new_page
+from tests.web.conftest import PROCESSES, Web, new_page, screenshot
 from tests.web.test_browser import _axe, _sign_in
 from tests.web.test_hostile_input import all_forms_diagram
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
-SHOTS = Path(os.environ.get("DHR_SCREENSHOTS", "/tmp/dhr-screenshots"))
 WIDTHS = [1280, 390]
 
 
@@ -49,8 +47,7 @@ def _fits(page: Any) -> bool:
 
 
 def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{page.viewport_size['width']}.png"), full_page=True)
+    screenshot(page, f"{name}-{page.viewport_size['width']}", full_page=True)
 
 
 def test_the_community_safety_team_starts_a_case_from_the_web(server: str, page: Any) -> None:

@@ -1,13 +1,11 @@
 """In Debian's chromium: set up an authenticator app after the password, save the recovery codes,
 sign out, sign in again with a code; every page passes axe and is photographed at 1280 and 390 px
-(DHR_SCREENSHOT_DIR keeps the pictures to look at)."""
+(DHR_SCREENSHOTS keeps the pictures to look at)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -17,7 +15,7 @@ from werkzeug.serving import make_server
 
 from engine.platform.clock import SettableClock
 from tests.conftest import Db
-from tests.web.conftest import PASSWORD, Session, make_app
+from tests.web.conftest import PASSWORD, Session, make_app, screenshot
 from tests.web.test_browser import _axe, page  # noqa: F401  (the chromium page fixture)
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
@@ -34,19 +32,17 @@ def server(app: Flask, db: Db, clock: SettableClock, session_clock: Session) -> 
     httpd.shutdown()
 
 
-def _photograph(page: Any, folder: Path, name: str) -> None:  # noqa: F811
-    """Screenshots at each width; the page must not scroll sideways at any of them."""
+def _photograph(page: Any, name: str) -> None:  # noqa: F811
+    """At each width the page must not scroll sideways; screenshots of it ($DHR_SCREENSHOTS)."""
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+        screenshot(page, f"{name}-{width}", full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways at {width}"
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_a_person_sets_up_an_authenticator_app_and_signs_in_with_a_code(
-        server: str, page: Any, session_clock: Session, tmp_path: Path) -> None:  # noqa: F811
-    shots = Path(os.environ.get("DHR_SCREENSHOT_DIR") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
+        server: str, page: Any, session_clock: Session) -> None:  # noqa: F811
     page.goto(f"{server}/sign-in")
     page.get_by_test_id("username").fill("cst")
     page.get_by_test_id("password").fill(PASSWORD)
@@ -57,13 +53,13 @@ def test_a_person_sets_up_an_authenticator_app_and_signs_in_with_a_code(
     assert _axe(page) == []
     page.get_by_text("I cannot scan the QR code").click()
     secret = page.get_by_test_id("secret").inner_text().replace(" ", "")
-    _photograph(page, shots, "set-up")
+    _photograph(page, "set-up")
     page.get_by_test_id("code").fill("123456" if pyotp.TOTP(secret).at(session_clock.now) != "123456" else "654321")
     page.get_by_test_id("continue").click()
     page.get_by_test_id("error-summary").wait_for()
     assert "The code is not right" in page.get_by_test_id("error-code").inner_text()
     assert _axe(page) == []
-    _photograph(page, shots, "set-up-error")
+    _photograph(page, "set-up-error")
     page.get_by_test_id("code").fill(pyotp.TOTP(secret).at(session_clock.now))
     page.get_by_test_id("continue").click()
 
@@ -71,7 +67,7 @@ def test_a_person_sets_up_an_authenticator_app_and_signs_in_with_a_code(
     codes.first.wait_for()
     assert codes.count() == 10
     assert _axe(page) == []
-    _photograph(page, shots, "recovery-codes")
+    _photograph(page, "recovery-codes")
     page.get_by_test_id("continue").click()
     page.get_by_test_id("signed-in-as").wait_for()
     page.get_by_test_id("sign-out").click()
@@ -82,7 +78,7 @@ def test_a_person_sets_up_an_authenticator_app_and_signs_in_with_a_code(
     page.get_by_test_id("sign-in").click()
     page.get_by_test_id("code-form").wait_for()
     assert _axe(page) == []
-    _photograph(page, shots, "code")
+    _photograph(page, "code")
     page.get_by_test_id("code").fill(pyotp.TOTP(secret).at(session_clock.now))
     page.get_by_test_id("continue").click()
     page.get_by_test_id("signed-in-as").wait_for()
@@ -92,7 +88,7 @@ def test_a_person_sets_up_an_authenticator_app_and_signs_in_with_a_code(
     page.get_by_test_id("second-factor-status").wait_for()
     assert "Set up" in page.get_by_test_id("second-factor-status").inner_text()
     assert _axe(page) == []
-    _photograph(page, shots, "account")
+    _photograph(page, "account")
 
     # an administrator sees who has set up an app, and can reset it or sign someone out everywhere
     page.get_by_test_id("sign-out").click()
@@ -110,10 +106,10 @@ def test_a_person_sets_up_an_authenticator_app_and_signs_in_with_a_code(
     page.goto(f"{server}/admin/users")
     assert "App set up" in page.get_by_test_id("second-factor-cst").inner_text()
     assert _axe(page) == []
-    _photograph(page, shots, "users")
+    _photograph(page, "users")
     page.get_by_test_id("reset-cst").click()
     assert _axe(page) == []
-    _photograph(page, shots, "reset")
+    _photograph(page, "reset")
     page.get_by_test_id("confirm-reset").click()
     assert "authenticator app has been reset" in page.get_by_test_id("flash").inner_text()
     assert "No app" in page.get_by_test_id("second-factor-cst").inner_text()

@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 
 from engine.platform.calendar import LONDON, add_months, long_date
-from tests.web.conftest import Web
+from tests.web.conftest import Web, screenshot
 from tests.web.test_browser import CHROMIUM, _axe, _sign_in, page, server  # noqa: F401 - the fixtures
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
 
-SHOTS = os.environ.get("DHR_STUDIO_SCREENSHOTS")  # a folder: the test leaves its screenshots there
 
 
 def _open_studio(page: Any, base: str, path: str) -> None:  # noqa: F811 - page is the fixture
@@ -40,16 +39,14 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
                                                                       page: Any) -> None:  # noqa: F811
     _open_studio(page, server, "dhr_review.bpmn")
     assert page.get_by_test_id("xml").get_attribute("readonly") is not None
-    if SHOTS:
-        page.locator('[data-testid="modeler"]').screenshot(path=f"{SHOTS}/studio-opened.png")
+    screenshot(page.locator('[data-testid="modeler"]'), "studio-opened")
 
     # the breach timer's example: six calendar months after an example decision today, the morning after
     today = web.clock.now().astimezone(LONDON).date()
     _select(page, "deadline_passed")
     example = page.get_by_test_id("timer-example")
     page.locator('[data-testid="timer-example"][data-status="ok"]').wait_for()
-    if SHOTS:
-        page.get_by_test_id("studio").screenshot(path=f"{SHOTS}/studio-timer.png")
+    screenshot(page.get_by_test_id("studio"), "studio-timer")
     assert long_date(add_months(today, 6) + timedelta(days=1)) in example.inner_text()
 
     _select(page, "start_six_month_clock")
@@ -57,8 +54,7 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
     assert "add_months(clock_start_date, 6)" in script.input_value()
     assert "add_working_days(day, days)" in page.get_by_test_id("panel-helpers").inner_text()
     assert "monospace" in script.evaluate("e => getComputedStyle(e).fontFamily")  # code, set as code
-    if SHOTS:
-        page.get_by_test_id("studio").screenshot(path=f"{SHOTS}/studio-script.png")
+    screenshot(page.get_by_test_id("studio"), "studio-script")
     script.fill(script.input_value().replace("add_months(clock_start_date, 6)", "add_months(clock_start_date, 12)"))
     page.wait_for_function("() => document.getElementById('xml').value.includes('add_months(clock_start_date, 12)')")
 
@@ -83,11 +79,11 @@ def test_a_process_owner_changes_a_script_in_the_panel_and_deploys_it(web: Web, 
     assert page.get_by_test_id("panel-lane").inner_text() == "Community Safety Team"
     assert page.locator("#bio-properties-panel-dhr-form").input_value() == "resume_review.schema.json"
     assert _axe(page) == []
-    if SHOTS:
+    if os.environ.get("DHR_SCREENSHOTS"):
         for width in (1280, 390):
             page.set_viewport_size({"width": width, "height": 900})
             page.evaluate("id => window.dhrStudio.reveal(id)", "resume_review")
-            page.screenshot(path=f"{SHOTS}/studio-{width}.png", full_page=True)
+            screenshot(page, f"studio-{width}", full_page=True)
         page.set_viewport_size({"width": 1280, "height": 900})
 
     # typed and saved at once: the panel's last keystrokes are in what is deployed

@@ -4,17 +4,15 @@ then edits a form's question and sees the preview drawn as staff will see it."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.web.conftest import screenshot
 from tests.web.test_browser import _axe, _sign_in, page, server  # noqa: F401  (fixtures)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
-SHOTS = Path(os.environ.get("DHR_SCREENSHOTS", "/tmp/dhr-screenshots"))
 
 BREAK = """() => {
     const m = window.dhrModeler, task = m.get('elementRegistry').get('set_decision_deadline');
@@ -52,8 +50,8 @@ def test_a_process_owner_sees_problems_on_the_canvas_and_previews_a_form(server:
     assert box and canvas
     assert abs(box["x"] + box["width"] / 2 - (canvas["x"] + canvas["width"] / 2)) < 30
     assert _axe(page) == []
-    page.get_by_test_id("modeler").screenshot(path=str(SHOTS / f"studio-marker-{width}.png"))
-    page.screenshot(path=str(SHOTS / f"studio-problems-{width}.png"), full_page=True)
+    screenshot(page.get_by_test_id("modeler"), f"studio-marker-{width}")
+    screenshot(page, f"studio-problems-{width}", full_page=True)
 
     page.evaluate(FIX)
     page.get_by_test_id("validate").click()
@@ -79,7 +77,7 @@ def test_a_process_owner_sees_problems_on_the_canvas_and_previews_a_form(server:
                            ".includes('Is this death within the statutory definition?')")
     assert "screening.schema.json" in page.get_by_test_id("draft-files").input_value()
     page.get_by_test_id("form-preview").scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / f"studio-forms-{width}.png"), full_page=True)
+    screenshot(page, f"studio-forms-{width}", full_page=True)
 
     # example answers are checked as a submission would be: the errors beside the fields
     page.get_by_test_id("studio-forms").locator(".govuk-details__summary").click()
@@ -95,7 +93,7 @@ def test_a_process_owner_sees_problems_on_the_canvas_and_previews_a_form(server:
     assert "line 3, column 10" in preview.inner_text()
     assert "line 3, column 10" in page.get_by_test_id("form-text-error").inner_text()  # and next to the box
     assert _axe(page) == []
-    page.get_by_test_id("studio-forms").screenshot(path=str(SHOTS / f"studio-form-error-{width}.png"))
+    screenshot(page.get_by_test_id("studio-forms"), f"studio-form-error-{width}")
     page.get_by_test_id("validate").click()
     page.locator('[data-testid="studio-problems"][data-state="done"]').wait_for()
     assert "screening.schema.json" in page.get_by_test_id("problems-errors").inner_text()

@@ -1,19 +1,17 @@
 """In Debian's chromium, at a desktop's 1280 px and a phone's 390 px: the CSP chair opens the decision
 and sees the screening answers above the form, nothing wider than the screen, no confidential value,
-and axe-core finds nothing serious. Screenshots go to $DHR_SCREENSHOTS (default: the test's tmp dir)."""
+and axe-core finds nothing serious. Screenshots go to $DHR_SCREENSHOTS if set."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.web.conftest import Web, new_page
+from tests.web.conftest import Web, new_page, screenshot
 from tests.web.test_browser import CHROMIUM, _axe, _sign_in  # noqa: F401 (skips the module without chromium)
 from tests.web.test_task_context import screened_case
 
@@ -35,7 +33,7 @@ def decision(web: Web) -> Iterator[tuple[str, str]]:
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_chair_sees_the_screening_answers_on_the_decision_page(decision: tuple[str, str], width: int,
-                                                                   chromium: Any, tmp_path: Path) -> None:
+                                                                   chromium: Any) -> None:
     base, path = decision
     with new_page(chromium, width) as page:
         _sign_in(page, base, "chair")
@@ -51,6 +49,4 @@ def test_the_chair_sees_the_screening_answers_on_the_decision_page(decision: tup
         assert screening.bounding_box()["y"] < page.get_by_test_id("task-form").bounding_box()["y"]
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert _axe(page) == []
-        folder = Path(os.environ.get("DHR_SCREENSHOTS") or tmp_path)
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"task-context-{width}.png"), full_page=True)
+        screenshot(page, f"task-context-{width}", full_page=True)

@@ -4,18 +4,16 @@ modeler, tries the draft and sees the completion deadline move by six months, ma
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.web import test_browser
+from tests.web.conftest import screenshot
 from tests.web.test_browser import _axe, _sign_in
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 server, page = test_browser.server, test_browser.page  # the fixtures, shared
-SHOTS = Path(os.environ.get("DHR_SCREENSHOTS", "/tmp/dhr-screenshots"))
 AT_ONCE = json.dumps({"record_notification": {"@after": "P0D"}, "screen_case": {"@after": "P0D"},
                       "decide_on_review": {"@after": "P0D"}})
 LONG = 600_000  # a trial replays months of a case in the scratch database: give it time on a busy machine
@@ -57,8 +55,7 @@ def test_a_process_owner_tries_a_twelve_month_rule_and_sees_the_deadline_move(se
     page.locator('[data-testid="trial-event"][data-element="stage_commissioning"]').first.hover()
     assert page.locator('.djs-element.dhr-trial-current[data-element-id="stage_commissioning"]').count() == 1
     assert _axe(page) == []
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "trial-1280.png"), full_page=True)
+    screenshot(page, "trial-1280", full_page=True)
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: the rows stack, nothing scrolls sideways
     table = page.get_by_test_id("trial-timeline")
@@ -66,5 +63,4 @@ def test_a_process_owner_tries_a_twelve_month_rule_and_sees_the_deadline_move(se
     assert box is not None and box["width"] <= 390
     assert table.locator("tbody tr").first.evaluate("r => getComputedStyle(r).display") == "block"
     top = page.get_by_test_id("trial-panel").evaluate("e => e.getBoundingClientRect().top + window.scrollY")
-    page.screenshot(path=str(SHOTS / "trial-390.png"), full_page=True,
-                    clip={"x": 0, "y": top, "width": 390, "height": 1800})
+    screenshot(page, "trial-390", full_page=True, clip={"x": 0, "y": top, "width": 390, "height": 1800})

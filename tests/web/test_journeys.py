@@ -1,7 +1,7 @@
 """One journey per role on the demo data (overdue tasks, escalations and recommendations awaiting
 feedback present), in Debian's chromium: every kind of page the role can reach from its menu, at
 1280 and 390 px, with axe-core (no serious or critical violation) and nothing wider than the screen
-(tables scroll in their own container; header and footer full width). DHR_SCREENSHOT_DIR keeps the
+(tables scroll in their own container; header and footer full width). DHR_SCREENSHOTS keeps the
 pictures to look at."""
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ SEE_OVERDUE = ("cst.officer", "csp.chair", "steering.chair")  # Iris/2026: the c
 @pytest.mark.parametrize("username", list(ROLES))
 def test_each_role_walks_its_pages_at_1280_and_390_px_and_axe_finds_nothing_serious(
         demo: str, page: Any, username: str, tmp_path: Path) -> None:  # noqa: F811
-    folder = os.environ.get("DHR_SCREENSHOT_DIR")
+    folder = os.environ.get("DHR_SCREENSHOTS")
     shots = Path(folder) if folder else None
     if shots is not None:
         shots.mkdir(parents=True, exist_ok=True)
