@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import delete, select, update
 
-from engine.bpmn import runtime
+from engine.bpmn import runtime, serialization
 from engine.bpmn.library import SPEC_FORMAT, load_bundle
 from engine.platform.models import Case, ProcessFile, ProcessVersionSpec
 
@@ -60,3 +60,23 @@ def test_specs_stored_in_another_format_are_not_used(world: World) -> None:
     with world.db.sessions() as s:
         assert s.scalar(select(Case.status).where(Case.reference == ref)) == "open"
     assert world.open_names(ref) == ["decide"]
+
+
+def test_a_case_restores_only_the_called_processes_it_uses_and_writes_the_others_back_as_they_were(
+        world: World) -> None:
+    version_id = world.deploy(PROCESSES)
+    ref = world.start(process="dhr_review")
+    with world.db.sessions() as s:
+        case = runtime.get_case(s, ref)
+        pristine = runtime.bundle_for(s, version_id).pristine("dhr_review")
+        state = case.state
+    workflow = serialization.loads(state, pristine)
+    specs = workflow.subprocess_specs
+    assert isinstance(specs, serialization.SubprocessSpecs)
+    used = {sub.spec.name for sub in workflow.subprocesses.values()}
+    every = set(json.loads(pristine)["subprocess_specs"])
+    assert used < every and set(specs) == every and "dissemination" in specs  # all known, few restored
+    assert specs.restored() == used
+    assert json.loads(serialization.dumps(workflow, pristine)) == json.loads(state)
+    assert specs["dissemination"].name == "dissemination" and specs.restored() == used | {"dissemination"}
+    assert json.loads(serialization.dumps(workflow, pristine)) == json.loads(state)  # restored, unchanged

@@ -12,6 +12,7 @@ import hashlib
 import json
 import posixpath
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib.metadata import version
@@ -84,7 +85,7 @@ class Bundle:
     process_files: dict[str, str]  # process id -> the file that defines it
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
     spec_files: dict[str, str] = field(default_factory=dict)  # processes and embedded subprocesses -> file
-    _specs: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    _specs: dict[str, tuple[Any, MutableMapping[str, Any]]] = field(default_factory=dict)
     _pristine: dict[str, str] = field(default_factory=dict)
     _refused_forms: set[str] = field(default_factory=set)  # reported once, however many tasks use them
     trusted: bool = False  # validated when deployed: the schema checks are not made again
@@ -97,7 +98,7 @@ class Bundle:
     def process_ids(self) -> list[str]:
         return sorted(self.process_files)
 
-    def specs(self, process_id: str) -> tuple[Any, dict[str, Any]]:
+    def specs(self, process_id: str) -> tuple[Any, MutableMapping[str, Any]]:
         """Return the spec of `process_id` and the specs of every process it calls (parsed once)."""
         if process_id not in self._specs:
             if self.parser is None:

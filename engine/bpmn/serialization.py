@@ -17,10 +17,12 @@ first release) stored no patch and lost those changes; its states are repaired a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, MutableMapping
 from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
@@ -30,7 +32,73 @@ from ..platform.errors import DhrError
 from .scripting import script_engine
 
 SCRIPT_ENGINE = script_engine()
-STOCK = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+
+
+class SubprocessSpecs(MutableMapping[str, Any]):
+    """A workflow's called processes' specs, each restored from its dictionary when SpiffWorkflow first
+    asks for it: a case at its first stage never needs the specs of the last. Restoring every spec
+    at each load was a fifth of a step's time.
+
+    A spec never asked for was never changed, so it is written back as the dictionary it came from.
+    """
+
+    def __init__(self, serialized: dict[str, dict[str, Any]]) -> None:
+        self._serialized = serialized  # not restored yet (restoring consumes a dictionary)
+        self._specs: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._specs:
+            self._specs[name] = STOCK.registry.restore(self._serialized.pop(name))  # KeyError if neither
+        return self._specs[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs or name in self._serialized
+
+    def __setitem__(self, name: str, spec: Any) -> None:
+        self._serialized.pop(name, None)
+        self._specs[name] = spec
+
+    def __delitem__(self, name: str) -> None:
+        if name in self._specs:
+            del self._specs[name]
+        else:
+            del self._serialized[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._specs, *self._serialized])
+
+    def __len__(self) -> int:
+        return len(self._specs) + len(self._serialized)
+
+    def restored(self) -> set[str]:
+        """The names of the specs restored so far."""
+        return set(self._specs)
+
+    def serialized(self) -> dict[str, dict[str, Any]]:
+        """Every spec as a dictionary: those restored converted anew, the others as they came."""
+        return {**{name: STOCK.registry.convert(spec) for name, spec in self._specs.items()}, **self._serialized}
+
+
+class _Serialized(dict[str, Any]):
+    """Called processes' spec dictionaries that loading hands over to `SubprocessSpecs` unrestored."""
+
+
+class _WorkflowConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow's own workflow converter (replaced the way its serializer provides for), but
+    with the called processes' specs restored lazily (`SubprocessSpecs`)."""
+
+    def mapping_from_dict(self, mapping: Any, key_class: Any = None, **kwargs: Any) -> Any:
+        if isinstance(mapping, _Serialized):
+            return SubprocessSpecs(dict(mapping))
+        return super().mapping_from_dict(mapping, key_class, **kwargs)
+
+    def mapping_to_dict(self, mapping: Any, **kwargs: Any) -> Any:
+        if isinstance(mapping, SubprocessSpecs):
+            return mapping.serialized()
+        return super().mapping_to_dict(mapping, **kwargs)
+
+
+STOCK = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure({**DEFAULT_CONFIG, BpmnWorkflow: _WorkflowConverter}))
 VERSION = STOCK.VERSION
 FORMAT = 2
 _FORMAT_KEY = "dhr_format"
@@ -39,7 +107,7 @@ _FORMAT_KEY = "dhr_format"
 STATE_VERSION = f"{VERSION}+dhr{FORMAT}"
 
 
-def spec_state(spec: Any, subprocess_specs: dict[str, Any]) -> str:
+def spec_state(spec: Any, subprocess_specs: MutableMapping[str, Any]) -> str:
     """Serialize a version's parsed specs once: what every state of that version is patched onto."""
     registry = STOCK.registry
     return json.dumps({
@@ -48,11 +116,11 @@ def spec_state(spec: Any, subprocess_specs: dict[str, Any]) -> str:
     })
 
 
-def new_specs(pristine: str) -> tuple[Any, dict[str, Any]]:
-    """Spec objects of their own for a new workflow, restored from a version's serialized specs."""
+def new_specs(pristine: str) -> tuple[Any, SubprocessSpecs]:
+    """Spec objects of their own for a new workflow, restored from a version's serialized specs (those
+    of the processes it calls when first used)."""
     dct = json.loads(pristine)
-    registry = STOCK.registry
-    return registry.restore(dct["spec"]), {name: registry.restore(sub) for name, sub in dct["subprocess_specs"].items()}
+    return STOCK.registry.restore(dct["spec"]), SubprocessSpecs(dct["subprocess_specs"])
 
 
 def dumps(workflow: BpmnWorkflow, pristine: str) -> str:
@@ -98,6 +166,7 @@ def loads(state: str, pristine: str, repin: str | None = None) -> BpmnWorkflow:
             for name in base["subprocess_specs"].keys() | patch["subprocess_specs"].keys()
         }
     STOCK.migrate(dct)
+    dct["subprocess_specs"] = _Serialized(dct.get("subprocess_specs", {}))
     workflow: BpmnWorkflow = STOCK.from_dict(dct)
     workflow.script_engine = SCRIPT_ENGINE
     if legacy:
