@@ -155,6 +155,20 @@ def second_scheduler(db: Db):
     engine.dispose()
 
 
+def stop(*processes: subprocess.Popen[str], timeout: float = 30) -> list[int]:
+    """SIGTERM scheduler processes and return their exit codes; one that does not stop in time fails
+    the test, and every one still running is killed, so none holds its database into the next test."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return [process.wait(timeout=timeout) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 class FiredLines:
     """Reads what scheduler processes print; `wait` blocks on their output, never on the clock."""
 
@@ -245,9 +259,7 @@ def test_two_scheduler_processes_fire_each_due_timer_exactly_once(db: Db, world:
     try:
         FiredLines(first, second).wait(len(expected))
     finally:
-        for process in (first, second):
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0
+        assert stop(first, second) == [0, 0]
     assert fired_counts(db) == {timer_id: 1 for timer_id in expected}
     assert waiting_ids(db) == set()
 
@@ -262,9 +274,7 @@ def test_two_scheduler_processes_fire_each_of_1000_timers_exactly_once(db: Db, w
     try:
         lines.wait(len(expected))
     finally:
-        for process in (first, second):
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+        assert stop(first, second) == [0, 0]
     counts = fired_counts(db)
     assert set(counts) == expected  # zero misses
     assert set(counts.values()) == {1}  # zero doubles
@@ -286,12 +296,36 @@ def test_a_scheduler_killed_mid_fire_loses_nothing(db: Db, world: World) -> None
         already = sum(fired_counts(db).values())
         FiredLines(second).wait(len(expected) - already)
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        assert stop(second) == [0]
     counts = fired_counts(db)
     assert set(counts) == expected and set(counts.values()) == {1}
     with db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Timer)) == 0
+
+
+def test_a_scheduler_stopped_in_the_middle_of_a_run_stops_and_adds_no_job(db: Db, world: World) -> None:
+    """Stopping while a run is firing: the run ends at its next timer and plans nothing. APScheduler's
+    shutdown holds its job stores' lock while it waits for that run, so a run that went on to plan its
+    next one waited for the lock for ever (the process never exited on SIGTERM)."""
+    world.clock.set(many_waiting_cases(db, world, 6) + timedelta(minutes=1))
+    stopper: list[threading.Thread] = []
+    stopping = threading.Event()
+    scheduler: TimerScheduler
+
+    def stop_at_the_first(_: timers.FiredTimer) -> None:
+        if not stopper:
+            stopper.append(threading.Thread(target=scheduler.shutdown))
+            stopper[0].start()
+            scheduler._stopping.wait()  # shutdown has begun: the run goes on from here
+            stopping.set()
+
+    scheduler = TimerScheduler(db.sessions, world.clock, on_fired=stop_at_the_first)
+    scheduler.start()
+    assert stopping.wait(timeout=60), "no timer fired"  # the first fires at start
+    stopper[0].join(timeout=60)
+    assert not stopper[0].is_alive(), "shutdown hung"
+    assert not scheduler._aps.running
+    assert (len(fired_counts(db)), len(waiting_ids(db))) == (1, 5)  # the rest wait for the next start
 
 
 def test_a_stopped_scheduler_leaves_the_rest_of_a_backlog_waiting(db: Db, world: World) -> None:

@@ -53,6 +53,10 @@ class TimerScheduler:
         )
         self._firing = threading.Lock()
         self._stopping = threading.Event()  # set by `shutdown`: a backlog being fired stops at the next timer
+        # Held while a job is looked up or added, and by `shutdown` while it sets `_stopping`: APScheduler's
+        # shutdown holds its job stores' lock while it waits for the running jobs, so a running job that
+        # then added one (the next run, planned at the end of a run) waited for it for ever.
+        self._adding = threading.Lock()
         self._pending = False
         self._progressed = True
         self._planned: datetime | None = None
@@ -74,11 +78,14 @@ class TimerScheduler:
     def wake(self) -> None:
         """Look at the timer table now (something may have fallen due)."""
         self._pending = True
-        if self._aps.running:
-            self._aps.add_job(self._fire)  # a job of its own: never skipped as "already running"
+        with self._adding:
+            if self._aps.running and not self._stopping.is_set():
+                self._aps.add_job(self._fire)  # a job of its own: never skipped as "already running"
 
     def shutdown(self) -> None:
-        self._stopping.set()
+        """Stop: the run in hand ends at its next timer and no job is added after this begins."""
+        with self._adding:
+            self._stopping.set()
         if isinstance(self._clock, SettableClock):
             self._clock.unsubscribe(self.wake)
         if self._aps.running:
@@ -122,18 +129,19 @@ class TimerScheduler:
         except Exception:
             log.exception("could not read the next due timer")
             return
-        if wake_at is None or not self._aps.running:
-            self._planned = None
-            return
-        delay = wake_at - self._clock.now()
-        if delay <= timedelta(0):
-            # Due now. If the last run fired nothing, what is due is held by another writer (a user
-            # or a second scheduler): look again shortly rather than spin.
-            delay = timedelta(0) if self._progressed else RECHECK
-        elif wake_at == self._planned and self._aps.get_job("fire") is not None:
-            return  # already planned, and the job is still there to run
-        self._planned = wake_at
-        # max_instances > 1: a run planned from inside a running `_fire` must not be skipped as
-        # "already running" (the lock in `_fire` keeps firing one at a time).
-        self._aps.add_job(self._fire, "date", run_date=datetime.now(UTC) + delay, id="fire",
-                          replace_existing=True, max_instances=5)
+        with self._adding:
+            if wake_at is None or not self._aps.running or self._stopping.is_set():
+                self._planned = None
+                return
+            delay = wake_at - self._clock.now()
+            if delay <= timedelta(0):
+                # Due now. If the last run fired nothing, what is due is held by another writer (a user
+                # or a second scheduler): look again shortly rather than spin.
+                delay = timedelta(0) if self._progressed else RECHECK
+            elif wake_at == self._planned and self._aps.get_job("fire") is not None:
+                return  # already planned, and the job is still there to run
+            self._planned = wake_at
+            # max_instances > 1: a run planned from inside a running `_fire` must not be skipped as
+            # "already running" (the lock in `_fire` keeps firing one at a time).
+            self._aps.add_job(self._fire, "date", run_date=datetime.now(UTC) + delay, id="fire",
+                              replace_existing=True, max_instances=5)
