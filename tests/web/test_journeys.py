@@ -95,9 +95,12 @@ def _walk(page: Any, base: str, username: str, shots: Path | None) -> tuple[list
     page.get_by_test_id("signed-in-as").wait_for()
     problems: list[str] = []
     if page.get_by_test_id("task-link").count() and username not in ("process.owner", "auditor"):
-        page.get_by_test_id("task-link").first.click()
+        with page.expect_navigation():  # the task page, loaded, before anything is asked of it
+            page.get_by_test_id("task-link").first.click()
+        page.wait_for_load_state()
         if page.get_by_test_id("submit").count():
-            page.get_by_test_id("submit").click()
+            with page.expect_navigation():
+                page.get_by_test_id("submit").click()
             page.get_by_test_id("error-summary").wait_for()
             problems += _problems_at_each_width(page, shots, f"{username}-task-error")
     seen: dict[str, str] = {}
