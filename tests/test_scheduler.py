@@ -7,10 +7,12 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import func, select
@@ -138,10 +140,15 @@ def many_waiting_cases(db: Db, world: World, count: int) -> datetime:
     return last
 
 
+ERRORS: dict[int, IO[bytes]] = {}  # each scheduler process's stderr, read when one does not stop
+
+
 def scheduler_process(db: Db, name: str = "test") -> subprocess.Popen[str]:
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  (open while the process runs; closed with the test session)
     env = {**os.environ, "DHR_DATABASE_URL": db.url, "DHR_CLOCK": "simulated"}
     process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler", "--sweep", "5", "--id", name],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+    ERRORS[process.pid] = errors
     assert process.stdout is not None
     assert process.stdout.readline().strip() == f"scheduler running (simulated clock) as {name}"
     return process
@@ -155,13 +162,22 @@ def second_scheduler(db: Db):
     engine.dispose()
 
 
-def stop(*processes: subprocess.Popen[str], timeout: float = 30) -> list[int]:
-    """SIGTERM scheduler processes and return their exit codes; one that does not stop in time fails
-    the test, and every one still running is killed, so none holds its database into the next test."""
+def stop(*processes: subprocess.Popen[str], timeout: float = 60) -> list[int]:
+    """SIGTERM scheduler processes and return their exit codes; one that does not stop within the
+    minute its systemd unit allows (TimeoutStopSec) fails the test with what the processes logged,
+    and every one still running is killed, so none holds its database into the next test."""
     for process in processes:
         process.send_signal(signal.SIGTERM)
     try:
         return [process.wait(timeout=timeout) for process in processes]
+    except subprocess.TimeoutExpired:
+        logs = []
+        for process in processes:
+            errors = ERRORS[process.pid]
+            errors.seek(0)
+            logs.append(f"pid {process.pid} ({'running' if process.poll() is None else 'stopped'}):\n"
+                        + errors.read()[-20_000:].decode(errors="replace"))
+        raise AssertionError("a scheduler did not stop; what they logged:\n" + "\n".join(logs)) from None
     finally:
         for process in processes:
             if process.poll() is None:
