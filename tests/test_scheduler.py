@@ -144,7 +144,7 @@ ERRORS: dict[int, IO[bytes]] = {}  # each scheduler process's stderr, read when 
 
 
 def scheduler_process(db: Db, name: str = "test") -> subprocess.Popen[str]:
-    errors = tempfile.TemporaryFile()  # noqa: SIM115  (open while the process runs; closed with the test session)
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  (open while the process runs; `stop` closes it)
     env = {**os.environ, "DHR_DATABASE_URL": db.url, "DHR_CLOCK": "simulated"}
     process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler", "--sweep", "5", "--id", name],
                                env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -183,6 +183,7 @@ def stop(*processes: subprocess.Popen[str], timeout: float = 60) -> list[int]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            ERRORS.pop(process.pid).close()
 
 
 class FiredLines:

@@ -95,9 +95,8 @@ def _walk(page: Any, base: str, username: str, shots: Path | None) -> tuple[list
     page.get_by_test_id("signed-in-as").wait_for()
     problems: list[str] = []
     if page.get_by_test_id("task-link").count() and username not in ("process.owner", "auditor"):
-        with page.expect_navigation():  # the task page, loaded, before anything is asked of it
+        with page.expect_navigation():  # waits for the task page's load event before anything is asked of it
             page.get_by_test_id("task-link").first.click()
-        page.wait_for_load_state()
         if page.get_by_test_id("submit").count():
             with page.expect_navigation():
                 page.get_by_test_id("submit").click()
