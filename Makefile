@@ -1,5 +1,8 @@
 # The two commands of the quick start: `make run` and `make test`. Both set up what they need.
 PYTHON ?= python3
+# Python caches compiled modules (some machines turn that off): each `dhr` a test starts, and each test
+# worker, then reads the engine's modules compiled instead of compiling them again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)

@@ -10,6 +10,9 @@ from engine.bpmn import runtime
 
 from .conftest import World
 
+# Compaction works on the state, which is stored as text on both databases: backend-blind.
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
 LOOPS = Path(__file__).parent / "loops"
 
 

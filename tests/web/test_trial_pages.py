@@ -12,6 +12,10 @@ from engine.platform.models import AuditEvent, Case, ProcessVersion
 from engine.platform.notifications import OutboxMessage
 from tests.web.conftest import PROCESSES, Web
 
+# A trial runs on a scratch in-memory SQLite database whatever the configured one is: backend-blind
+# (tests/test_trial.py runs it on both).
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
 SIX = "completion_due_date = add_months(clock_start_date, 6)"
 AT_ONCE = json.dumps({"record_notification": {"@after": "P0D"}, "screen_case": {"@after": "P0D"},
                       "decide_on_review": {"@after": "P0D"}})
