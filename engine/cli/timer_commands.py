@@ -74,10 +74,12 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float, sche
 
     Several may run at once, on one machine or several: they share the due timers, each fired once.
     """
+    import logging
     import os
     import signal
     import socket
     import threading
+    import time
 
     from ..bpmn.scheduler import TimerScheduler
     from ..platform import logs, readiness
@@ -103,6 +105,12 @@ def scheduler_command(app: App, watch_seconds: float, sweep_seconds: float, sche
     click.echo(f"scheduler running ({app.settings.clock} clock) as {name}")
     sys.stdout.flush()
     stop.wait()
+    # each phase of stopping is logged with its time, so a stop slower than its unit allows says where
+    log = logging.getLogger("engine.scheduler")
+    began = time.monotonic()
+    log.info("scheduler %s stopping: waiting for the jobs running now", name)
     scheduler.shutdown()
+    log.info("scheduler %s: jobs ended after %.1f s; removing its heartbeat", name, time.monotonic() - began)
     heartbeat.stop()
+    log.info("scheduler %s: stopped after %.1f s", name, time.monotonic() - began)
     click.echo(f"scheduler {name} stopped")
