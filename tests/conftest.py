@@ -227,8 +227,8 @@ def build_once(request: pytest.FixtureRequest, db: Db, clock: SettableClock, nam
         _restore(request, db, found.saved)
         clock.set(found.clock)
         return
-    # a fixture's build is setup, not a step under test: it runs with the caches a server keeps (a
-    # quarter faster), and the test's own steps start from emptied caches
+    # a fixture's build is setup, not a step under test: it runs with the caches a server keeps (seed
+    # 001's build a third faster), and the test's own steps start from emptied caches
     with caches_kept():
         build()
     runtime.WORKFLOWS.clear()
