@@ -26,12 +26,13 @@ from .app import cli
 
 
 def _add_plugin_commands() -> None:
-    """Add the commands other packages register (entry point group `dhr.commands`), e.g. the web app's.
+    """Add the commands other packages register (entry point group `dhr.commands`), e.g. the web app's,
+    each imported only when it runs or `--help` lists it.
 
     This keeps the engine free of the web layer while `dhr` stays one command.
     """
     for entry in entry_points(group="dhr.commands"):
-        cli.add_command(entry.load(), entry.name)
+        cli.add_lazy_command(entry.name, entry)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from importlib.metadata import EntryPoint
 from typing import Any
 
 import click
@@ -127,6 +128,34 @@ class DhrGroup(click.Group):
     command line maps them (its groups are DhrGroups too, so a field is named by its option)."""
 
     group_class = type  # the groups of this group are DhrGroups
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy: dict[str, EntryPoint] = {}
+
+    def add_lazy_command(self, name: str, entry: EntryPoint) -> None:
+        """Add a command another package registers, imported only when it runs or a listing shows it:
+        the web app's commands import Flask, which took a third of the start of every other command."""
+        self._lazy[name] = entry
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = self._lazy.pop(cmd_name, None)
+        if entry is not None:
+            self.add_command(entry.load(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                           list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # suggest the commands not imported yet too
+            if not self._lazy:
+                raise
+            raise click.exceptions.NoSuchCommand(exc.command_name, possibilities=self.list_commands(ctx),
+                                                 ctx=ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
