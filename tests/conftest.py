@@ -49,6 +49,8 @@ def _postgres_available() -> str | None:
 
 
 _PG_PROBLEM: str | None = _postgres_available() if "postgresql" in BACKENDS else "not selected"
+# For a test that cannot tell the databases apart (each use says why): it runs on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -231,8 +233,7 @@ def build_once(request: pytest.FixtureRequest, db: Db, clock: SettableClock, nam
     # 001's build a third faster), and the test's own steps start from emptied caches
     with caches_kept():
         build()
-    runtime.WORKFLOWS.clear()
-    runtime._bundles.clear()
+    _empty_caches()
     snapshots[key] = _Snapshot(_save(request, db), clock.now())
 
 
@@ -288,13 +289,17 @@ def clock() -> SettableClock:
     return SettableClock(datetime(2026, 8, 31, 8, 0, tzinfo=UTC))
 
 
+def _empty_caches() -> None:
+    """Forget the workflows and diagrams this process has loaded, as a new process would start."""
+    runtime.WORKFLOWS.clear()
+    runtime._bundles.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
-    runtime.WORKFLOWS.clear()
-    runtime._bundles.clear()
+    _empty_caches()
     yield
-    runtime.WORKFLOWS.clear()
-    runtime._bundles.clear()
+    _empty_caches()
 
 
 class World:

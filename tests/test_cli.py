@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from engine.cli import cli
 
-from .conftest import DIAGRAMS, Db
+from .conftest import DIAGRAMS, SQLITE_ONLY, Db
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_errors_from_the_installed_command_are_one_line(db: Db, tmp_path: Path) 
     (["report", "steering-group", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "xlsx",
       "--output", "/no/such/dir/x.xlsx"], "error: cannot use /no/such/dir/x.xlsx: No such file or directory"),
 ])
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # click's usage and the file's errors: backend-blind
+@SQLITE_ONLY  # click's usage and the file's errors: backend-blind
 def test_usage_and_file_errors_exit_1_in_one_line(db: Db, tmp_path: Path, args: list[str], says: str) -> None:
     dhr = Path(sys.executable).parent / "dhr"
     env = {"DHR_DATABASE_URL": db.url, "PATH": str(Path(sys.executable).parent)}

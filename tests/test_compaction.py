@@ -8,10 +8,10 @@ import pytest
 
 from engine.bpmn import runtime
 
-from .conftest import World
+from .conftest import SQLITE_ONLY, World
 
 # Compaction works on the state, which is stored as text on both databases: backend-blind.
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+pytestmark = SQLITE_ONLY
 
 LOOPS = Path(__file__).parent / "loops"
 

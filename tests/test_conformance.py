@@ -39,12 +39,7 @@ from engine.platform.clock import SettableClock, use_clock
 from engine.platform.errors import DiagramInvalid, NothingWaiting, ScriptError
 from engine.platform.models import Case, OpenTask
 
-from .conftest import Db, World
-
-# What a construct does is the engine's, not the database's: the state is stored as text on both. What does
-# depend on the database (locking, the timers' and messages' queries) runs on both in test_dhr_engine.py,
-# test_scheduler.py, test_stalls.py and test_units_of_work.py.
-SQLITE_ONLY = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+from .conftest import SQLITE_ONLY, Db, World
 
 CORPUS = Path(__file__).parent / "conformance"
 LANE = "Community Safety Team"
@@ -428,6 +423,9 @@ def _offers(side: Stock | Product) -> tuple[list[str], bool]:
     return side.ready(), side.completed()
 
 
+# What a construct does is the engine's, not the database's: the state is stored as text on both. What does
+# depend on the database (locking, the timers' and messages' queries) runs on both in test_dhr_engine.py,
+# test_scheduler.py, test_stalls.py and test_units_of_work.py.
 @SQLITE_ONLY
 @pytest.mark.parametrize("name", _params())
 def test_construct_runs_as_stock_spiffworkflow_runs_it(name: str, db: Db, clock: SettableClock) -> None:
@@ -490,7 +488,7 @@ def test_a_construct_the_engine_cannot_run_as_drawn_is_refused_at_validation(
     assert element is None or problem.element_id == element
 
 
-@SQLITE_ONLY
+@SQLITE_ONLY  # backend-blind, as the test above
 def test_a_message_whose_payload_lacks_its_correlation_is_refused_plainly(db: Db, clock: SettableClock) -> None:
     product = Product(db, clock, CORPUS / "message_correlation", "message_correlation")
     with pytest.raises(ScriptError) as caught, product.world.uow() as s:

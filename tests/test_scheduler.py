@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -143,8 +144,15 @@ def many_waiting_cases(db: Db, world: World, count: int) -> datetime:
 ERRORS: dict[int, IO[bytes]] = {}  # each scheduler process's stderr, read when one does not stop
 
 
+@pytest.fixture(autouse=True)
+def _close_scheduler_logs() -> Iterator[None]:
+    yield
+    while ERRORS:
+        ERRORS.popitem()[1].close()
+
+
 def scheduler_process(db: Db, name: str = "test") -> subprocess.Popen[str]:
-    errors = tempfile.TemporaryFile()  # noqa: SIM115  (open while the process runs; `stop` closes it)
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed after the test, by _close_scheduler_logs)
     env = {**os.environ, "DHR_DATABASE_URL": db.url, "DHR_CLOCK": "simulated"}
     process = subprocess.Popen([sys.executable, "-m", "engine", "scheduler", "--sweep", "5", "--id", name],
                                env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -183,7 +191,6 @@ def stop(*processes: subprocess.Popen[str], timeout: float = 60) -> list[int]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            ERRORS.pop(process.pid).close()
 
 
 class FiredLines:

@@ -10,17 +10,16 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from engine.platform.calendar import long_date
 from engine.platform.models import AuditEvent, Case, ProcessVersion
 from engine.platform.settings import PROJECT_ROOT
-from tests.conftest import Db
+from tests.conftest import SQLITE_ONLY, Db
 
 # A trial runs on a scratch in-memory SQLite database whatever the configured one is (engine/bpmn/trial.py):
 # backend-blind. test_trial.py runs it on both.
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+pytestmark = SQLITE_ONLY
 
 DHR = Path(sys.executable).parent / "dhr"
 SIX = "completion_due_date = add_months(clock_start_date, 6)"

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import CHROMIUM, PASSWORD, PROCESSES, Web, new_page, seed_001_world
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.bpmn.library import read_folder
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import PROCESSES, Web, new_page, screenshot
 from tests.web.test_browser import _axe, _sign_in
 from tests.web.test_hostile_input import all_forms_diagram
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 WIDTHS = [1280, 390]
 
 

@@ -13,12 +13,13 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.platform.models import Case
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import PROCESSES, Web
 from tests.web.test_browser import _axe, _sign_in, page  # noqa: F401 - the browser fixture
 
 from ..test_migration import SIX, TWELVE
 
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 
 
 @pytest.fixture

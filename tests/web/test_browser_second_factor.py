@@ -14,11 +14,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from engine.platform.clock import SettableClock
-from tests.conftest import Db
+from tests.conftest import SQLITE_ONLY, Db
 from tests.web.conftest import PASSWORD, Session, make_app, screenshot
 from tests.web.test_browser import _axe, page  # noqa: F401  (the chromium page fixture)
 
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 WIDTHS = (1280, 390)
 
 

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from engine.platform.calendar import LONDON, add_months, long_date
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import Web, screenshot
 from tests.web.test_browser import CHROMIUM, _axe, _sign_in, page, server  # noqa: F401 - the fixtures
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 
 
 

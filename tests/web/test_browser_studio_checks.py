@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import screenshot
 from tests.web.test_browser import _axe, _sign_in, page, server  # noqa: F401  (fixtures)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 
 BREAK = """() => {
     const m = window.dhrModeler, task = m.get('elementRegistry').get('set_decision_deadline');

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import Web, new_page, screenshot
 from tests.web.test_browser import CHROMIUM, _axe, _sign_in  # noqa: F401 (skips the module without chromium)
 from tests.web.test_task_context import screened_case
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 
 
 @pytest.fixture

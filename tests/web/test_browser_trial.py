@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
+from tests.conftest import SQLITE_ONLY
 from tests.web import test_browser
 from tests.web.conftest import screenshot
 from tests.web.test_browser import _axe, _sign_in
 
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+pytestmark = SQLITE_ONLY
 server, page = test_browser.server, test_browser.page  # the fixtures, shared
 AT_ONCE = json.dumps({"record_notification": {"@after": "P0D"}, "screen_case": {"@after": "P0D"},
                       "decide_on_review": {"@after": "P0D"}})

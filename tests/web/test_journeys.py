@@ -19,10 +19,11 @@ from werkzeug.serving import make_server
 
 from engine.platform.settings import Settings
 from engine.review.demo import DEMO_PASSWORD, seed
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import PASSWORD, ROLE_USERS, Web
 from tests.web.test_browser import _axe, page  # noqa: F401  (the chromium page fixture)
 
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the browser path is backend-blind
+pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 WIDTHS = (1280, 390)
 DEMO_NOW = datetime.fromisoformat("2026-06-01T09:00:00+01:00")  # the demo's day (engine/review/demo.py)
 # Links that are not pages: downloads, and actions that change something.

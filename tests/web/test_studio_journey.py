@@ -17,13 +17,13 @@ from werkzeug.serving import make_server
 from engine.bpmn import runtime
 from engine.platform.calendar import LONDON, add_months, long_date
 
-from ..conftest import World
+from ..conftest import SQLITE_ONLY, World
 from ..dhr_driver import START, Dhr, base_policy
 from .conftest import PROCESSES, Web
 from .test_browser import _axe, _sign_in, page  # noqa: F401 - the browser fixture
 from .test_browser_studio import _select
 
-pytestmark = [pytest.mark.parametrize("db", ["sqlite"], indirect=True), pytest.mark.long]
+pytestmark = [SQLITE_ONLY, pytest.mark.long]
 # The trial answers the first three steps the day they open, so its decision falls on the app's today.
 AT_ONCE = json.dumps({"record_notification": {"@after": "P0D"}, "screen_case": {"@after": "P0D"},
                       "decide_on_review": {"@after": "P0D"}})

@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from engine.platform.models import AuditEvent, Case, ProcessVersion
 from engine.platform.notifications import OutboxMessage
+from tests.conftest import SQLITE_ONLY
 from tests.web.conftest import PROCESSES, Web
 
 # A trial runs on a scratch in-memory SQLite database whatever the configured one is: backend-blind
 # (tests/test_trial.py runs it on both).
-pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+pytestmark = SQLITE_ONLY
 
 SIX = "completion_due_date = add_months(clock_start_date, 6)"
 AT_ONCE = json.dumps({"record_notification": {"@after": "P0D"}, "screen_case": {"@after": "P0D"},
