@@ -68,13 +68,14 @@ PYTEST_JOBS ?= auto
 PYTEST := $(BIN)/pytest -n $(PYTEST_JOBS) --dist worksteal
 
 # Set up, lint, type-check and run every test but the long ones (marked `long`: a thousand timers,
-# the CLI journey), on SQLite and PostgreSQL.
+# the CLI journey), on SQLite and PostgreSQL; of the files marked `postgres_in_second_step` (their
+# database use is covered on PostgreSQL by the other files) the SQLite runs only.
 test: lint
-	$(PYTEST) -m "not long"
+	$(PYTEST) -m "not long and not second_step"
 
-# Only the long tests.
+# The rest: the long tests and the PostgreSQL runs that `make test` leaves out (CI's second step).
 test-long: setup
-	$(PYTEST) -m long
+	$(PYTEST) -m "long or second_step"
 
 # Lint, type-check and run every test, long ones too: what CI runs.
 test-all: lint

@@ -51,6 +51,19 @@ def _postgres_available() -> str | None:
 _PG_PROBLEM: str | None = _postgres_available() if "postgresql" in BACKENDS else "not selected"
 # For a test that cannot tell the databases apart (each use says why): it runs on SQLite only.
 SQLITE_ONLY = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+# For a file whose tests reach the database only through reads and writes that the files run on both
+# databases in `make test` already make there (each use says why): its tests' PostgreSQL runs are in
+# CI's second step with the long tests (`make test-long`; `make test-all` runs every test).
+POSTGRES_IN_SECOND_STEP = pytest.mark.postgres_in_second_step
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `second_step` the PostgreSQL runs of the files marked `postgres_in_second_step`."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if (item.get_closest_marker("postgres_in_second_step") and params is not None
+                and "postgresql" in (params.params.get("db"), params.params.get("empty_db"))):
+            item.add_marker(pytest.mark.second_step)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

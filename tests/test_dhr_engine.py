@@ -9,8 +9,12 @@ from dateutil.relativedelta import relativedelta
 
 from engine.bpmn.library import load_bundle, read_folder
 
-from .conftest import World
+from .conftest import POSTGRES_IN_SECOND_STEP, World
 from .dhr_driver import LONDON, PROCESSES, Dhr, base_policy
+
+# the DHR process's steps through the ORM: its saves, locks and timers' queries run on PostgreSQL in test_register,
+# test_units_of_work, test_scheduler and test_cli
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def test_the_process_folder_validates() -> None:

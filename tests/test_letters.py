@@ -9,8 +9,11 @@ import pypdf
 
 from engine.review import letters
 
-from .conftest import World
+from .conftest import POSTGRES_IN_SECOND_STEP, World
 from .dhr_driver import START, Dhr, base_policy
+
+# letters drawn from the case's data; the outbox on PostgreSQL is in test_notifications
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def test_the_chief_executive_letter_names_the_agency_and_what_it_owes_since_when(dhr: World) -> None:

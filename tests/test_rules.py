@@ -24,7 +24,10 @@ from engine.platform.users import add_user
 from engine.review import costs, meetings, register, reporting
 
 from . import seed_001
-from .conftest import World
+from .conftest import POSTGRES_IN_SECOND_STEP, World
+
+# rules checked in Python before anything is written
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 PLAN_AGREED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 APPROVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # the update requests go out with the approval

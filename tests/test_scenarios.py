@@ -13,7 +13,10 @@ from engine.bpmn.timers import run_due
 from engine.platform.audit import events_for_case
 from engine.platform.models import Case, OpenTask, Timer
 
-from .conftest import DIAGRAMS, World
+from .conftest import DIAGRAMS, POSTGRES_IN_SECOND_STEP, World
+
+# the test diagrams' paths; saving, locking and timers run on PostgreSQL in test_units_of_work and test_scheduler
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def at(text: str) -> datetime:

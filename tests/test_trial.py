@@ -15,7 +15,10 @@ from engine.platform.errors import DhrError, DiagramInvalid
 from engine.platform.models import AuditEvent, Case, ProcessVersion, Timer, User
 from engine.platform.notifications import OutboxMessage
 from engine.platform.settings import PROJECT_ROOT
-from tests.conftest import Db
+from tests.conftest import POSTGRES_IN_SECOND_STEP, Db
+
+# a trial runs on a scratch SQLite database whatever the product's database
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 START = datetime(2026, 6, 1, 9, 0, tzinfo=LONDON)
 SIX = "completion_due_date = add_months(clock_start_date, 6)"

@@ -11,8 +11,11 @@ from engine.bpmn import runtime, serialization
 from engine.bpmn.library import SPEC_FORMAT, load_bundle
 from engine.platform.models import Case, ProcessFile, ProcessVersionSpec
 
-from .conftest import World
+from .conftest import POSTGRES_IN_SECOND_STEP, World
 from .dhr_driver import PROCESSES
+
+# the specs stored as text at deployment; deploying on PostgreSQL is in test_cli
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def _version(w: World, reference: str = "Rosemary/2026") -> int:

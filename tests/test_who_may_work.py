@@ -13,7 +13,10 @@ from engine.platform import access
 from engine.platform.errors import NotAllowed
 from engine.platform.users import add_user
 
-from .conftest import World
+from .conftest import POSTGRES_IN_SECOND_STEP, World
+
+# the access rule's decisions; its queries run on PostgreSQL in test_read_models
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def at_the_imr(world: World) -> str:

@@ -101,12 +101,15 @@ def make_app(db: Db, clock: SettableClock, session_clock: Session, **web: Any) -
 
 
 @pytest.fixture
-def app(db: Db, clock: SettableClock, session_clock: Session) -> Flask:
-    with unit_of_work(db.sessions) as s:
-        for name, role in ROLE_USERS.items():
-            user = add_user(s, name, role=role, agency=AGENCIES.get(role), password=None,
-                            actor="test", clock=clock)
-            user.password_hash = _HASH  # hashing once keeps the suite fast
+def app(request: pytest.FixtureRequest, db: Db, clock: SettableClock, session_clock: Session) -> Flask:
+    def build() -> None:
+        with unit_of_work(db.sessions) as s:
+            for name, role in ROLE_USERS.items():
+                user = add_user(s, name, role=role, agency=AGENCIES.get(role), password=None,
+                                actor="test", clock=clock)
+                user.password_hash = _HASH  # hashing once keeps the suite fast
+
+    build_once(request, db, clock, "a user of each role", build)
     return make_app(db, clock, session_clock)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import PASSWORD, Session, Web
+
+# sign-in, CSRF and headers; sessions' rows on PostgreSQL are in test_sessions
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def test_sign_in_with_the_right_password_opens_the_inbox(web: Web) -> None:

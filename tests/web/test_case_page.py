@@ -8,8 +8,12 @@ from sqlalchemy import select
 
 from engine.platform.db import unit_of_work
 from engine.platform.models import Case
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import Web
 from webforms.display import deadline
+
+# what the case page shows; its queries run on PostgreSQL in test_read_models and test_page_statements
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def test_days_left_are_counted_in_london_days() -> None:

@@ -10,8 +10,12 @@ from sqlalchemy import select
 from engine.bpmn import runtime
 from engine.platform.db import unit_of_work
 from engine.platform.models import AuditEvent, User
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 
 from .conftest import Web
+
+# what the pages leave out, decided in Python; the trail on PostgreSQL is in test_audit
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 VICTIM, BORN, DIED = "Alex Example", "1980-03-04", "2025-08-20"

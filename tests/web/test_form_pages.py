@@ -3,7 +3,11 @@ question is not asked for, the instructions are shown once, and Enter submits th
 
 from __future__ import annotations
 
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import PROCESSES, Web
+
+# the forms' fields and validation, in Python
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 NOTIFICATION = {
     "victim_name": "Alex Example", "victim_date_of_birth.day": "4", "victim_date_of_birth.month": "3",

@@ -13,9 +13,13 @@ from sqlalchemy import text as sql
 
 from engine.platform.audit import AuditType, head
 from engine.platform.db import unit_of_work
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from webforms.history import EVENT_WORDS
 
 from .conftest import Web
+
+# the trail put in words; the trail's queries on PostgreSQL are in test_audit and test_audit_views
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 DOCS = Path(__file__).resolve().parents[1] / "documents"
 

@@ -11,11 +11,15 @@ from engine.platform.calendar import long_date
 from engine.platform.db import unit_of_work
 from engine.platform.models import Case
 from engine.platform.users import find_user
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 
 from ..conftest import World
 from ..dhr_driver import PROCESSES, START, Dhr, base_policy
 from ..test_migration import SIX, TWELVE, without_decide
 from .conftest import Web
+
+# the page's forms over tests/test_migration.py's engine function
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def _version_of(web: Web, case_id: int) -> int:

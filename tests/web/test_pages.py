@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import PROCESSES, ROLE_USERS, Web
+
+# who gets which page; the pages' queries run on PostgreSQL in test_read_models and test_page_statements
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 CASE_WIDE = {"cst", "chair", "steering", "owner", "auditor"}
 

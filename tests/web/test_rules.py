@@ -12,9 +12,12 @@ from sqlalchemy import select
 from engine.platform.models import Case, User
 from engine.platform.roles import Role
 from engine.platform.users import find_user
-from tests.conftest import World
+from tests.conftest import POSTGRES_IN_SECOND_STEP, World
 from tests.test_rules import REFUSAL, asked
 from tests.web.conftest import Web
+
+# the rules of tests/test_rules.py shown by the web
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 ROLE_LIST = ", ".join(r.value for r in Role)
 

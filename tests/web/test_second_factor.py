@@ -16,8 +16,11 @@ from engine.cli import cli
 from engine.platform.clock import SettableClock
 from engine.platform.models import AuditEvent, User
 from engine.platform.sessions import UserSession
-from tests.conftest import Db
+from tests.conftest import POSTGRES_IN_SECOND_STEP, Db
 from tests.web.conftest import Session, Web, make_app
+
+# codes checked in Python over the user's row; sign-in on PostgreSQL is in test_sessions
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 @pytest.fixture

@@ -14,8 +14,11 @@ from engine.platform.clock import SettableClock
 from engine.platform.db import unit_of_work
 from engine.platform.models import User
 from engine.platform.users import add_user
-from tests.conftest import Db
+from tests.conftest import POSTGRES_IN_SECOND_STEP, Db
 from tests.web.conftest import PASSWORD, Session, Web, make_app
+
+# sign-in rules over rows the ORM writes alike; sign-in on PostgreSQL is in test_sessions
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 @pytest.fixture

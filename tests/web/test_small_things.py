@@ -7,8 +7,12 @@ import re
 
 from flask import Flask
 
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import Web
 from tests.web.test_confidential_pages import notified_case
+
+# page furniture; no query of its own
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def _title(body: str) -> str:

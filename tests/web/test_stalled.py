@@ -8,7 +8,11 @@ from pathlib import Path
 from engine.bpmn import runtime
 from engine.platform.db import unit_of_work
 from engine.platform.users import find_user
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import Web
+
+# a stalled case shown; finding stalled cases on PostgreSQL is in test_stalls
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 STALLS = Path(__file__).resolve().parents[1] / "stalls"
 

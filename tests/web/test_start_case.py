@@ -12,7 +12,11 @@ from engine.platform.db import unit_of_work
 from engine.platform.errors import NotAllowed
 from engine.platform.models import Case
 from engine.platform.users import find_user
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import PROCESSES, Web
+
+# the start form's rules; starting a case runs on PostgreSQL in test_read_models and test_register
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def test_the_community_safety_team_records_a_new_notification_and_lands_on_its_form(web: Web) -> None:

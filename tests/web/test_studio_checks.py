@@ -12,8 +12,11 @@ from sqlalchemy import func, select
 
 from engine.bpmn.library import read_folder
 from engine.platform.models import AuditEvent, ProcessFile, ProcessVersion
-from tests.conftest import DIAGRAMS
+from tests.conftest import DIAGRAMS, POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import Web
+
+# diagrams checked in Python before anything is stored; deploying on PostgreSQL is in test_cli
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 BROKEN_SCRIPT = ("decision_due_date = add_months(notified_on, 1)", "decision_due_date = add_months(notified_on, 1")
 

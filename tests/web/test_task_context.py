@@ -17,8 +17,12 @@ from engine.bpmn.timers import run_due
 from engine.platform.calendar import london_day, long_date
 from engine.platform.db import unit_of_work
 from engine.platform.models import OpenTask, User
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 
 from .conftest import Web
+
+# what a task page says, from the case the engine loads; its queries run on PostgreSQL in test_read_models
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 FIXTURE = Path(__file__).resolve().parents[1] / "task_context"

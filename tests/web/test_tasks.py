@@ -7,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 from engine.bpmn import runtime
 from engine.platform.db import unit_of_work
 from engine.platform.users import find_user
+from tests.conftest import POSTGRES_IN_SECOND_STEP
 from tests.web.conftest import Web
+
+# the task form's validation and messages; completing a task runs on PostgreSQL in test_units_of_work
+pytestmark = POSTGRES_IN_SECOND_STEP
 
 
 def _fill_notification(day: str = "20", month: str = "8", year: str = "2026") -> dict[str, str]:
