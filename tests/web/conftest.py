@@ -22,7 +22,7 @@ from engine.bpmn.library import read_folder
 from engine.platform import access
 from engine.platform.clock import SettableClock
 from engine.platform.db import unit_of_work
-from engine.platform.models import Case, OpenTask
+from engine.platform.models import Case, OpenTask, ProcessVersion
 from engine.platform.settings import Settings, WebSettings
 from engine.platform.users import add_user
 from tests.conftest import DIAGRAMS, Db, World, build_once
@@ -173,6 +173,19 @@ class Web:
 @pytest.fixture
 def web(app: Flask, db: Db, clock: SettableClock) -> Iterator[Web]:
     yield Web(app, db, clock)
+
+
+def dhr_case(request: pytest.FixtureRequest, web: Web) -> tuple[int, int]:
+    """The DHR process (processes/) deployed and a case of it started: the version's and the case's ids.
+    Built once per session and starting state, then put back from a snapshot (deploying parses every
+    diagram)."""
+    def build() -> None:
+        web.deploy(PROCESSES)
+        web.start(process="dhr_review")
+
+    build_once(request, web.db, web.clock, "the DHR process and a case", build)
+    with web.db.sessions() as s:
+        return s.scalars(select(ProcessVersion.id)).one(), s.scalars(select(Case.id)).one()
 
 
 def seed_001_world(request: pytest.FixtureRequest, web: Web) -> World:

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import SQLITE_ONLY
-from tests.web.conftest import CHROMIUM, PASSWORD, PROCESSES, Web, new_page, seed_001_world
+from tests.web.conftest import CHROMIUM, PASSWORD, Web, dhr_case, new_page, seed_001_world
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True)
@@ -21,9 +21,8 @@ pytestmark = SQLITE_ONLY  # the browser path is backend-blind
 
 
 @pytest.fixture
-def server(web: Web) -> Iterator[str]:
-    web.deploy(PROCESSES)
-    web.start(process="dhr_review")
+def server(request: pytest.FixtureRequest, web: Web) -> Iterator[str]:
+    dhr_case(request, web)
     httpd = make_server("127.0.0.1", 0, web.app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

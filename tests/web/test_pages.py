@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import POSTGRES_IN_SECOND_STEP
-from tests.web.conftest import PROCESSES, ROLE_USERS, Web
+from tests.web.conftest import PROCESSES, ROLE_USERS, Web, dhr_case
 
 # who gets which page; the pages' queries run on PostgreSQL in test_read_models and test_page_statements
 pytestmark = POSTGRES_IN_SECOND_STEP
@@ -117,12 +117,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_defused() -> None:
 
 
 @pytest.fixture
-def dhr(web: Web) -> tuple[Web, int, int]:
-    if not (PROCESSES / "dhr_review.bpmn").exists():
-        pytest.skip("the DHR process is not in processes/ yet")
-    version_id = web.deploy(PROCESSES)
-    case_id = web.start(process="dhr_review")
-    return web, version_id, case_id
+def dhr(request: pytest.FixtureRequest, web: Web) -> tuple[Web, int, int]:
+    return web, *dhr_case(request, web)
 
 
 def test_case_diagram_highlights_completed_and_current_elements(dhr: tuple[Web, int, int]) -> None:
