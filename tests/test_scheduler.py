@@ -260,10 +260,12 @@ def test_a_scheduler_that_dies_mid_fire_leaves_the_timer_to_the_other(db: Db, wo
     dying = subprocess.Popen([sys.executable, str(DIE_MID_FIRE), db.url], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     assert dying.stdout is not None
-    held = dying.stdout.readline().strip()  # fired and audited in its unit of work, not committed
-    assert held in expected
-    dying.send_signal(signal.SIGKILL)
-    dying.wait(timeout=30)
+    try:
+        held = dying.stdout.readline().strip()  # fired and audited in its unit of work, not committed
+        assert held in expected
+    finally:
+        dying.send_signal(signal.SIGKILL)
+        dying.wait(timeout=30)
     fired = timers.run_due(second_scheduler, world.clock)
     assert sorted(i.timer_id for i in fired) == sorted(expected) and all(i.error is None for i in fired)
     assert fired_counts(db) == {timer_id: 1 for timer_id in expected}
@@ -356,7 +358,6 @@ def test_a_stopped_scheduler_leaves_the_rest_of_a_backlog_waiting(db: Db, world:
     many_waiting_cases(db, world, 60)
     process = scheduler_process(db)
     FiredLines(process).wait(1)
-    process.send_signal(signal.SIGTERM)  # it stops after the timer in hand, not after the backlog
-    assert process.wait(timeout=60) == 0
+    assert stop(process) == [0]  # it stops after the timer in hand, not after the backlog
     fired = fired_counts(db)
     assert set(fired.values()) == {1} and len(waiting_ids(db)) == 60 - len(fired) > 30
