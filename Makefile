@@ -1,4 +1,4 @@
-# The two commands of the quick start: `make run` and `make test`. Both set up what they need.
+# The quick start's commands: `make run`, and `make test-all` for every test (`make test` while working). Each sets up what it needs.
 PYTHON ?= python3
 # Python caches compiled modules (some machines turn that off): each `dhr` a test starts, and each test
 # worker, then reads the engine's modules compiled instead of compiling them again.

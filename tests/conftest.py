@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(item, "callspec", None)
         if (item.get_closest_marker("postgres_in_second_step") and params is not None
-                and "postgresql" in (params.params.get("db"), params.params.get("empty_db"))):
+                and params.params.get("db") == "postgresql"):
             item.add_marker(pytest.mark.second_step)
 
 

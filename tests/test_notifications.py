@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from engine.platform.notifications import OutboxMessage, send_due
 from engine.platform.settings import Settings
 
 from .conftest import World
+from .test_scheduler import stop
 
 
 class Inbox:
@@ -136,26 +136,6 @@ def test_members_only_roles_are_emailed_only_about_their_cases(world: World) -> 
         assert notifications.counts(s) == {"queued": len(recipients)}
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """SIGTERM the scheduler, reading what it logs meanwhile (a full pipe would stop it mid-log); one
-    that does not stop within the minute its systemd unit allows is killed, so that it fires no timer of
-    the next test on this database, and fails the test with what it logged while stopping."""
-    assert process.stderr is not None
-    logged: list[str] = []
-    rest = threading.Thread(target=lambda: logged.extend(process.stderr or ()), daemon=True)
-    rest.start()
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        rest.join(timeout=5)
-        raise AssertionError("the scheduler did not stop within a minute; it logged:\n"
-                             + "".join(logged)[-20_000:]) from None
-    rest.join(timeout=5)
-
-
 def test_without_an_smtp_host_the_scheduler_writes_each_email_to_its_log(world: World) -> None:
     with_emails(world)
     world.start()
@@ -173,7 +153,10 @@ def test_without_an_smtp_host_the_scheduler_writes_each_email_to_its_log(world: 
                 break
     finally:
         watchdog.cancel()
-        _stop(process)
+        # nothing reads the scheduler's stderr after the link: read the rest while it stops
+        rest: list[str] = []
+        threading.Thread(target=lambda: rest.extend(process.stderr or ()), daemon=True).start()
+        assert stop(process, logged=lambda _: "".join(logged + rest)) == [0]
     # the scheduler logs one JSON object a line (DHR_LOG_FORMAT's default)
     [entry] = [json.loads(line) for line in logged if '"engine.platform.notifications"' in line]
     assert entry["level"] == "INFO"

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -170,21 +170,26 @@ def second_scheduler(db: Db):
     engine.dispose()
 
 
-def stop(*processes: subprocess.Popen[str], timeout: float = 60) -> list[int]:
+def _logged(process: subprocess.Popen[str]) -> str:
+    """What a process `scheduler_process` started wrote to its stderr."""
+    errors = ERRORS[process.pid]
+    errors.seek(0)
+    return errors.read().decode(errors="replace")
+
+
+def stop(*processes: subprocess.Popen[str], timeout: float = 60,
+         logged: Callable[[subprocess.Popen[str]], str] = _logged) -> list[int]:
     """SIGTERM scheduler processes and return their exit codes; one that does not stop within the
     minute its systemd unit allows (TimeoutStopSec) fails the test with what the processes logged,
-    and every one still running is killed, so none holds its database into the next test."""
+    and every one still running is killed, so none holds its database into the next test (on
+    PostgreSQL a worker's tests share one schema: it would fire the next tests' timers)."""
     for process in processes:
         process.send_signal(signal.SIGTERM)
     try:
         return [process.wait(timeout=timeout) for process in processes]
     except subprocess.TimeoutExpired:
-        logs = []
-        for process in processes:
-            errors = ERRORS[process.pid]
-            errors.seek(0)
-            logs.append(f"pid {process.pid} ({'running' if process.poll() is None else 'stopped'}):\n"
-                        + errors.read()[-20_000:].decode(errors="replace"))
+        logs = [f"pid {process.pid} ({'running' if process.poll() is None else 'stopped'}):\n"
+                + logged(process)[-20_000:] for process in processes]
         raise AssertionError("a scheduler did not stop; what they logged:\n" + "\n".join(logs)) from None
     finally:
         for process in processes:
